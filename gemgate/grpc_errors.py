@@ -1,0 +1,76 @@
+"""GatewayError <-> gRPC status, losslessly: the status code carries the class of failure and a
+google.rpc.ErrorInfo detail (domain "gemgate") carries the ErrorKind, param, code and retry hint."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from gemgate.errors import ErrorKind, GatewayError
+
+DOMAIN = "gemgate"
+
+_GRPC_TO_KIND = {
+    grpc.StatusCode.INVALID_ARGUMENT: ErrorKind.INVALID_REQUEST,
+    grpc.StatusCode.FAILED_PRECONDITION: ErrorKind.INVALID_REQUEST,
+    grpc.StatusCode.OUT_OF_RANGE: ErrorKind.INVALID_REQUEST,
+    grpc.StatusCode.UNAUTHENTICATED: ErrorKind.AUTHENTICATION,
+    grpc.StatusCode.PERMISSION_DENIED: ErrorKind.PERMISSION,
+    grpc.StatusCode.NOT_FOUND: ErrorKind.NOT_FOUND,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ErrorKind.RATE_LIMIT,
+    grpc.StatusCode.DEADLINE_EXCEEDED: ErrorKind.UPSTREAM_TIMEOUT,
+    grpc.StatusCode.UNAVAILABLE: ErrorKind.UNAVAILABLE,
+    grpc.StatusCode.CANCELLED: ErrorKind.UNAVAILABLE,
+}
+
+
+def to_status(err: GatewayError) -> status_pb2.Status:
+    meta = {}
+    if err.param is not None:
+        meta["param"] = err.param
+    if err.code is not None:
+        meta["code"] = err.code
+    if err.retry_after is not None:
+        meta["retry_after"] = f"{err.retry_after:.3f}"
+    if err.upstream_status is not None:
+        meta["upstream_status"] = str(err.upstream_status)
+    info = error_details_pb2.ErrorInfo(reason=err.kind.name, domain=DOMAIN, metadata=meta)
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    return status_pb2.Status(
+        code=err.kind.info.grpc_code.value[0], message=err.message, details=[detail]
+    )
+
+
+async def abort(context: grpc.aio.ServicerContext, err: GatewayError) -> None:
+    """Abort an aio RPC with `err` (raises)."""
+    await context.abort_with_status(rpc_status.to_status(to_status(err)))
+
+
+def from_rpc_error(exc: grpc.aio.AioRpcError | grpc.RpcError) -> GatewayError:
+    """Rebuild the GatewayError a gemgate service sent; map foreign statuses by code."""
+    status = rpc_status.from_call(exc) if hasattr(exc, "trailing_metadata") else None
+    code = exc.code()
+    message = exc.details() or code.name
+    if status is not None:
+        for detail in status.details:
+            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = error_details_pb2.ErrorInfo()
+                detail.Unpack(info)
+                if info.domain == DOMAIN and info.reason in ErrorKind.__members__:
+                    meta = dict(info.metadata)
+                    return GatewayError(
+                        ErrorKind[info.reason],
+                        message,
+                        param=meta.get("param"),
+                        code=meta.get("code"),
+                        retry_after=float(meta["retry_after"]) if "retry_after" in meta else None,
+                        upstream_status=int(meta["upstream_status"]) if "upstream_status" in meta else None,
+                    )
+    kind = _GRPC_TO_KIND.get(code, ErrorKind.INTERNAL)
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
+        message = f"internal service unavailable: {message}"
+    return GatewayError(kind, message)
+
