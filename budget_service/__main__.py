@@ -1,0 +1,3 @@
+from budget_service.server import main
+
+main()

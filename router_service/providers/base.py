@@ -1,0 +1,28 @@
+"""What every provider adapter offers the router. Adapters are thin IO: build URL + auth, send with
+the process-wide pooled httpx client, hand bodies to the pure translator, raise GatewayError."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+
+from gemgate.config import Deployment
+
+
+class Provider(abc.ABC):
+    @abc.abstractmethod
+    async def chat(self, deployment: Deployment, request: dict, *, timeout: float) -> dict:
+        """OpenAI chat request dict -> OpenAI chat.completion dict."""
+
+    @abc.abstractmethod
+    def stream(self, deployment: Deployment, request: dict, *, timeout: float) -> AsyncIterator[dict]:
+        """OpenAI chat request dict -> OpenAI chunk dicts. The last chunk has `choices == []` and
+        the final `usage` (always produced; the servicer forwards it only on include_usage)."""
+
+    async def embed(self, deployment: Deployment, request: dict, *, timeout: float) -> dict:
+        from gemgate.errors import invalid
+
+        raise invalid(f"model {deployment.model_name!r} does not support embeddings", "model")
+
+    async def aclose(self) -> None:  # pragma: no cover - default no-op
+        return None
