@@ -3,27 +3,32 @@ PROTO_SRC := proto/gemgate/v1/router.proto proto/gemgate/v1/budget.proto
 CONFIG ?= config.yaml
 PORT ?= 4000
 
-.PHONY: install proto proto-check test run up down bench lint
+.PHONY: install proto proto-check test run up down bench
 
-install:  ## create .venv and install gemgate with its dev dependencies
+STAMP := .venv/.gemgate-installed
+
+install: $(STAMP)  ## create .venv and install gemgate with its dev dependencies
+
+$(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
 
-proto:  ## regenerate gemgate/v1/*_pb2*.py from proto/
+proto: $(STAMP)  ## regenerate gemgate/v1/*_pb2*.py from proto/
 	$(PY) -m grpc_tools.protoc -Iproto --python_out=. --pyi_out=. --grpc_python_out=. $(PROTO_SRC)
 
-proto-check:  ## fail if the committed generated code differs from what proto/ generates
+proto-check: $(STAMP)  ## fail if the committed generated code differs from what proto/ generates
 	@tmp=$$(mktemp -d); \
 	$(PY) -m grpc_tools.protoc -Iproto --python_out=$$tmp --pyi_out=$$tmp --grpc_python_out=$$tmp $(PROTO_SRC) && \
 	for f in $$(cd $$tmp && find . -name '*.py' -o -name '*.pyi'); do \
 	  cmp -s $$tmp/$$f $$f || { echo "generated code drifted: $$f (run make proto)"; rm -rf $$tmp; exit 1; }; \
 	done; rm -rf $$tmp; echo "proto: generated code up to date"
 
-test: proto-check  ## the full test suite (needs Redis on REDIS_URL or 127.0.0.1:6379)
+test: $(STAMP) proto-check  ## the full test suite (needs Redis on REDIS_URL or 127.0.0.1:6379)
 	$(PY) -m pytest -q
 
-run:  ## start the whole gateway on one machine
+run: $(STAMP)  ## install if needed, then start the whole gateway on one machine
 	.venv/bin/gemgate --config $(CONFIG) --port $(PORT)
 
 up:
@@ -32,5 +37,5 @@ up:
 down:
 	docker compose down
 
-bench:
+bench: $(STAMP)  ## load benchmark (see bench/)
 	$(PY) -m bench

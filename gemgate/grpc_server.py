@@ -16,6 +16,12 @@ log = logging.getLogger("gemgate.grpc")
 
 GRACE_SECONDS = 10.0
 
+# Shared by servers and channels: images and files travel inline, so allow large messages.
+MESSAGE_OPTIONS = [
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+]
+
 
 async def serve(
     *,
@@ -26,7 +32,7 @@ async def serve(
     on_stop: Callable[[], Awaitable[None]] | None = None,
     ready: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0), *MESSAGE_OPTIONS])
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -15,6 +15,14 @@ from gemgate.grpc_errors import from_rpc_error
 from gemgate.v1 import budget_pb2, budget_pb2_grpc
 
 
+def missing_key() -> GatewayError:
+    return GatewayError(
+        ErrorKind.AUTHENTICATION,
+        "No API key provided. Send it as 'Authorization: Bearer <key>'.",
+        code="missing_api_key",
+    )
+
+
 @dataclass
 class Admission:
     request_id: str
@@ -22,6 +30,9 @@ class Admission:
 
 
 class OpenGate:
+    async def authorize(self, api_key: str | None) -> None:
+        return None
+
     async def admit(self, api_key: str | None, request_id: str, request: dict) -> Admission:
         return Admission(request_id)
 
@@ -38,13 +49,18 @@ class BudgetGate:
         self.stub = budget_pb2_grpc.BudgetServiceStub(self.channel)
         self.deadline = deadline
 
+    async def authorize(self, api_key: str | None) -> budget_pb2.KeyIdentity:
+        if not api_key:
+            raise missing_key()
+        try:
+            resp = await self.stub.Authorize(budget_pb2.AuthorizeRequest(api_key=api_key), timeout=self.deadline)
+        except grpc.aio.AioRpcError as exc:
+            raise from_rpc_error(exc) from None
+        return resp.identity
+
     async def admit(self, api_key: str | None, request_id: str, request: dict) -> Admission:
         if not api_key:
-            raise GatewayError(
-                ErrorKind.AUTHENTICATION,
-                "No API key provided. Send it as 'Authorization: Bearer <key>'.",
-                code="missing_api_key",
-            )
+            raise missing_key()
         try:
             resp = await self.stub.Authorize(
                 budget_pb2.AuthorizeRequest(api_key=api_key, model=request.get("model", "")),

@@ -202,4 +202,7 @@ def error_from_gemini(status: int, body: Any) -> GatewayError:
     code = err.get("code", status) if isinstance(err.get("code"), int) else status
     message = err.get("message") or f"upstream returned HTTP {status}"
     kind = _STATUS_KIND.get(code, ErrorKind.UPSTREAM_ERROR if code >= 500 else ErrorKind.INVALID_REQUEST)
+    reasons = {d.get("reason") for d in err.get("details") or [] if isinstance(d, dict)}
+    if "API_KEY_INVALID" in reasons:
+        kind = ErrorKind.AUTHENTICATION
     return GatewayError(kind, f"Gemini: {message}", upstream_status=code)

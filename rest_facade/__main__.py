@@ -1,0 +1,27 @@
+"""`python -m rest_facade --router 127.0.0.1:4001 [--budget 127.0.0.1:4002] --port 4000`"""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from gemgate import logsetup
+from rest_facade.app import FacadeSettings, create_app
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="rest_facade")
+    ap.add_argument("--host", default="0.0.0.0")
+    ap.add_argument("--port", type=int, default=4000)
+    ap.add_argument("--router", required=True, help="router_service address host:port")
+    ap.add_argument("--budget", default=None, help="budget_service address host:port")
+    ap.add_argument("--config", default=None, help="accepted for symmetry; the facade needs no config")
+    args = ap.parse_args(argv)
+    logsetup.setup("facade")
+    app = create_app(FacadeSettings(router_address=args.router, budget_address=args.budget))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=10, loop="auto", http="auto")
+
+
+main()

@@ -1,0 +1,49 @@
+"""The FastAPI app: OpenAI REST in, internal gRPC out."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import grpc
+from fastapi import FastAPI
+from grpc_health.v1 import health_pb2_grpc
+
+from gemgate.grpc_server import MESSAGE_OPTIONS
+from gemgate.v1 import budget_pb2_grpc, router_pb2_grpc
+from rest_facade import errors
+from rest_facade.routes import health, openai
+
+GRPC_OPTIONS = [*MESSAGE_OPTIONS, ("grpc.keepalive_time_ms", 30000)]
+
+
+@dataclass(frozen=True)
+class FacadeSettings:
+    router_address: str
+    budget_address: str | None = None
+
+
+def create_app(settings: FacadeSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        router_channel = grpc.aio.insecure_channel(settings.router_address, options=GRPC_OPTIONS)
+        app.state.router = router_pb2_grpc.RouterServiceStub(router_channel)
+        app.state.router_health = health_pb2_grpc.HealthStub(router_channel)
+        budget_channel = None
+        app.state.budget = app.state.budget_health = None
+        if settings.budget_address:
+            budget_channel = grpc.aio.insecure_channel(settings.budget_address, options=GRPC_OPTIONS)
+            app.state.budget = budget_pb2_grpc.BudgetServiceStub(budget_channel)
+            app.state.budget_health = health_pb2_grpc.HealthStub(budget_channel)
+        try:
+            yield
+        finally:
+            await router_channel.close()
+            if budget_channel is not None:
+                await budget_channel.close()
+
+    app = FastAPI(title="gemgate", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    errors.install(app)
+    app.include_router(openai.router)
+    app.include_router(health.router)
+    return app

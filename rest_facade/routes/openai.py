@@ -1,0 +1,127 @@
+"""OpenAI-compatible endpoints: chat completions (unary + SSE), embeddings, models."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+from collections.abc import AsyncIterator
+
+import grpc
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from gemgate import openai_proto as conv
+from gemgate.errors import ErrorKind, GatewayError, invalid
+from gemgate.grpc_errors import from_rpc_error
+from gemgate.v1 import router_pb2
+from rest_facade.auth import grpc_metadata
+from rest_facade.body import json_body
+from rest_facade.errors import error_response, sse_error
+
+router = APIRouter()
+
+DONE = b"data: [DONE]\n\n"
+
+
+def _gemgate_headers(metadata) -> dict[str, str]:
+    return {k: v for k, v in (metadata or ()) if k.startswith("x-gemgate-")}
+
+
+def _dumps(obj: dict) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@router.post("/v1/chat/completions")
+@router.post("/chat/completions")
+@router.post("/v1/openai/deployments/{deployment}/chat/completions", include_in_schema=False)
+async def chat_completions(request: Request):
+    body = await json_body(request)
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise invalid("stream must be a boolean", "stream")
+    proto = conv.chat_request_to_proto(body)
+    stub = request.app.state.router
+    md = grpc_metadata(request)
+    if not stream:
+        call = stub.ChatCompletion(proto, metadata=md)
+        try:
+            resp = await call
+        except grpc.aio.AioRpcError as exc:
+            return error_response(from_rpc_error(exc), _gemgate_headers(exc.trailing_metadata()))
+        headers = _gemgate_headers(await call.trailing_metadata())
+        return JSONResponse(conv.chat_response_to_dict(resp), headers=headers)
+    return await _stream(stub, proto, md)
+
+
+async def _stream(stub, proto: router_pb2.ChatCompletionRequest, md) -> StreamingResponse | JSONResponse:
+    call = stub.StreamChatCompletion(proto, metadata=md)
+    try:
+        first = await call.read()
+    except grpc.aio.AioRpcError as exc:
+        return error_response(from_rpc_error(exc), _gemgate_headers(exc.trailing_metadata()))
+    headers = _gemgate_headers(await call.initial_metadata())
+    if first is grpc.aio.EOF:  # stream ended before any chunk (should not happen)
+        status = await call.code()
+        if status != grpc.StatusCode.OK:
+            return error_response(from_rpc_error(await _as_error(call)), headers)
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            if first is not grpc.aio.EOF:
+                yield b"data: " + _dumps(conv.chat_chunk_to_dict(first)) + b"\n\n"
+            while True:
+                msg = await call.read()
+                if msg is grpc.aio.EOF:
+                    break
+                yield b"data: " + _dumps(conv.chat_chunk_to_dict(msg)) + b"\n\n"
+            yield DONE
+        except grpc.aio.AioRpcError as exc:
+            yield sse_error(from_rpc_error(exc))
+        finally:
+            call.cancel()  # no-op when finished; on client disconnect it tells the router
+
+    headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+async def _as_error(call) -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(await call.code(), await call.initial_metadata(), await call.trailing_metadata(), await call.details())
+
+
+@router.post("/v1/embeddings")
+@router.post("/embeddings")
+async def embeddings(request: Request):
+    body = await json_body(request)
+    proto = conv.embeddings_request_to_proto(body)
+    call = request.app.state.router.Embeddings(proto, metadata=grpc_metadata(request))
+    try:
+        resp = await call
+    except grpc.aio.AioRpcError as exc:
+        return error_response(from_rpc_error(exc), _gemgate_headers(exc.trailing_metadata()))
+    out = conv.embeddings_response_to_dict(resp)
+    if body.get("encoding_format") == "base64":
+        for item in out["data"]:
+            item["embedding"] = base64.b64encode(struct.pack(f"<{len(item['embedding'])}f", *item["embedding"])).decode()
+    return JSONResponse(out, headers=_gemgate_headers(await call.trailing_metadata()))
+
+
+async def _models(request: Request) -> list[dict]:
+    resp = await request.app.state.router.ListModels(router_pb2.ListModelsRequest(), metadata=grpc_metadata(request))
+    return [{"id": m.id, "object": "model", "created": m.created, "owned_by": m.owned_by} for m in resp.data]
+
+
+@router.get("/v1/models")
+@router.get("/models")
+async def list_models(request: Request):
+    return {"object": "list", "data": await _models(request)}
+
+
+@router.get("/v1/models/{model_id:path}")
+@router.get("/models/{model_id:path}")
+async def get_model(model_id: str, request: Request):
+    for m in await _models(request):
+        if m["id"] == model_id:
+            return m
+    raise GatewayError(ErrorKind.MODEL_NOT_FOUND, f"The model `{model_id}` does not exist.", param="model")
+

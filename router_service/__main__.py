@@ -1,0 +1,3 @@
+from router_service.server import main
+
+main()

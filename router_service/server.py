@@ -1,0 +1,57 @@
+"""`python -m router_service --config config.yaml --port 4001 [--budget 127.0.0.1:4002]`"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from gemgate import logsetup
+from gemgate.config import ConfigError, GatewayConfig, load_config
+from gemgate.grpc_server import serve
+from gemgate.v1 import router_pb2, router_pb2_grpc
+from router_service.budget_client import BudgetGate, OpenGate
+from router_service.providers.registry import build_providers, http_client
+from router_service.router import Router
+from router_service.servicer import RouterServicer
+
+
+async def run(config: GatewayConfig, address: str, budget_address: str | None) -> None:
+    http = http_client()
+    providers = build_providers(http)
+    router = Router(config, providers)
+    if config.general_settings.master_key:
+        if not budget_address:
+            raise SystemExit("router_service: general_settings.master_key is set but no --budget address was given")
+        gate = BudgetGate(budget_address, deadline=config.general_settings.budget_deadline)
+    else:
+        gate = OpenGate()
+    servicer = RouterServicer(router, gate)
+
+    async def on_stop() -> None:
+        await gate.close()
+        await http.aclose()
+
+    await serve(
+        name="router_service",
+        address=address,
+        register=lambda s: router_pb2_grpc.add_RouterServiceServicer_to_server(servicer, s),
+        service_names=[router_pb2.DESCRIPTOR.services_by_name["RouterService"].full_name],
+        on_stop=on_stop,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="router_service")
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=4001)
+    ap.add_argument("--budget", default=None, help="budget_service address host:port")
+    args = ap.parse_args(argv)
+    logsetup.setup("router")
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        sys.exit(f"router_service: {exc}")
+    budget = args.budget or config.general_settings.budget_address
+    asyncio.run(run(config, f"{args.host}:{args.port}", budget))

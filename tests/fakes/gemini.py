@@ -1,0 +1,216 @@
+"""Strict fake of the Gemini API (AI Studio, v1beta) speaking the real wire format.
+
+It validates request bodies the way Google does (unknown fields, roles, empty parts -> 400 with
+Google's error envelope) and answers:
+- by default an echo: text "echo: <last user text>" (unary, or 3 SSE deltas when streaming),
+  with usageMetadata;
+- or scripted answers queued per model via `FakeGemini.enqueue(model, *answers)` where an answer is
+  `{"status": int, "body": dict}` (unary JSON), `{"sse": [event dicts], "close_early": bool}` or
+  `{"delay": seconds, ...}` combined with either.
+Every request is recorded (`.requests`) so tests can assert what gemgate sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections import defaultdict, deque
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+VALID_KEYS_DEFAULT = {"test-key"}
+
+_TOP_LEVEL = {
+    "contents", "tools", "toolConfig", "safetySettings", "systemInstruction", "generationConfig",
+    "cachedContent", "labels", "model",
+}
+_CONTENT = {"role", "parts"}
+_PART_DATA = {"text", "inlineData", "fileData", "functionCall", "functionResponse", "executableCode", "codeExecutionResult"}
+_PART_SIDE = {"thought", "thoughtSignature", "videoMetadata", "partMetadata"}
+_GEN_CONFIG = {
+    "stopSequences", "responseMimeType", "responseSchema", "responseJsonSchema", "_responseJsonSchema",
+    "responseModalities", "candidateCount", "maxOutputTokens", "temperature", "topP", "topK", "seed",
+    "presencePenalty", "frequencyPenalty", "responseLogprobs", "logprobs", "enableEnhancedCivicAnswers",
+    "speechConfig", "thinkingConfig", "mediaResolution", "imageConfig",
+}
+
+
+def google_error(code: int, status: str, message: str, details: list | None = None) -> JSONResponse:
+    err: dict[str, Any] = {"code": code, "message": message, "status": status}
+    if details:
+        err["details"] = details
+    return JSONResponse({"error": err}, status_code=code)
+
+
+def _unknown(name: str, where: str) -> str:
+    return f'Invalid JSON payload received. Unknown name "{name}" at \'{where}\': Cannot find field.'
+
+
+def basic_validate(body: Any) -> str | None:
+    """The structural checks Google applies to every GenerateContentRequest."""
+    if not isinstance(body, dict):
+        return "Invalid JSON payload received. Expected an object."
+    for key in body:
+        if key not in _TOP_LEVEL:
+            return _unknown(key, "")
+    contents = body.get("contents")
+    if not isinstance(contents, list) or not contents:
+        return "* GenerateContentRequest.contents: contents is not specified"
+    for i, content in enumerate(contents):
+        for key in content:
+            if key not in _CONTENT:
+                return _unknown(key, f"contents[{i}]")
+        if content.get("role") not in ("user", "model"):
+            return f"Please use a valid role: user, model. (contents[{i}].role={content.get('role')!r})"
+        parts = content.get("parts")
+        if not isinstance(parts, list) or not parts:
+            return f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty."
+        for j, part in enumerate(parts):
+            for key in part:
+                if key not in _PART_DATA | _PART_SIDE:
+                    return _unknown(key, f"contents[{i}].parts[{j}]")
+            data = [k for k in part if k in _PART_DATA]
+            if len(data) != 1:
+                return f"* GenerateContentRequest.contents[{i}].parts[{j}].data: required oneof field 'data' must have one initialized field"
+            if "text" in part and part["text"] == "":
+                return "Unable to submit request because it has an empty text parameter. Add a value to the parameter and try again."
+    si = body.get("systemInstruction")
+    if si is not None:
+        for key in si:
+            if key not in _CONTENT:
+                return _unknown(key, "system_instruction")
+        if not si.get("parts"):
+            return "* GenerateContentRequest.system_instruction.parts: contents.parts must not be empty."
+    gen = body.get("generationConfig") or {}
+    for key in gen:
+        if key not in _GEN_CONFIG:
+            return _unknown(key, "generation_config")
+    if len(gen.get("stopSequences") or []) > 5:
+        return "* GenerateContentRequest.generation_config.stop_sequences: Number of stop sequences must be less than or equal to 5."
+    return None
+
+
+def _validator():
+    try:  # the full validator (schemas, tools, history rules) when present
+        from tests.fakes.gemini_validate import validate_generate_content
+    except ImportError:
+        return lambda body, vertex=False: basic_validate(body)
+    return validate_generate_content
+
+
+def _last_user_text(body: dict) -> str:
+    for content in reversed(body.get("contents", [])):
+        if content.get("role") == "user":
+            texts = [p["text"] for p in content.get("parts", []) if "text" in p]
+            if texts:
+                return " ".join(texts)
+    return ""
+
+
+def echo_response(body: dict, model: str) -> dict:
+    reply = f"echo: {_last_user_text(body)}"
+    n = int((body.get("generationConfig") or {}).get("candidateCount", 1))
+    system = (body.get("systemInstruction") or {}).get("parts", [])
+    all_parts = [p for c in body["contents"] for p in c["parts"]] + system
+    prompt_tokens = sum(len(p.get("text", "").split()) for p in all_parts) + 1
+    return {
+        "candidates": [
+            {"content": {"role": "model", "parts": [{"text": reply}]}, "finishReason": "STOP", "index": i}
+            for i in range(n)
+        ],
+        "usageMetadata": {
+            "promptTokenCount": prompt_tokens,
+            "candidatesTokenCount": len(reply.split()) * n,
+            "totalTokenCount": prompt_tokens + len(reply.split()) * n,
+        },
+        "modelVersion": model,
+        "responseId": "fakeresp123",
+    }
+
+
+def echo_stream(body: dict, model: str) -> list[dict]:
+    full = echo_response(body, model)
+    text = full["candidates"][0]["content"]["parts"][0]["text"]
+    thirds = [text[: len(text) // 3], text[len(text) // 3 : 2 * len(text) // 3], text[2 * len(text) // 3 :]]
+    events = []
+    for k, piece in enumerate(thirds):
+        cand: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": piece}]}}
+        if k == 2:
+            cand["finishReason"] = "STOP"
+        event: dict[str, Any] = {"candidates": [cand], "modelVersion": model, "responseId": "fakeresp123"}
+        event["usageMetadata"] = dict(full["usageMetadata"]) if k == 2 else {"promptTokenCount": full["usageMetadata"]["promptTokenCount"]}
+        events.append(event)
+    return events
+
+
+class FakeGemini:
+    def __init__(self, valid_keys: set[str] | None = None) -> None:
+        self.valid_keys = set(valid_keys or VALID_KEYS_DEFAULT)
+        self.requests: list[dict] = []
+        self._scripts: dict[str, deque] = defaultdict(deque)
+        self._lock = threading.Lock()
+        self.validate = _validator()
+        self.app = Starlette(routes=[Route("/v1beta/models/{target:path}", self._handle, methods=["POST"])])
+
+    def enqueue(self, model: str, *answers: dict) -> None:
+        with self._lock:
+            self._scripts[model].extend(answers)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._scripts.clear()
+            self.requests.clear()
+
+    def _next_script(self, model: str) -> dict | None:
+        with self._lock:
+            queue = self._scripts.get(model)
+            return queue.popleft() if queue else None
+
+    async def _handle(self, request: Request) -> Response:
+        target = request.path_params["target"]
+        model, _, op = target.partition(":")
+        key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
+        raw = await request.body()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+        with self._lock:
+            self.requests.append({"model": model, "op": op, "query": dict(request.query_params), "body": body,
+                                  "headers": {k: v for k, v in request.headers.items()}})
+        if not key:
+            return google_error(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.")
+        if key not in self.valid_keys:
+            return google_error(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", [
+                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com"}])
+        if op not in ("generateContent", "streamGenerateContent"):
+            return google_error(404, "NOT_FOUND", f"Method {op} not found.")
+        problem = self.validate(body, vertex=False)
+        if problem:
+            return google_error(400, "INVALID_ARGUMENT", problem)
+        script = self._next_script(model)
+        if script and script.get("delay"):
+            await asyncio.sleep(script["delay"])
+        if op == "generateContent":
+            if script is None or ("status" not in script and "body" not in script):
+                return JSONResponse(echo_response(body, model))
+            return JSONResponse(script.get("body", {}), status_code=script.get("status", 200))
+        if request.query_params.get("alt") != "sse":
+            return google_error(400, "INVALID_ARGUMENT", "fake: only alt=sse streaming is implemented")
+        if script is not None and "status" in script and script["status"] != 200:
+            return JSONResponse(script.get("body", {}), status_code=script["status"])
+        events = script["sse"] if script and "sse" in script else echo_stream(body, model)
+        gap = (script or {}).get("gap", 0.0)
+
+        async def gen():
+            for event in events:
+                yield b"data: " + json.dumps(event).encode() + b"\r\n\r\n"
+                if gap:
+                    await asyncio.sleep(gap)
+
+        return StreamingResponse(gen(), media_type="text/event-stream")
