@@ -1,4 +1,5 @@
-"""Strict fake of the Gemini API (AI Studio, v1beta) speaking the real wire format.
+"""Strict fake of the Gemini API — AI Studio (v1beta) and Vertex AI (v1 publishers/google) —
+speaking the real wire format.
 
 It validates request bodies the way Google does (unknown fields, roles, empty parts -> 400 with
 Google's error envelope) and answers:
@@ -8,12 +9,19 @@ Google's error envelope) and answers:
   `{"status": int, "body": dict}` (unary JSON), `{"sse": [event dicts], "close_early": bool}` or
   `{"delay": seconds, ...}` combined with either.
 Every request is recorded (`.requests`) so tests can assert what gemgate sent.
+AI Studio requests need `x-goog-api-key` (or `?key=`) in `valid_keys`; Vertex requests need
+`Authorization: Bearer <token>` accepted by `token_ok` (wire it to the fake OAuth server's issued
+tokens). Embeddings: `:embedContent`, `:batchEmbedContents` (AI Studio) and `:predict` (Vertex),
+answering deterministic vectors derived from the text.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import math
+import re
 import threading
 from collections import defaultdict, deque
 from typing import Any
@@ -51,7 +59,7 @@ def _unknown(name: str, where: str) -> str:
     return f'Invalid JSON payload received. Unknown name "{name}" at \'{where}\': Cannot find field.'
 
 
-def basic_validate(body: Any) -> str | None:
+def basic_validate(body: Any, vertex: bool = False) -> str | None:
     """The structural checks Google applies to every GenerateContentRequest."""
     if not isinstance(body, dict):
         return "Invalid JSON payload received. Expected an object."
@@ -99,7 +107,7 @@ def _validator():
     try:  # the full validator (schemas, tools, history rules) when present
         from tests.fakes.gemini_validate import validate_generate_content
     except ImportError:
-        return lambda body, vertex=False: basic_validate(body)
+        return basic_validate
     return validate_generate_content
 
 
@@ -148,14 +156,45 @@ def echo_stream(body: dict, model: str) -> list[dict]:
     return events
 
 
+def fake_vector(text: str, dims: int) -> list[float]:
+    """Deterministic unit vector for `text` (same text -> same vector)."""
+    seed = hashlib.sha256(text.encode()).digest()
+    raw = [((seed[i % 32] + i * 31) % 255) / 127.0 - 1.0 for i in range(dims)]
+    norm = math.sqrt(sum(x * x for x in raw)) or 1.0
+    return [x / norm for x in raw]
+
+
+def _embed_content_problem(req: Any, where: str) -> str | None:
+    allowed = {"content", "taskType", "title", "outputDimensionality", "model"}
+    if not isinstance(req, dict):
+        return f"Invalid JSON payload received at '{where}'."
+    for key in req:
+        if key not in allowed:
+            return _unknown(key, where)
+    parts = (req.get("content") or {}).get("parts")
+    if not parts or any(not p.get("text") for p in parts):
+        return f"* {where}.content.parts: contents.parts must not be empty."
+    dims = req.get("outputDimensionality")
+    if dims is not None and (not isinstance(dims, int) or not 1 <= dims <= 3072):
+        return f"* {where}.output_dimensionality: must be between 1 and 3072"
+    return None
+
+
+_VERTEX_PATH = re.compile(r"^/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/publishers/google/models/(?P<target>.+)$")
+
+
 class FakeGemini:
-    def __init__(self, valid_keys: set[str] | None = None) -> None:
+    def __init__(self, valid_keys: set[str] | None = None, token_ok=None) -> None:
         self.valid_keys = set(valid_keys or VALID_KEYS_DEFAULT)
+        self.token_ok = token_ok or (lambda token: False)
         self.requests: list[dict] = []
         self._scripts: dict[str, deque] = defaultdict(deque)
         self._lock = threading.Lock()
         self.validate = _validator()
-        self.app = Starlette(routes=[Route("/v1beta/models/{target:path}", self._handle, methods=["POST"])])
+        self.app = Starlette(routes=[
+            Route("/v1beta/models/{target:path}", self._handle, methods=["POST"]),
+            Route("/v1/projects/{rest:path}", self._handle_vertex, methods=["POST"]),
+        ])
 
     def enqueue(self, model: str, *answers: dict) -> None:
         with self._lock:
@@ -171,26 +210,93 @@ class FakeGemini:
             queue = self._scripts.get(model)
             return queue.popleft() if queue else None
 
-    async def _handle(self, request: Request) -> Response:
-        target = request.path_params["target"]
-        model, _, op = target.partition(":")
-        key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
+    async def _record(self, request: Request, model: str, op: str, vertex: bool, **extra) -> tuple[Any, Response | None]:
         raw = await request.body()
         try:
             body = json.loads(raw)
         except ValueError:
-            return google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+            body = None
         with self._lock:
-            self.requests.append({"model": model, "op": op, "query": dict(request.query_params), "body": body,
-                                  "headers": {k: v for k, v in request.headers.items()}})
+            self.requests.append({"model": model, "op": op, "vertex": vertex, "query": dict(request.query_params), "body": body,
+                                  "headers": {k: v for k, v in request.headers.items()}, "path": request.url.path, **extra})
+        if body is None:
+            return None, google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+        return body, None
+
+    async def _handle(self, request: Request) -> Response:
+        model, _, op = request.path_params["target"].partition(":")
+        body, bad = await self._record(request, model, op, vertex=False)
+        if bad is not None:
+            return bad
+        key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
         if not key:
             return google_error(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.")
         if key not in self.valid_keys:
             return google_error(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", [
                 {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com"}])
+        if op == "embedContent":
+            return self._embed(model, body)
+        if op == "batchEmbedContents":
+            return self._batch_embed(model, body)
+        return await self._generate(request, model, op, body, vertex=False)
+
+    async def _handle_vertex(self, request: Request) -> Response:
+        match = _VERTEX_PATH.match(request.url.path)
+        if not match:
+            return google_error(404, "NOT_FOUND", f"The requested URL {request.url.path} was not found on this server.")
+        model, _, op = match["target"].partition(":")
+        body, bad = await self._record(request, model, op, vertex=True, project=match["project"], location=match["location"])
+        if bad is not None:
+            return bad
+        auth = request.headers.get("authorization", "")
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        if not token or not self.token_ok(token):
+            return google_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.")
+        if op == "predict":
+            return self._predict(model, body)
+        return await self._generate(request, model, op, body, vertex=True)
+
+    def _embed(self, model: str, body: dict) -> Response:
+        problem = _embed_content_problem(body, "")
+        if problem:
+            return google_error(400, "INVALID_ARGUMENT", problem)
+        text = " ".join(p["text"] for p in body["content"]["parts"])
+        return JSONResponse({"embedding": {"values": fake_vector(text, body.get("outputDimensionality", 768))}})
+
+    def _batch_embed(self, model: str, body: dict) -> Response:
+        if set(body) - {"requests"} or not isinstance(body.get("requests"), list) or not body["requests"]:
+            return google_error(400, "INVALID_ARGUMENT", "* BatchEmbedContentsRequest.requests: requests must not be empty")
+        out = []
+        for i, req in enumerate(body["requests"]):
+            problem = _embed_content_problem(req, f"requests[{i}]")
+            if problem:
+                return google_error(400, "INVALID_ARGUMENT", problem)
+            if req.get("model") != f"models/{model}":
+                return google_error(400, "INVALID_ARGUMENT", f"* BatchEmbedContentsRequest.requests[{i}].model: model must be models/{model}")
+            text = " ".join(p["text"] for p in req["content"]["parts"])
+            out.append({"values": fake_vector(text, req.get("outputDimensionality", 768))})
+        return JSONResponse({"embeddings": out})
+
+    def _predict(self, model: str, body: dict) -> Response:
+        if set(body) - {"instances", "parameters"} or not isinstance(body.get("instances"), list) or not body["instances"]:
+            return google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received: instances must be a non-empty list.")
+        params = body.get("parameters") or {}
+        for key in params:
+            if key not in ("outputDimensionality", "autoTruncate"):
+                return google_error(400, "INVALID_ARGUMENT", _unknown(key, "parameters"))
+        dims = params.get("outputDimensionality", 768)
+        preds = []
+        for i, inst in enumerate(body["instances"]):
+            if set(inst) - {"content", "task_type", "title"} or not isinstance(inst.get("content"), str) or not inst["content"]:
+                return google_error(400, "INVALID_ARGUMENT", f"instances[{i}]: content must be a non-empty string")
+            preds.append({"embeddings": {"values": fake_vector(inst["content"], dims),
+                                         "statistics": {"token_count": len(inst["content"].split()), "truncated": False}}})
+        return JSONResponse({"predictions": preds, "metadata": {"billableCharacterCount": sum(len(i["content"]) for i in body["instances"])}})
+
+    async def _generate(self, request: Request, model: str, op: str, body: dict, *, vertex: bool) -> Response:
         if op not in ("generateContent", "streamGenerateContent"):
             return google_error(404, "NOT_FOUND", f"Method {op} not found.")
-        problem = self.validate(body, vertex=False)
+        problem = self.validate(body, vertex=vertex)
         if problem:
             return google_error(400, "INVALID_ARGUMENT", problem)
         script = self._next_script(model)
