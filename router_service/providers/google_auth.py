@@ -1,0 +1,175 @@
+"""Google OAuth access tokens for Vertex AI (google-auth), cached per credential.
+
+`GoogleTokens.token(credentials)` returns a bearer token for `vertex_credentials` (a path to a
+service-account JSON file, the JSON text itself, or a parsed dict) or, when None, Application Default
+Credentials. Tokens are cached per credential identity (shared by every deployment using the same
+credentials), refreshed `margin` seconds before expiry, off the event loop (google-auth's refresh
+blocks), single-flight under concurrency (one asyncio lock per credential). `invalidate()` after an
+upstream 401 forces exactly one refresh. Nothing here ever logs or raises token or key material.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gemgate.errors import ErrorKind, GatewayError
+
+SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
+DEFAULT_MARGIN = 300.0  # refresh this many seconds before expiry
+
+Credentials = str | dict[str, Any] | None
+
+
+def _config_error(message: str) -> GatewayError:
+    return GatewayError(ErrorKind.INTERNAL, f"Vertex credentials: {message}")
+
+
+def load_credential_info(credentials: str | dict[str, Any]) -> dict[str, Any]:
+    """vertex_credentials (path, JSON text or dict) -> parsed JSON dict. Errors never echo contents."""
+    if isinstance(credentials, dict):
+        return credentials
+    text = credentials.strip()
+    if not text.startswith("{"):
+        try:
+            with open(os.path.expanduser(text), encoding="utf-8") as fh:
+                text = fh.read()
+        except OSError as exc:
+            raise _config_error(f"cannot read the credentials file ({exc.strerror})") from None
+    try:
+        info = json.loads(text)
+    except ValueError:
+        raise _config_error("the credentials are not valid JSON") from None
+    if not isinstance(info, dict):
+        raise _config_error("the credentials JSON must be an object")
+    return info
+
+
+def _identity(credentials: Credentials) -> str:
+    """Stable cache key for a credential input (a digest, so secrets are not kept as keys)."""
+    if credentials is None:
+        return "adc"
+    raw = json.dumps(credentials, sort_keys=True) if isinstance(credentials, dict) else credentials
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass
+class _Entry:
+    creds: Any
+    project_id: str | None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    token: str | None = None
+    expires_at: float = 0.0  # clock() seconds
+    stale: bool = False
+
+
+class GoogleTokens:
+    """Process-wide token provider. `clock` is injectable for tests (seconds, like time.time)."""
+
+    def __init__(self, *, margin: float = DEFAULT_MARGIN, clock: Callable[[], float] = time.time) -> None:
+        self.margin = margin
+        self.clock = clock
+        self._entries: dict[str, _Entry] = {}
+        self._by_identity: dict[str, str] = {}  # input digest -> credential key
+        self.refreshes = 0  # number of token fetches performed (observability / tests)
+
+    # ---- credential loading ----
+    def _entry(self, credentials: Credentials) -> _Entry:
+        ident = _identity(credentials)
+        key = self._by_identity.get(ident)
+        if key is not None:
+            return self._entries[key]
+        creds, project, key = self._load(credentials)
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = _Entry(creds=creds, project_id=project)
+        self._by_identity[ident] = key
+        return entry
+
+    def _load(self, credentials: Credentials) -> tuple[Any, str | None, str]:
+        import google.auth
+        import google.auth.exceptions
+
+        if credentials is None:
+            try:
+                creds, project = google.auth.default(scopes=SCOPES)
+            except google.auth.exceptions.GoogleAuthError:
+                raise _config_error(
+                    "no vertex_credentials configured and Application Default Credentials are not available"
+                ) from None
+            return creds, project, "adc"
+        info = load_credential_info(credentials)
+        try:
+            creds, project = google.auth.load_credentials_from_dict(info, scopes=SCOPES)
+        except (google.auth.exceptions.GoogleAuthError, ValueError, KeyError):
+            raise _config_error("unsupported or malformed credentials JSON") from None
+        project = project or info.get("project_id")
+        # identity of the credential itself: same account+key => same cache entry
+        key = "|".join(
+            str(info.get(k, "")) for k in ("type", "client_email", "private_key_id", "client_id", "token_uri")
+        )
+        return creds, project, key
+
+    def project_id(self, credentials: Credentials) -> str | None:
+        """The project named by the credentials (service-account `project_id` or ADC project)."""
+        return self._entry(credentials).project_id
+
+    # ---- tokens ----
+    def _fresh(self, entry: _Entry) -> bool:
+        return entry.token is not None and not entry.stale and self.clock() < entry.expires_at - self.margin
+
+    async def token(self, credentials: Credentials) -> str:
+        entry = self._entry(credentials)
+        if self._fresh(entry):
+            return entry.token  # type: ignore[return-value]
+        async with entry.lock:
+            if not self._fresh(entry):  # another waiter may have refreshed already
+                await self._refresh(entry)
+            return entry.token  # type: ignore[return-value]
+
+    def invalidate(self, credentials: Credentials, stale_token: str | None = None) -> None:
+        """Mark the cached token unusable (after an upstream 401). If `stale_token` is given and the
+        cache already holds a different (newer) token, nothing happens, so N concurrent 401s cause one
+        refresh."""
+        entry = self._entry(credentials)
+        if stale_token is None or entry.token == stale_token:
+            entry.stale = True
+
+    async def _refresh(self, entry: _Entry) -> None:
+        import google.auth.exceptions
+
+        try:
+            await asyncio.to_thread(_blocking_refresh, entry.creds)
+        except google.auth.exceptions.TransportError:
+            raise GatewayError(ErrorKind.BAD_GATEWAY, "Vertex: cannot reach the Google token endpoint") from None
+        except google.auth.exceptions.RefreshError:
+            raise GatewayError(
+                ErrorKind.AUTHENTICATION,
+                "Vertex: the token endpoint rejected the configured credentials",
+                code="upstream_authentication_failed",
+            ) from None
+        token = entry.creds.token
+        if not token:
+            raise GatewayError(ErrorKind.AUTHENTICATION, "Vertex: the token endpoint returned no access token")
+        self.refreshes += 1
+        entry.token = token
+        entry.stale = False
+        expiry = getattr(entry.creds, "expiry", None)  # naive UTC datetime in google-auth
+        if expiry is None:
+            entry.expires_at = self.clock() + 3600.0
+        else:
+            now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+            entry.expires_at = self.clock() + (expiry - now).total_seconds()
+
+
+def _blocking_refresh(creds: Any) -> None:
+    import google.auth.transport.requests
+
+    creds.refresh(google.auth.transport.requests.Request())
