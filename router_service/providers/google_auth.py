@@ -106,11 +106,8 @@ class GoogleTokens:
                 ) from None
             return creds, project, "adc"
         info = load_credential_info(credentials)
-        try:
-            creds, project = google.auth.load_credentials_from_dict(info, scopes=SCOPES)
-        except (google.auth.exceptions.GoogleAuthError, ValueError, KeyError):
-            raise _config_error("unsupported or malformed credentials JSON") from None
-        project = project or info.get("project_id")
+        creds = _from_info(info)
+        project = info.get("project_id") or getattr(creds, "quota_project_id", None)
         # identity of the credential itself: same account+key => same cache entry
         key = "|".join(
             str(info.get(k, "")) for k in ("type", "client_email", "private_key_id", "client_id", "token_uri")
@@ -167,6 +164,23 @@ class GoogleTokens:
         else:
             now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
             entry.expires_at = self.clock() + (expiry - now).total_seconds()
+
+
+def _from_info(info: dict[str, Any]) -> Any:
+    """Type-specific loading (service_account or authorized_user only; never arbitrary external
+    credential configs)."""
+    from google.oauth2 import credentials as user_credentials
+    from google.oauth2 import service_account
+
+    kind = info.get("type")
+    try:
+        if kind == "service_account":
+            return service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
+        if kind == "authorized_user":
+            return user_credentials.Credentials.from_authorized_user_info(info, scopes=SCOPES)
+    except (ValueError, KeyError, TypeError):
+        raise _config_error(f"malformed {kind} credentials JSON") from None
+    raise _config_error("credentials JSON must be of type service_account or authorized_user")
 
 
 def _blocking_refresh(creds: Any) -> None:

@@ -2,7 +2,7 @@
 
 Accepts only `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<JWT>` form posts,
 verifies the RS256 signature against the configured service account's public key and checks the
-claims (iss == client_email, aud == token_uri, scope has cloud-platform, iat/exp sane). Counts
+claims (iss == client_email, aud == Google's token endpoint, scope has cloud-platform, iat/exp sane). Counts
 fetches (`FakeOAuth.fetches`, also GET /stats) and issues tokens with a configurable expires_in.
 `make_service_account()` creates a throwaway RSA key and service-account JSON pointing at the fake.
 """
@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+GOOGLE_TOKEN_AUD = "https://oauth2.googleapis.com/token"
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 
 
@@ -127,7 +128,9 @@ class FakeOAuth:
             public.verify(signature, f"{parts[0]}.{parts[1]}".encode(), padding.PKCS1v15(), hashes.SHA256())
         except InvalidSignature:
             return self._reject("Invalid JWT Signature.")
-        if claims.get("aud") != self.token_uri:
+        # google-auth always signs aud = Google's canonical endpoint (which real Google requires),
+        # whatever the key file's token_uri; the fake's own URL is accepted too
+        if claims.get("aud") not in (GOOGLE_TOKEN_AUD, self.token_uri):
             return self._reject("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.")
         if CLOUD_PLATFORM not in str(claims.get("scope", "")).split():
             return self._reject("Invalid JWT: scope must include cloud-platform")
