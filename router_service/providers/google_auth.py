@@ -17,7 +17,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from gemgate.errors import ErrorKind, GatewayError
@@ -64,10 +64,10 @@ def _identity(credentials: Credentials) -> str:
 class _Entry:
     creds: Any
     project_id: str | None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     token: str | None = None
-    expires_at: float = 0.0  # clock() seconds
+    refresh_at: float = 0.0  # clock() seconds after which the token is refreshed
     stale: bool = False
+    pending: asyncio.Future | None = None  # the in-flight refresh (single-flight)
 
 
 class GoogleTokens:
@@ -120,16 +120,18 @@ class GoogleTokens:
 
     # ---- tokens ----
     def _fresh(self, entry: _Entry) -> bool:
-        return entry.token is not None and not entry.stale and self.clock() < entry.expires_at - self.margin
+        return entry.token is not None and not entry.stale and self.clock() < entry.refresh_at
 
     async def token(self, credentials: Credentials) -> str:
         entry = self._entry(credentials)
         if self._fresh(entry):
             return entry.token  # type: ignore[return-value]
-        async with entry.lock:
-            if not self._fresh(entry):  # another waiter may have refreshed already
-                await self._refresh(entry)
-            return entry.token  # type: ignore[return-value]
+        if entry.pending is None:
+            # one refresh per credential, shared by every waiter; shielded so a cancelled caller
+            # does not abort the refresh the others are waiting for
+            entry.pending = asyncio.ensure_future(self._refresh(entry))
+            entry.pending.add_done_callback(lambda fut: _settle(entry, fut))
+        return await asyncio.shield(entry.pending)
 
     def invalidate(self, credentials: Credentials, stale_token: str | None = None) -> None:
         """Mark the cached token unusable (after an upstream 401). If `stale_token` is given and the
@@ -139,7 +141,7 @@ class GoogleTokens:
         if stale_token is None or entry.token == stale_token:
             entry.stale = True
 
-    async def _refresh(self, entry: _Entry) -> None:
+    async def _refresh(self, entry: _Entry) -> str:
         import google.auth.exceptions
 
         try:
@@ -160,10 +162,19 @@ class GoogleTokens:
         entry.stale = False
         expiry = getattr(entry.creds, "expiry", None)  # naive UTC datetime in google-auth
         if expiry is None:
-            entry.expires_at = self.clock() + 3600.0
+            lifetime = 3600.0
         else:
             now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-            entry.expires_at = self.clock() + (expiry - now).total_seconds()
+            lifetime = max((expiry - now).total_seconds(), 0.0)
+        # refresh `margin` before expiry; for short-lived tokens, at half-life at the latest
+        entry.refresh_at = self.clock() + lifetime - min(self.margin, lifetime / 2)
+        return token
+
+
+def _settle(entry: _Entry, fut: asyncio.Future) -> None:
+    entry.pending = None
+    if not fut.cancelled():
+        fut.exception()  # mark retrieved: every waiter may have been cancelled
 
 
 def _from_info(info: dict[str, Any]) -> Any:

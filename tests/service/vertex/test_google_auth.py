@@ -33,15 +33,36 @@ async def test_different_accounts_get_different_tokens(oauth, sa_info):
 
 
 async def test_refreshed_before_expiry(oauth, sa_info):
-    oauth.expires_in = 400  # < 5 min margin after ~100 s
+    oauth.expires_in = 1000
     now = [1_000_000.0]
     tokens = GoogleTokens(margin=300, clock=lambda: now[0])
     t1 = await tokens.token(sa_info)
-    now[0] += 50  # 350 s left: still outside the margin
+    now[0] += 650  # 350 s left: still outside the margin
     assert await tokens.token(sa_info) == t1 and oauth.fetches == 1
     now[0] += 60  # 290 s left: inside the margin -> proactive refresh, old token still valid upstream
     t2 = await tokens.token(sa_info)
     assert t2 != t1 and oauth.fetches == 2 and oauth.is_valid(t1)
+
+
+async def test_short_lived_tokens_refresh_at_half_life(oauth, sa_info):
+    oauth.expires_in = 60
+    now = [0.0]
+    tokens = GoogleTokens(margin=300, clock=lambda: now[0])
+    t1 = await tokens.token(sa_info)
+    now[0] += 20
+    assert await tokens.token(sa_info) == t1
+    now[0] += 15
+    assert await tokens.token(sa_info) != t1 and oauth.fetches == 2
+
+
+async def test_cancelled_waiter_does_not_abort_shared_refresh(oauth, sa_info):
+    oauth.delay = 0.3
+    tokens = GoogleTokens()
+    first = asyncio.create_task(tokens.token(sa_info))
+    second = asyncio.create_task(tokens.token(sa_info))
+    await asyncio.sleep(0.05)
+    first.cancel()
+    assert oauth.is_valid(await second) and oauth.fetches == 1
 
 
 async def test_hundred_concurrent_first_requests_fetch_once(oauth, sa_info):
