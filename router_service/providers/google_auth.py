@@ -81,17 +81,33 @@ class GoogleTokens:
         self.refreshes = 0  # number of token fetches performed (observability / tests)
 
     # ---- credential loading ----
-    def _entry(self, credentials: Credentials) -> _Entry:
+    def _cached(self, credentials: Credentials) -> tuple[str, _Entry | None]:
         ident = _identity(credentials)
         key = self._by_identity.get(ident)
-        if key is not None:
-            return self._entries[key]
-        creds, project, key = self._load(credentials)
+        return ident, (self._entries[key] if key is not None else None)
+
+    def _store(self, ident: str, loaded: tuple[Any, str | None, str]) -> _Entry:
+        creds, project, key = loaded
         entry = self._entries.get(key)
-        if entry is None:
+        if entry is None:  # first loader wins, so concurrent loads still share one entry
             entry = self._entries[key] = _Entry(creds=creds, project_id=project)
         self._by_identity[ident] = key
         return entry
+
+    def _entry(self, credentials: Credentials) -> _Entry:
+        ident, entry = self._cached(credentials)
+        return entry if entry is not None else self._store(ident, self._load(credentials))
+
+    async def load(self, credentials: Credentials) -> None:
+        """Parse/load the credentials off the event loop (file reads; ADC may probe the GCE
+        metadata server). Idempotent; token() calls it."""
+        await self._aentry(credentials)
+
+    async def _aentry(self, credentials: Credentials) -> _Entry:
+        ident, entry = self._cached(credentials)
+        if entry is not None:
+            return entry
+        return self._store(ident, await asyncio.to_thread(self._load, credentials))
 
     def _load(self, credentials: Credentials) -> tuple[Any, str | None, str]:
         import google.auth
@@ -123,7 +139,7 @@ class GoogleTokens:
         return entry.token is not None and not entry.stale and self.clock() < entry.refresh_at
 
     async def token(self, credentials: Credentials) -> str:
-        entry = self._entry(credentials)
+        entry = await self._aentry(credentials)
         if self._fresh(entry):
             return entry.token  # type: ignore[return-value]
         if entry.pending is None:

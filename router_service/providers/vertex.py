@@ -123,6 +123,7 @@ class VertexProvider(Provider):
     # ---- Provider ----
     async def chat(self, deployment: Deployment, request: dict, *, timeout: float) -> dict:
         lp = deployment.litellm_params
+        await self.tokens.load(lp.vertex_credentials)  # off-loop; url() may need the SA project
         if is_claude(lp.upstream_model):
             body = claude.to_claude_request(request, deployment=lp.model_dump())
             payload = await self._post(deployment, self.url(deployment, "rawPredict"), body, timeout)
@@ -133,6 +134,7 @@ class VertexProvider(Provider):
 
     async def stream(self, deployment: Deployment, request: dict, *, timeout: float) -> AsyncIterator[dict]:
         lp = deployment.litellm_params
+        await self.tokens.load(lp.vertex_credentials)
         finish: Callable[[], list[dict]]
         if is_claude(lp.upstream_model):
             body = claude.to_claude_request(request, deployment=lp.model_dump())
@@ -156,6 +158,7 @@ class VertexProvider(Provider):
         lp = deployment.litellm_params
         if is_claude(lp.upstream_model):
             return await super().embed(deployment, request, timeout=timeout)
+        await self.tokens.load(lp.vertex_credentials)
         body = vertex_embed.to_predict_request(request)
         payload = await self._post(deployment, self.url(deployment, "predict"), body, timeout)
         return vertex_embed.from_predict_response(
