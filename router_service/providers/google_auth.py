@@ -78,6 +78,7 @@ class GoogleTokens:
         self.clock = clock
         self._entries: dict[str, _Entry] = {}
         self._by_identity: dict[str, str] = {}  # input digest -> credential key
+        self._loading: dict[str, asyncio.Future] = {}  # input digest -> in-flight load
         self.refreshes = 0  # number of token fetches performed (observability / tests)
 
     # ---- credential loading ----
@@ -107,7 +108,17 @@ class GoogleTokens:
         ident, entry = self._cached(credentials)
         if entry is not None:
             return entry
-        return self._store(ident, await asyncio.to_thread(self._load, credentials))
+        pending = self._loading.get(ident)
+        if pending is None:  # single-flight load per credential input
+            pending = self._loading[ident] = asyncio.ensure_future(asyncio.to_thread(self._load, credentials))
+            pending.add_done_callback(lambda fut: self._loaded(ident, fut))
+        await asyncio.shield(pending)
+        return self._cached(credentials)[1] or self._store(ident, pending.result())
+
+    def _loaded(self, ident: str, fut: asyncio.Future) -> None:
+        self._loading.pop(ident, None)
+        if not fut.cancelled() and fut.exception() is None:
+            self._store(ident, fut.result())
 
     def _load(self, credentials: Credentials) -> tuple[Any, str | None, str]:
         import google.auth
