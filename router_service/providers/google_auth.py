@@ -17,7 +17,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gemgate.errors import ErrorKind, GatewayError
@@ -62,9 +62,9 @@ def _identity(credentials: Credentials) -> str:
 
 @dataclass
 class _Entry:
-    creds: Any
+    creds: Any = field(repr=False)
     project_id: str | None
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # never printable
     refresh_at: float = 0.0  # clock() seconds after which the token is refreshed
     stale: bool = False
     pending: asyncio.Future | None = None  # the in-flight refresh (single-flight)

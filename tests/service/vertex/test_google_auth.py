@@ -142,3 +142,10 @@ async def test_adc_via_env_file(oauth, sa_file, monkeypatch):
     tokens = GoogleTokens()
     assert tokens.project_id(None) == "sa-project"
     assert oauth.is_valid(await tokens.token(None))
+
+
+async def test_token_never_in_reprs(oauth, sa_info):
+    tokens = GoogleTokens()
+    token = await tokens.token(sa_info)
+    entry = tokens._entry(sa_info)
+    assert token not in repr(entry) and "PRIVATE" not in repr(entry)
