@@ -1,5 +1,5 @@
 """Fake Vertex AI endpoint: Claude `:rawPredict` / `:streamRawPredict` (strictly validated with
-claude_validate), plus minimal Gemini `:generateContent` and embeddings `:predict`, all requiring a
+claude_validate), plus minimal Gemini `:generateContent` / `:streamGenerateContent?alt=sse` and embeddings `:predict`, all requiring a
 Bearer token that the FakeOAuth issued and that is still valid (else 401 UNAUTHENTICATED in Google's
 envelope, as Vertex answers). Records every request in `.requests`."""
 
@@ -97,6 +97,20 @@ class FakeVertex:
                 "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 4, "totalTokenCount": 7},
                 "responseId": "vtx-1",
             })
+        if op == "streamGenerateContent":
+            if request.url.query != "alt=sse":
+                return _google_error(400, "INVALID_ARGUMENT", "this fake streams only with alt=sse")
+            events = [
+                {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hi from "}]}}]},
+                {"candidates": [{"content": {"role": "model", "parts": [{"text": "Vertex"}]}, "finishReason": "STOP"}],
+                 "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 4, "totalTokenCount": 7}},
+            ]
+
+            async def sse():
+                for ev in events:
+                    yield f"data: {json.dumps(ev)}\r\n\r\n".encode()
+
+            return StreamingResponse(sse(), media_type="text/event-stream")
         if op == "predict":
             instances = body.get("instances") or []
             dims = (body.get("parameters") or {}).get("outputDimensionality", 3)

@@ -85,6 +85,15 @@ async def test_gemini_chat_and_stream_urls(http, vertex, sa_file):
     assert r["publisher"] == "google" and r["op"] == "generateContent"
 
 
+async def test_gemini_stream_uses_alt_sse(http, vertex, sa_file):
+    p = VertexProvider(http, GoogleTokens())
+    chunks = [c async for c in p.stream(dep(vertex, sa_file, model="gemini-2.5-flash"), REQ, timeout=10)]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert text == "Hi from Vertex" and chunks[-1]["choices"] == []
+    r = vertex.requests[-1]
+    assert r["op"] == "streamGenerateContent" and r["query"] == "alt=sse" and r["publisher"] == "google"
+
+
 async def test_embeddings(http, vertex, sa_file):
     p = VertexProvider(http, GoogleTokens())
     out = await p.embed(dep(vertex, sa_file, model="text-embedding-005"),
