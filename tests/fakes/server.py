@@ -1,4 +1,4 @@
-"""Run an ASGI app (a fake upstream) on a free loopback port in a background thread."""
+"""Run an ASGI app with uvicorn in a background thread on a free port (tests only)."""
 
 from __future__ import annotations
 
@@ -11,32 +11,36 @@ import uvicorn
 
 
 def free_port() -> int:
+    """A currently free loopback port (for processes that must bind it themselves)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 @dataclass
-class RunningServer:
+class ServerHandle:
     base_url: str
     server: uvicorn.Server
     thread: threading.Thread
 
     def stop(self) -> None:
         self.server.should_exit = True
-        self.thread.join(10)
+        self.thread.join(timeout=10)
 
 
-def run_in_thread(app, port: int | None = None) -> RunningServer:
-    port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+def run_in_thread(app) -> ServerHandle:
+    """Start `app` on 127.0.0.1:<free port>; returns a handle with `.base_url` and `.stop()`."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", loop="asyncio", access_log=False)
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("fake server did not start")
         time.sleep(0.01)
-    return RunningServer(f"http://127.0.0.1:{port}", server, thread)
+    return ServerHandle(f"http://127.0.0.1:{port}", server, thread)
