@@ -1,7 +1,7 @@
 """Budget rules: who a key is, what it may do, how much it may spend.
 
 Documents (plain dicts, JSON in Redis):
-  key:  {token, key_name, key_alias, team_id, user_id, models, max_budget (micros|None),
+  key:  {id (stable; counters use it), token (sha256 of the key; the document id), key_name, key_alias, team_id, user_id, models, max_budget (micros|None),
          budget_duration, tpm_limit, rpm_limit, max_parallel_requests, metadata, aliases,
          expires (unix|None), blocked, created}
   team/user: {id, alias, models, max_budget, budget_duration, tpm_limit, rpm_limit,
@@ -29,6 +29,11 @@ log = logging.getLogger("gemgate.budget")
 
 MICROS = 1_000_000
 ALL_MODELS = "all-proxy-models"
+
+
+def key_id(doc: dict) -> str:
+    """The stable id that counters and spend are kept under (survives /key/regenerate)."""
+    return doc.get("id") or doc["token"]
 
 
 def usd(micros: int | None) -> float | None:
@@ -146,9 +151,9 @@ class Ledger:
         if doc is not None:
             team, user = await self._team_user(doc)
             self._check_model(doc, team, model)
-            entities.append(self._entity("key", doc["token"], doc, now, "key"))
+            entities.append(self._entity("key", key_id(doc), doc, now, "key"))
             labels.append(f"API key {self.label(doc)}")
-            attrib["key"] = doc["token"]
+            attrib["key"] = key_id(doc)
             for kind, ent in (("team", team), ("user", user)):
                 if ent is not None:
                     entities.append(self._entity(kind, ent["id"], ent, now, kind))
@@ -225,7 +230,7 @@ class Ledger:
             raise invalid("key must start with 'sk-'", param="key")
         key = custom_key or new_key()
         now = self.clock()
-        doc = {"token": hash_key(key), "key_name": display_name(key), "key_alias": None, "team_id": None,
+        doc = {"id": uuid.uuid4().hex, "token": hash_key(key), "key_name": display_name(key), "key_alias": None, "team_id": None,
                "user_id": None, "models": [], "max_budget": None, "budget_duration": None, "tpm_limit": None,
                "rpm_limit": None, "max_parallel_requests": None, "metadata": {}, "aliases": {}, "expires": None,
                "blocked": False, "created": now}
@@ -257,6 +262,8 @@ class Ledger:
         is_master, own = await self.identify(caller)
         if not is_master and (own is None or (key and hash_key(key) != own["token"] and key != own["token"])):
             raise GatewayError(ErrorKind.PERMISSION, "Only the master key can read other keys.")
+        if is_master and not key:
+            raise invalid("key is required", param="key")
         return await self._key_doc(key or caller)
 
     async def update_key(self, caller: str, key: str, spec: dict) -> dict:
@@ -345,7 +352,7 @@ class Ledger:
             stat = await self.store.stat("key")
             docs = await self.store.get_docs("key", await self.store.ids("key"))
             rows = [{"name": d["key_name"], "token": d["token"], "key_alias": d.get("key_alias") or "",
-                     "spend": stat.get(d["token"], 0), "max_budget": d.get("max_budget"),
+                     "spend": stat.get(key_id(d), 0), "max_budget": d.get("max_budget"),
                      "user_id": d.get("user_id") or "", "team_id": d.get("team_id") or ""} for d in docs]
             return total, sorted(rows, key=lambda r: -r["spend"])
         if view in ("users", "teams"):

@@ -8,7 +8,7 @@ import logging
 import grpc
 
 from budget_service import convert
-from budget_service.ledger import Ledger
+from budget_service.ledger import Ledger, key_id
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import abort
 from gemgate.v1 import budget_pb2, budget_pb2_grpc
@@ -35,8 +35,8 @@ class BudgetServicer(budget_pb2_grpc.BudgetServiceServicer):
         self.ledger = ledger
 
     async def _key_info(self, doc: dict) -> budget_pb2.KeyInfo:
-        spend = await self.ledger.period_spend("key", doc["token"], doc)
-        total = await self.ledger.store.stat_one("key", doc["token"])
+        spend = await self.ledger.period_spend("key", key_id(doc), doc)
+        total = await self.ledger.store.stat_one("key", key_id(doc))
         return convert.key_info(doc, spend=spend, total=total, reset_at=self.ledger.reset_at(doc))
 
     async def _entity_info(self, kind: str, doc: dict) -> budget_pb2.EntityInfo:

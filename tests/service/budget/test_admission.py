@@ -209,3 +209,13 @@ async def test_model_restriction(budget):
     await stub.Authorize(budget_pb2.AuthorizeRequest(api_key=key, model="gemini-flash"))
     await stub.Authorize(budget_pb2.AuthorizeRequest(api_key=key, model="fast"))
     assert await kind_of(reserve(stub, key, "a", 1, model="gemini-pro")) is ErrorKind.PERMISSION
+
+
+async def test_regenerate_keeps_spend_and_budget(budget):
+    stub = budget.stub()
+    key = await new_key(stub, max_budget=0.001)
+    await reserve(stub, key, "a", 1000)
+    await settle(stub, "a", 1000)
+    new = (await stub.RegenerateKey(budget_pb2.KeyRef(api_key=MASTER, key=key))).key
+    assert await kind_of(reserve(stub, new, "b", 1)) is ErrorKind.BUDGET_EXCEEDED
+    assert await key_spend(budget, new) == 1000
