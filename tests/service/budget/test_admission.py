@@ -219,3 +219,41 @@ async def test_regenerate_keeps_spend_and_budget(budget):
     new = (await stub.RegenerateKey(budget_pb2.KeyRef(api_key=MASTER, key=key))).key
     assert await kind_of(reserve(stub, new, "b", 1)) is ErrorKind.BUDGET_EXCEEDED
     assert await key_spend(budget, new) == 1000
+
+
+CHILD = r"""
+import sys, grpc
+from gemgate.v1 import budget_pb2, budget_pb2_grpc
+addr, key = sys.argv[1], sys.argv[2]
+with grpc.insecure_channel(addr) as ch:
+    stub = budget_pb2_grpc.BudgetServiceStub(ch)
+    for rid in sys.argv[3:]:
+        try:
+            stub.Reserve(budget_pb2.ReserveRequest(api_key=key, request_id=rid, estimated_cost_micros=1,
+                                                   estimated_tokens=1), timeout=5)
+            print(rid, "ok")
+        except grpc.RpcError as exc:
+            print(rid, exc.code().name)
+"""
+
+
+async def test_parallel_limit_across_processes(budget):
+    import sys
+
+    stub = budget.stub()
+    key = await new_key(stub, max_parallel_requests=2, rpm_limit=4)
+    await reserve(stub, key, "here", 1)  # held by this process
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CHILD, budget.address, key, "c1", "c2",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert out.decode().split("\n")[:2] == ["c1 ok", "c2 RESOURCE_EXHAUSTED"], err.decode()
+    await settle(stub, "here", 1)
+    await settle(stub, "c1", 1)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CHILD, budget.address, key, "c3", "c4",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    # parallel slots free again; now 2 in flight and 4 admitted this minute (a denied reserve counts nothing)
+    assert out.decode().split("\n")[:2] == ["c3 ok", "c4 ok"], err.decode()
+    assert await kind_of(reserve(stub, key, "c5", 1)) is ErrorKind.RATE_LIMIT
