@@ -68,18 +68,29 @@ class OpenGate:
 
 
 def estimate(request: dict, deployments: Sequence | None) -> tuple[int, int]:
-    """(worst-case cost in micro-USD, worst-case tokens) over the candidate deployments."""
+    """(worst-case cost in micro-USD, worst-case tokens) over the candidate deployments; `n`
+    choices multiply the output."""
     model = str(request.get("model", ""))
     prompt = cost.estimate_prompt_tokens(request)
     max_out = cost.requested_max_output(request)
+    n = request.get("n") if isinstance(request.get("n"), int) and request.get("n", 0) > 1 else 1
     candidates = list(deployments or []) or [None]
     best_cost, best_tokens = 0, 0
     for dep in candidates:
         c = cost.estimate_max_cost_micros(dep, model, prompt, max_out)
+        c += (n - 1) * cost.estimate_max_cost_micros(dep, model, 0, max_out)
         limit = cost.price_for(model, dep).max_output_tokens
         out = limit if max_out is None else min(max_out, limit)
-        best_cost, best_tokens = max(best_cost, c), max(best_tokens, prompt + out)
+        best_cost, best_tokens = max(best_cost, c), max(best_tokens, prompt + n * out)
     return best_cost, best_tokens
+
+
+def rpc_error(exc: grpc.aio.AioRpcError) -> GatewayError:
+    """budget_service's own errors keep their kind; no answer in time means unavailable (503)."""
+    if exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
+        return GatewayError(ErrorKind.UNAVAILABLE, "budget service did not answer in time; request not admitted",
+                            retry_after=1.0)
+    return from_rpc_error(exc)
 
 
 class BudgetGate:
@@ -87,15 +98,17 @@ class BudgetGate:
         self.channel = channel or grpc.aio.insecure_channel(address)
         self.stub = budget_pb2_grpc.BudgetServiceStub(self.channel)
         self.deadline = deadline
+        # a little over the service's own Redis deadline, so its UNAVAILABLE arrives first
+        self.timeout = deadline + 0.5
         self.groups = config.groups() if config is not None else {}
 
     async def authorize(self, api_key: str | None) -> budget_pb2.KeyIdentity:
         if not api_key:
             raise missing_key()
         try:
-            resp = await self.stub.Authorize(budget_pb2.AuthorizeRequest(api_key=api_key), timeout=self.deadline)
+            resp = await self.stub.Authorize(budget_pb2.AuthorizeRequest(api_key=api_key), timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
-            raise from_rpc_error(exc) from None
+            raise rpc_error(exc) from None
         return resp.identity
 
     async def admit(self, api_key: str | None, request_id: str, request: dict, deployments=None) -> Admission:
@@ -111,10 +124,10 @@ class BudgetGate:
             resp = await self.stub.Reserve(
                 budget_pb2.ReserveRequest(api_key=api_key, request_id=request_id, model=model,
                                           estimated_cost_micros=est_cost, estimated_tokens=est_tokens),
-                timeout=self.deadline,
+                timeout=self.timeout,
             )
         except grpc.aio.AioRpcError as exc:
-            raise from_rpc_error(exc) from None
+            raise rpc_error(exc) from None
         return Admission(request_id, resp.identity, model, resp.reserved_micros, est_tokens)
 
     async def settle(self, admission: Admission, *, usage: dict | None, route, success: bool) -> None:
@@ -139,10 +152,10 @@ class BudgetGate:
         delay = SETTLE_BACKOFF
         for attempt in range(1, SETTLE_ATTEMPTS + 1):
             try:
-                await self.stub.Settle(req, timeout=self.deadline)
+                await self.stub.Settle(req, timeout=self.timeout)
                 return
             except grpc.aio.AioRpcError as exc:
-                err = from_rpc_error(exc)
+                err = rpc_error(exc)
                 if not err.retryable or attempt == SETTLE_ATTEMPTS:
                     log.error("settle of request %s failed (%s); its reservation will expire and be charged in full",
                               req.request_id[:64], err.kind.name)

@@ -102,6 +102,8 @@ async def _call(request: Request, rpc: str, msg):
     try:
         return await getattr(stub, rpc)(msg, timeout=DEADLINE)
     except grpc.aio.AioRpcError as exc:
+        if exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
+            raise GatewayError(ErrorKind.UNAVAILABLE, "budget service did not answer in time") from None
         raise from_rpc_error(exc) from None
 
 

@@ -118,3 +118,10 @@ def test_estimate_embeddings_has_no_output():
     c, t = estimate({"model": "e", "input": ["abc", "def"]}, None)
     assert t == cost.estimate_prompt_tokens({"input": ["abc", "def"]})
     assert c > 0
+
+
+def test_estimate_multiplies_output_by_n():
+    req = {"model": "m", "messages": [], "max_tokens": 100}
+    one, t1 = estimate(req, None)
+    three, t3 = estimate({**req, "n": 3}, None)
+    assert three == one + 2 * cost.estimate_max_cost_micros(None, "m", 0, 100) and t3 == t1 + 200

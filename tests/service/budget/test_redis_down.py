@@ -12,7 +12,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from budget_service.redis_store import RedisStore
-from gemgate.errors import ErrorKind
+from gemgate.errors import ErrorKind, GatewayError
+from router_service.budget_client import BudgetGate
 from gemgate.grpc_errors import from_rpc_error
 from gemgate.v1 import budget_pb2
 from tests.service.budget.conftest import MASTER, REDIS_URL, Clock, start
@@ -90,6 +91,14 @@ async def test_redis_down_fails_closed_within_deadline_then_recovers():
             err = from_rpc_error(ei.value)
             assert err.kind is ErrorKind.UNAVAILABLE and err.message and key not in err.message
             assert elapsed < 3 * deadline + 0.5
+        # the router's client sees the same 503 within its deadline
+        h.stub()
+        gate = BudgetGate("", deadline=deadline, channel=h.channels[-1])
+        t0 = time.monotonic()
+        with pytest.raises(GatewayError) as gi:
+            await gate.admit(key, "e", {"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+        assert gi.value.kind is ErrorKind.UNAVAILABLE and gi.value.kind.info.http_status == 503
+        assert time.monotonic() - t0 < deadline + 1.0
         with pytest.raises(grpc.aio.AioRpcError) as ei:
             await stub.Settle(budget_pb2.SettleRequest(request_id="a", actual_cost_micros=5), timeout=10)
         assert from_rpc_error(ei.value).kind is ErrorKind.UNAVAILABLE
