@@ -96,7 +96,7 @@ async def _body(request: Request, model: type[BaseModel]) -> BaseModel:
 
 
 async def _call(request: Request, rpc: str, msg):
-    stub = request.app.state.budget
+    stub = getattr(request.app.state, "budget", None)
     if stub is None:
         raise GatewayError(ErrorKind.PERMISSION, "Key management needs general_settings.master_key and budget_service.")
     try:
