@@ -49,10 +49,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--config", required=True)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=4002)
+    ap.add_argument("--redis-prefix", default="gemgate:", help="prefix of every Redis key (default gemgate:)")
     args = ap.parse_args(argv)
     logsetup.setup("budget")
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         sys.exit(f"budget_service: {exc}")
-    asyncio.run(run(config, f"{args.host}:{args.port}"))
+    asyncio.run(run(config, f"{args.host}:{args.port}", prefix=args.redis_prefix))

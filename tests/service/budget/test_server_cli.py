@@ -7,6 +7,9 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
+
+import redis
 
 import grpc
 
@@ -38,7 +41,9 @@ def test_serves_with_real_redis(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"general_settings:\n  master_key: sk-m\n  redis_url: {REDIS_URL}\n")
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "budget_service", "--config", str(cfg), "--port", str(port)],
+    prefix = f"gemgate-test:{uuid.uuid4().hex}:"
+    proc = subprocess.Popen([sys.executable, "-m", "budget_service", "--config", str(cfg), "--port", str(port),
+                             "--redis-prefix", prefix],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
@@ -46,6 +51,15 @@ def test_serves_with_real_redis(tmp_path):
             stub = budget_pb2_grpc.BudgetServiceStub(ch)
             ident = stub.Authorize(budget_pb2.AuthorizeRequest(api_key="sk-m"), timeout=5)
             assert ident.identity.is_master
+            stub.Reserve(budget_pb2.ReserveRequest(api_key="sk-m", request_id="r", model="m"), timeout=5)
+            stub.Settle(budget_pb2.SettleRequest(request_id="r", actual_cost_micros=7, model="m"), timeout=5)
+            r = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+            try:
+                assert r.get(prefix + "stat:global") == "7"
+                for k in list(r.scan_iter(match=prefix + "*")):
+                    r.delete(k)
+            finally:
+                r.close()
             try:
                 stub.Authorize(budget_pb2.AuthorizeRequest(api_key="sk-nope-123"), timeout=5)
                 raise AssertionError("unknown key accepted")
