@@ -9,9 +9,8 @@ import sys
 import time
 import uuid
 
-import redis
-
 import grpc
+import redis
 
 from gemgate.v1 import budget_pb2, budget_pb2_grpc
 from tests.service.budget.conftest import REDIS_URL
