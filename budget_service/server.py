@@ -6,11 +6,42 @@ import argparse
 import asyncio
 import sys
 
+from budget_service.ledger import Ledger
+from budget_service.redis_store import RedisStore
+from budget_service.servicer import BudgetServicer
 from gemgate import logsetup
-from gemgate.config import ConfigError, load_config
+from gemgate.config import ConfigError, GatewayConfig, load_config
+from gemgate.errors import GatewayError
 from gemgate.grpc_server import serve
 from gemgate.v1 import budget_pb2, budget_pb2_grpc
-from budget_service.servicer import BudgetServicer
+
+SERVICE_NAME = budget_pb2.DESCRIPTOR.services_by_name["BudgetService"].full_name
+
+
+def build(config: GatewayConfig, store: RedisStore, **ledger_kw) -> BudgetServicer:
+    return BudgetServicer(Ledger(store, config.general_settings.master_key, **ledger_kw))
+
+
+async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:") -> None:
+    store = RedisStore.from_url(config.redis_url(), prefix=prefix, deadline=config.general_settings.budget_deadline)
+    if config.general_settings.master_key:
+        try:
+            await store.ping()
+        except GatewayError:
+            await store.close()
+            raise SystemExit(
+                "budget_service: general_settings.master_key is set, so keys and budgets need Redis, but Redis "
+                "is not reachable. Provide one with general_settings.redis_url in the config or the REDIS_URL "
+                "environment variable (e.g. redis://127.0.0.1:6379/0)."
+            ) from None
+    servicer = build(config, store)
+    await serve(
+        name="budget_service",
+        address=address,
+        register=lambda s: budget_pb2_grpc.add_BudgetServiceServicer_to_server(servicer, s),
+        service_names=[SERVICE_NAME],
+        on_stop=store.close,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -18,19 +49,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--config", required=True)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=4002)
+    ap.add_argument("--redis-prefix", default="gemgate:", help="prefix of every Redis key (default gemgate:)")
     args = ap.parse_args(argv)
     logsetup.setup("budget")
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         sys.exit(f"budget_service: {exc}")
-    servicer = BudgetServicer(config.general_settings.master_key)
-    service_name = budget_pb2.DESCRIPTOR.services_by_name["BudgetService"].full_name
-    asyncio.run(
-        serve(
-            name="budget_service",
-            address=f"{args.host}:{args.port}",
-            register=lambda s: budget_pb2_grpc.add_BudgetServiceServicer_to_server(servicer, s),
-            service_names=[service_name],
-        )
-    )
+    asyncio.run(run(config, f"{args.host}:{args.port}", prefix=args.redis_prefix))

@@ -1,37 +1,141 @@
-"""BudgetService gRPC servicer (transport only; rules live in the ledger)."""
+"""BudgetService gRPC servicer: transport only (proto <-> dicts); rules live in the ledger."""
 
 from __future__ import annotations
 
+import functools
+import logging
+
 import grpc
 
+from budget_service import convert
+from budget_service.ledger import Ledger, key_id
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import abort
 from gemgate.v1 import budget_pb2, budget_pb2_grpc
-from budget_service.keys import hash_key, same_secret
+
+log = logging.getLogger("gemgate.budget")
+
+
+def _rpc(fn):
+    @functools.wraps(fn)
+    async def wrapper(self, request, context: grpc.aio.ServicerContext):
+        try:
+            return await fn(self, request)
+        except GatewayError as err:
+            await abort(context, err)
+        except Exception as exc:  # a bug: log it, answer a clean INTERNAL
+            log.exception("unexpected error in %s", fn.__name__, exc_info=exc)
+            await abort(context, GatewayError(ErrorKind.INTERNAL, "internal error in budget_service"))
+
+    return wrapper
 
 
 class BudgetServicer(budget_pb2_grpc.BudgetServiceServicer):
-    def __init__(self, master_key: str | None) -> None:
-        self.master_key = master_key
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
 
-    def _identify(self, api_key: str) -> budget_pb2.KeyIdentity:
-        if self.master_key is None:
-            return budget_pb2.KeyIdentity(is_master=True)
-        if api_key and same_secret(api_key, self.master_key):
-            return budget_pb2.KeyIdentity(is_master=True, key_hash=hash_key(api_key))
-        raise GatewayError(ErrorKind.AUTHENTICATION, "Invalid API key.")
+    async def _key_info(self, doc: dict) -> budget_pb2.KeyInfo:
+        spend = await self.ledger.period_spend("key", key_id(doc), doc)
+        total = await self.ledger.store.stat_one("key", key_id(doc))
+        return convert.key_info(doc, spend=spend, total=total, reset_at=self.ledger.reset_at(doc))
 
-    async def Authorize(self, request, context: grpc.aio.ServicerContext):
-        try:
-            return budget_pb2.AuthorizeResponse(identity=self._identify(request.api_key))
-        except GatewayError as err:
-            await abort(context, err)
+    async def _entity_info(self, kind: str, doc: dict) -> budget_pb2.EntityInfo:
+        spend = await self.ledger.period_spend(kind, doc["id"], doc)
+        total = await self.ledger.store.stat_one(kind, doc["id"])
+        keys = [convert.key_info(k) for k in await self.ledger.store.get_docs("key", await self.ledger.store.ids("key"))
+                if k.get(f"{kind}_id") == doc["id"]]
+        return convert.entity_info(doc, spend=spend, total=total, reset_at=self.ledger.reset_at(doc), keys=keys)
 
-    async def Reserve(self, request, context: grpc.aio.ServicerContext):
-        try:
-            return budget_pb2.ReserveResponse(identity=self._identify(request.api_key))
-        except GatewayError as err:
-            await abort(context, err)
+    @_rpc
+    async def Authorize(self, request):
+        is_master, doc = await self.ledger.authorize(request.api_key, request.model)
+        return budget_pb2.AuthorizeResponse(identity=convert.identity(is_master, doc))
 
-    async def Settle(self, request, context: grpc.aio.ServicerContext):
-        return budget_pb2.SettleResponse(applied=True)
+    @_rpc
+    async def Reserve(self, request):
+        is_master, doc, reserved = await self.ledger.reserve(
+            request.api_key, request.request_id, request.model, request.estimated_cost_micros, request.estimated_tokens
+        )
+        return budget_pb2.ReserveResponse(identity=convert.identity(is_master, doc), reserved_micros=reserved)
+
+    @_rpc
+    async def Settle(self, request):
+        applied, charged = await self.ledger.settle(
+            request.request_id, request.actual_cost_micros, request.actual_tokens, request.model, request.success
+        )
+        return budget_pb2.SettleResponse(applied=applied, charged_micros=charged)
+
+    @_rpc
+    async def GenerateKey(self, request):
+        key, doc = await self.ledger.generate_key(request.api_key, convert.key_spec(request.spec), request.key)
+        return budget_pb2.GenerateKeyResponse(key=key, info=convert.key_info(doc))
+
+    @_rpc
+    async def KeyInfo(self, request):
+        doc = await self.ledger.key_info(request.api_key, request.key)
+        return budget_pb2.KeyInfoResponse(info=await self._key_info(doc))
+
+    @_rpc
+    async def UpdateKey(self, request):
+        doc = await self.ledger.update_key(request.api_key, request.key, convert.key_spec(request.spec))
+        return budget_pb2.KeyInfoResponse(info=await self._key_info(doc))
+
+    @_rpc
+    async def DeleteKeys(self, request):
+        return budget_pb2.DeleteKeysResponse(deleted_keys=await self.ledger.delete_keys(request.api_key, list(request.keys)))
+
+    @_rpc
+    async def ListKeys(self, request):
+        docs = await self.ledger.list_keys(request.api_key, request.team_id, request.user_id)
+        return budget_pb2.ListKeysResponse(keys=[convert.key_info(d) for d in docs])
+
+    @_rpc
+    async def RegenerateKey(self, request):
+        key, doc = await self.ledger.regenerate_key(request.api_key, request.key)
+        return budget_pb2.GenerateKeyResponse(key=key, info=await self._key_info(doc))
+
+    @_rpc
+    async def BlockKey(self, request):
+        return budget_pb2.KeyInfoResponse(info=await self._key_info(await self.ledger.set_blocked(request.api_key, request.key, True)))
+
+    @_rpc
+    async def UnblockKey(self, request):
+        return budget_pb2.KeyInfoResponse(info=await self._key_info(await self.ledger.set_blocked(request.api_key, request.key, False)))
+
+    @_rpc
+    async def NewTeam(self, request):
+        doc = await self.ledger.new_entity(request.api_key, "team", request.id, convert.entity_spec(request.spec))
+        return budget_pb2.EntityInfoResponse(info=await self._entity_info("team", doc))
+
+    @_rpc
+    async def TeamInfo(self, request):
+        doc = await self.ledger.entity(request.api_key, "team", request.id)
+        return budget_pb2.EntityInfoResponse(info=await self._entity_info("team", doc))
+
+    @_rpc
+    async def UpdateTeam(self, request):
+        doc = await self.ledger.update_entity(request.api_key, "team", request.id, convert.entity_spec(request.spec))
+        return budget_pb2.EntityInfoResponse(info=await self._entity_info("team", doc))
+
+    @_rpc
+    async def NewUser(self, request):
+        doc = await self.ledger.new_entity(request.api_key, "user", request.id, convert.entity_spec(request.spec))
+        return budget_pb2.EntityInfoResponse(info=await self._entity_info("user", doc))
+
+    @_rpc
+    async def UserInfo(self, request):
+        doc = await self.ledger.entity(request.api_key, "user", request.id)
+        return budget_pb2.EntityInfoResponse(info=await self._entity_info("user", doc))
+
+    @_rpc
+    async def Spend(self, request):
+        total, rows = await self.ledger.spend_view(request.api_key, request.view)
+        out = []
+        for r in rows:
+            mb = r.get("max_budget")
+            out.append(budget_pb2.SpendRow(
+                name=r["name"], token=r.get("token", ""), key_alias=r.get("key_alias", ""), spend=r["spend"] / 1e6,
+                user_id=r.get("user_id", ""), team_id=r.get("team_id", ""),
+                **({"max_budget": mb / 1e6} if mb is not None else {}),
+            ))
+        return budget_pb2.SpendResponse(total_spend=total / 1e6, rows=out)

@@ -91,3 +91,285 @@ class SettleResponse(_message.Message):
     applied: bool
     charged_micros: int
     def __init__(self, applied: bool = ..., charged_micros: _Optional[int] = ...) -> None: ...
+
+class KeySpec(_message.Message):
+    __slots__ = ("models", "models_set", "max_budget", "clear_max_budget", "budget_duration", "tpm_limit", "rpm_limit", "max_parallel_requests", "key_alias", "team_id", "user_id", "metadata", "metadata_set", "duration", "aliases", "aliases_set", "blocked")
+    class AliasesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    MODELS_SET_FIELD_NUMBER: _ClassVar[int]
+    MAX_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    CLEAR_MAX_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_DURATION_FIELD_NUMBER: _ClassVar[int]
+    TPM_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    RPM_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MAX_PARALLEL_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    KEY_ALIAS_FIELD_NUMBER: _ClassVar[int]
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    METADATA_SET_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    ALIASES_FIELD_NUMBER: _ClassVar[int]
+    ALIASES_SET_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedScalarFieldContainer[str]
+    models_set: bool
+    max_budget: float
+    clear_max_budget: bool
+    budget_duration: str
+    tpm_limit: int
+    rpm_limit: int
+    max_parallel_requests: int
+    key_alias: str
+    team_id: str
+    user_id: str
+    metadata: _struct_pb2.Struct
+    metadata_set: bool
+    duration: str
+    aliases: _containers.ScalarMap[str, str]
+    aliases_set: bool
+    blocked: bool
+    def __init__(self, models: _Optional[_Iterable[str]] = ..., models_set: bool = ..., max_budget: _Optional[float] = ..., clear_max_budget: bool = ..., budget_duration: _Optional[str] = ..., tpm_limit: _Optional[int] = ..., rpm_limit: _Optional[int] = ..., max_parallel_requests: _Optional[int] = ..., key_alias: _Optional[str] = ..., team_id: _Optional[str] = ..., user_id: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., metadata_set: bool = ..., duration: _Optional[str] = ..., aliases: _Optional[_Mapping[str, str]] = ..., aliases_set: bool = ..., blocked: bool = ...) -> None: ...
+
+class KeyInfo(_message.Message):
+    __slots__ = ("token", "key_name", "key_alias", "team_id", "user_id", "models", "max_budget", "budget_duration", "tpm_limit", "rpm_limit", "max_parallel_requests", "metadata", "aliases", "spend", "total_spend", "expires", "blocked", "created_at", "budget_reset_at")
+    class AliasesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    KEY_NAME_FIELD_NUMBER: _ClassVar[int]
+    KEY_ALIAS_FIELD_NUMBER: _ClassVar[int]
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    MAX_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_DURATION_FIELD_NUMBER: _ClassVar[int]
+    TPM_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    RPM_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MAX_PARALLEL_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    ALIASES_FIELD_NUMBER: _ClassVar[int]
+    SPEND_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SPEND_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_RESET_AT_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    key_name: str
+    key_alias: str
+    team_id: str
+    user_id: str
+    models: _containers.RepeatedScalarFieldContainer[str]
+    max_budget: float
+    budget_duration: str
+    tpm_limit: int
+    rpm_limit: int
+    max_parallel_requests: int
+    metadata: _struct_pb2.Struct
+    aliases: _containers.ScalarMap[str, str]
+    spend: float
+    total_spend: float
+    expires: str
+    blocked: bool
+    created_at: str
+    budget_reset_at: str
+    def __init__(self, token: _Optional[str] = ..., key_name: _Optional[str] = ..., key_alias: _Optional[str] = ..., team_id: _Optional[str] = ..., user_id: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., max_budget: _Optional[float] = ..., budget_duration: _Optional[str] = ..., tpm_limit: _Optional[int] = ..., rpm_limit: _Optional[int] = ..., max_parallel_requests: _Optional[int] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., aliases: _Optional[_Mapping[str, str]] = ..., spend: _Optional[float] = ..., total_spend: _Optional[float] = ..., expires: _Optional[str] = ..., blocked: bool = ..., created_at: _Optional[str] = ..., budget_reset_at: _Optional[str] = ...) -> None: ...
+
+class KeyRef(_message.Message):
+    __slots__ = ("api_key", "key")
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    api_key: str
+    key: str
+    def __init__(self, api_key: _Optional[str] = ..., key: _Optional[str] = ...) -> None: ...
+
+class GenerateKeyRequest(_message.Message):
+    __slots__ = ("api_key", "spec", "key")
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    api_key: str
+    spec: KeySpec
+    key: str
+    def __init__(self, api_key: _Optional[str] = ..., spec: _Optional[_Union[KeySpec, _Mapping]] = ..., key: _Optional[str] = ...) -> None: ...
+
+class GenerateKeyResponse(_message.Message):
+    __slots__ = ("key", "info")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    info: KeyInfo
+    def __init__(self, key: _Optional[str] = ..., info: _Optional[_Union[KeyInfo, _Mapping]] = ...) -> None: ...
+
+class KeyInfoResponse(_message.Message):
+    __slots__ = ("info",)
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    info: KeyInfo
+    def __init__(self, info: _Optional[_Union[KeyInfo, _Mapping]] = ...) -> None: ...
+
+class UpdateKeyRequest(_message.Message):
+    __slots__ = ("api_key", "key", "spec")
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    api_key: str
+    key: str
+    spec: KeySpec
+    def __init__(self, api_key: _Optional[str] = ..., key: _Optional[str] = ..., spec: _Optional[_Union[KeySpec, _Mapping]] = ...) -> None: ...
+
+class DeleteKeysRequest(_message.Message):
+    __slots__ = ("api_key", "keys")
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    api_key: str
+    keys: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, api_key: _Optional[str] = ..., keys: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DeleteKeysResponse(_message.Message):
+    __slots__ = ("deleted_keys",)
+    DELETED_KEYS_FIELD_NUMBER: _ClassVar[int]
+    deleted_keys: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, deleted_keys: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListKeysRequest(_message.Message):
+    __slots__ = ("api_key", "team_id", "user_id")
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    api_key: str
+    team_id: str
+    user_id: str
+    def __init__(self, api_key: _Optional[str] = ..., team_id: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+
+class ListKeysResponse(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[KeyInfo]
+    def __init__(self, keys: _Optional[_Iterable[_Union[KeyInfo, _Mapping]]] = ...) -> None: ...
+
+class EntitySpec(_message.Message):
+    __slots__ = ("alias", "models", "models_set", "max_budget", "clear_max_budget", "budget_duration", "tpm_limit", "rpm_limit", "max_parallel_requests", "metadata", "metadata_set")
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    MODELS_SET_FIELD_NUMBER: _ClassVar[int]
+    MAX_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    CLEAR_MAX_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_DURATION_FIELD_NUMBER: _ClassVar[int]
+    TPM_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    RPM_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MAX_PARALLEL_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    METADATA_SET_FIELD_NUMBER: _ClassVar[int]
+    alias: str
+    models: _containers.RepeatedScalarFieldContainer[str]
+    models_set: bool
+    max_budget: float
+    clear_max_budget: bool
+    budget_duration: str
+    tpm_limit: int
+    rpm_limit: int
+    max_parallel_requests: int
+    metadata: _struct_pb2.Struct
+    metadata_set: bool
+    def __init__(self, alias: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., models_set: bool = ..., max_budget: _Optional[float] = ..., clear_max_budget: bool = ..., budget_duration: _Optional[str] = ..., tpm_limit: _Optional[int] = ..., rpm_limit: _Optional[int] = ..., max_parallel_requests: _Optional[int] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., metadata_set: bool = ...) -> None: ...
+
+class EntityInfo(_message.Message):
+    __slots__ = ("id", "alias", "models", "max_budget", "budget_duration", "tpm_limit", "rpm_limit", "max_parallel_requests", "metadata", "spend", "total_spend", "created_at", "budget_reset_at", "keys")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    MAX_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_DURATION_FIELD_NUMBER: _ClassVar[int]
+    TPM_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    RPM_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MAX_PARALLEL_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    SPEND_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SPEND_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_RESET_AT_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    alias: str
+    models: _containers.RepeatedScalarFieldContainer[str]
+    max_budget: float
+    budget_duration: str
+    tpm_limit: int
+    rpm_limit: int
+    max_parallel_requests: int
+    metadata: _struct_pb2.Struct
+    spend: float
+    total_spend: float
+    created_at: str
+    budget_reset_at: str
+    keys: _containers.RepeatedCompositeFieldContainer[KeyInfo]
+    def __init__(self, id: _Optional[str] = ..., alias: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., max_budget: _Optional[float] = ..., budget_duration: _Optional[str] = ..., tpm_limit: _Optional[int] = ..., rpm_limit: _Optional[int] = ..., max_parallel_requests: _Optional[int] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., spend: _Optional[float] = ..., total_spend: _Optional[float] = ..., created_at: _Optional[str] = ..., budget_reset_at: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[KeyInfo, _Mapping]]] = ...) -> None: ...
+
+class TeamRequest(_message.Message):
+    __slots__ = ("api_key", "id", "spec")
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    api_key: str
+    id: str
+    spec: EntitySpec
+    def __init__(self, api_key: _Optional[str] = ..., id: _Optional[str] = ..., spec: _Optional[_Union[EntitySpec, _Mapping]] = ...) -> None: ...
+
+class EntityRef(_message.Message):
+    __slots__ = ("api_key", "id")
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    api_key: str
+    id: str
+    def __init__(self, api_key: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
+
+class EntityInfoResponse(_message.Message):
+    __slots__ = ("info",)
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    info: EntityInfo
+    def __init__(self, info: _Optional[_Union[EntityInfo, _Mapping]] = ...) -> None: ...
+
+class SpendRequest(_message.Message):
+    __slots__ = ("api_key", "view")
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
+    api_key: str
+    view: str
+    def __init__(self, api_key: _Optional[str] = ..., view: _Optional[str] = ...) -> None: ...
+
+class SpendRow(_message.Message):
+    __slots__ = ("name", "token", "key_alias", "spend", "max_budget", "user_id", "team_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    KEY_ALIAS_FIELD_NUMBER: _ClassVar[int]
+    SPEND_FIELD_NUMBER: _ClassVar[int]
+    MAX_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    token: str
+    key_alias: str
+    spend: float
+    max_budget: float
+    user_id: str
+    team_id: str
+    def __init__(self, name: _Optional[str] = ..., token: _Optional[str] = ..., key_alias: _Optional[str] = ..., spend: _Optional[float] = ..., max_budget: _Optional[float] = ..., user_id: _Optional[str] = ..., team_id: _Optional[str] = ...) -> None: ...
+
+class SpendResponse(_message.Message):
+    __slots__ = ("total_spend", "rows")
+    TOTAL_SPEND_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    total_spend: float
+    rows: _containers.RepeatedCompositeFieldContainer[SpendRow]
+    def __init__(self, total_spend: _Optional[float] = ..., rows: _Optional[_Iterable[_Union[SpendRow, _Mapping]]] = ...) -> None: ...

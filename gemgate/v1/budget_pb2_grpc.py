@@ -49,6 +49,76 @@ class BudgetServiceStub(object):
                 request_serializer=gemgate_dot_v1_dot_budget__pb2.SettleRequest.SerializeToString,
                 response_deserializer=gemgate_dot_v1_dot_budget__pb2.SettleResponse.FromString,
                 _registered_method=True)
+        self.GenerateKey = channel.unary_unary(
+                '/gemgate.v1.BudgetService/GenerateKey',
+                request_serializer=gemgate_dot_v1_dot_budget__pb2.GenerateKeyRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_budget__pb2.GenerateKeyResponse.FromString,
+                _registered_method=True)
+        self.KeyInfo = channel.unary_unary(
+                '/gemgate.v1.BudgetService/KeyInfo',
+                request_serializer=gemgate_dot_v1_dot_budget__pb2.KeyRef.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_budget__pb2.KeyInfoResponse.FromString,
+                _registered_method=True)
+        self.UpdateKey = channel.unary_unary(
+                '/gemgate.v1.BudgetService/UpdateKey',
+                request_serializer=gemgate_dot_v1_dot_budget__pb2.UpdateKeyRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_budget__pb2.KeyInfoResponse.FromString,
+                _registered_method=True)
+        self.DeleteKeys = channel.unary_unary(
+                '/gemgate.v1.BudgetService/DeleteKeys',
+                request_serializer=gemgate_dot_v1_dot_budget__pb2.DeleteKeysRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_budget__pb2.DeleteKeysResponse.FromString,
+                _registered_method=True)
+        self.ListKeys = channel.unary_unary(
+                '/gemgate.v1.BudgetService/ListKeys',
+                request_serializer=gemgate_dot_v1_dot_budget__pb2.ListKeysRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_budget__pb2.ListKeysResponse.FromString,
+                _registered_method=True)
+        self.RegenerateKey = channel.unary_unary(
+                '/gemgate.v1.BudgetService/RegenerateKey',
+                request_serializer=gemgate_dot_v1_dot_budget__pb2.KeyRef.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_budget__pb2.GenerateKeyResponse.FromString,
+                _registered_method=True)
+        self.BlockKey = channel.unary_unary(
+                '/gemgate.v1.BudgetService/BlockKey',
+                request_serializer=gemgate_dot_v1_dot_budget__pb2.KeyRef.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_budget__pb2.KeyInfoResponse.FromString,
+                _registered_method=True)
+        self.UnblockKey = channel.unary_unary(
+                '/gemgate.v1.BudgetService/UnblockKey',
+                request_serializer=gemgate_dot_v1_dot_budget__pb2.KeyRef.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_budget__pb2.KeyInfoResponse.FromString,
+                _registered_method=True)
+        self.NewTeam = channel.unary_unary(
+                '/gemgate.v1.BudgetService/NewTeam',
+                request_serializer=gemgate_dot_v1_dot_budget__pb2.TeamRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_budget__pb2.EntityInfoResponse.FromString,
+                _registered_method=True)
+        self.TeamInfo = channel.unary_unary(
+                '/gemgate.v1.BudgetService/TeamInfo',
+                request_serializer=gemgate_dot_v1_dot_budget__pb2.EntityRef.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_budget__pb2.EntityInfoResponse.FromString,
+                _registered_method=True)
+        self.UpdateTeam = channel.unary_unary(
+                '/gemgate.v1.BudgetService/UpdateTeam',
+                request_serializer=gemgate_dot_v1_dot_budget__pb2.TeamRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_budget__pb2.EntityInfoResponse.FromString,
+                _registered_method=True)
+        self.NewUser = channel.unary_unary(
+                '/gemgate.v1.BudgetService/NewUser',
+                request_serializer=gemgate_dot_v1_dot_budget__pb2.TeamRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_budget__pb2.EntityInfoResponse.FromString,
+                _registered_method=True)
+        self.UserInfo = channel.unary_unary(
+                '/gemgate.v1.BudgetService/UserInfo',
+                request_serializer=gemgate_dot_v1_dot_budget__pb2.EntityRef.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_budget__pb2.EntityInfoResponse.FromString,
+                _registered_method=True)
+        self.Spend = channel.unary_unary(
+                '/gemgate.v1.BudgetService/Spend',
+                request_serializer=gemgate_dot_v1_dot_budget__pb2.SpendRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_budget__pb2.SpendResponse.FromString,
+                _registered_method=True)
 
 
 class BudgetServiceServicer(object):
@@ -75,6 +145,91 @@ class BudgetServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GenerateKey(self, request, context):
+        """---- management (master key; KeyInfo also accepts the key itself) ----
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def KeyInfo(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RegenerateKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BlockKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnblockKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def NewTeam(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TeamInfo(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateTeam(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def NewUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UserInfo(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Spend(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BudgetServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -92,6 +247,76 @@ def add_BudgetServiceServicer_to_server(servicer, server):
                     servicer.Settle,
                     request_deserializer=gemgate_dot_v1_dot_budget__pb2.SettleRequest.FromString,
                     response_serializer=gemgate_dot_v1_dot_budget__pb2.SettleResponse.SerializeToString,
+            ),
+            'GenerateKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.GenerateKey,
+                    request_deserializer=gemgate_dot_v1_dot_budget__pb2.GenerateKeyRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_budget__pb2.GenerateKeyResponse.SerializeToString,
+            ),
+            'KeyInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.KeyInfo,
+                    request_deserializer=gemgate_dot_v1_dot_budget__pb2.KeyRef.FromString,
+                    response_serializer=gemgate_dot_v1_dot_budget__pb2.KeyInfoResponse.SerializeToString,
+            ),
+            'UpdateKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateKey,
+                    request_deserializer=gemgate_dot_v1_dot_budget__pb2.UpdateKeyRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_budget__pb2.KeyInfoResponse.SerializeToString,
+            ),
+            'DeleteKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteKeys,
+                    request_deserializer=gemgate_dot_v1_dot_budget__pb2.DeleteKeysRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_budget__pb2.DeleteKeysResponse.SerializeToString,
+            ),
+            'ListKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListKeys,
+                    request_deserializer=gemgate_dot_v1_dot_budget__pb2.ListKeysRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_budget__pb2.ListKeysResponse.SerializeToString,
+            ),
+            'RegenerateKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegenerateKey,
+                    request_deserializer=gemgate_dot_v1_dot_budget__pb2.KeyRef.FromString,
+                    response_serializer=gemgate_dot_v1_dot_budget__pb2.GenerateKeyResponse.SerializeToString,
+            ),
+            'BlockKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.BlockKey,
+                    request_deserializer=gemgate_dot_v1_dot_budget__pb2.KeyRef.FromString,
+                    response_serializer=gemgate_dot_v1_dot_budget__pb2.KeyInfoResponse.SerializeToString,
+            ),
+            'UnblockKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnblockKey,
+                    request_deserializer=gemgate_dot_v1_dot_budget__pb2.KeyRef.FromString,
+                    response_serializer=gemgate_dot_v1_dot_budget__pb2.KeyInfoResponse.SerializeToString,
+            ),
+            'NewTeam': grpc.unary_unary_rpc_method_handler(
+                    servicer.NewTeam,
+                    request_deserializer=gemgate_dot_v1_dot_budget__pb2.TeamRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_budget__pb2.EntityInfoResponse.SerializeToString,
+            ),
+            'TeamInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.TeamInfo,
+                    request_deserializer=gemgate_dot_v1_dot_budget__pb2.EntityRef.FromString,
+                    response_serializer=gemgate_dot_v1_dot_budget__pb2.EntityInfoResponse.SerializeToString,
+            ),
+            'UpdateTeam': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateTeam,
+                    request_deserializer=gemgate_dot_v1_dot_budget__pb2.TeamRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_budget__pb2.EntityInfoResponse.SerializeToString,
+            ),
+            'NewUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.NewUser,
+                    request_deserializer=gemgate_dot_v1_dot_budget__pb2.TeamRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_budget__pb2.EntityInfoResponse.SerializeToString,
+            ),
+            'UserInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.UserInfo,
+                    request_deserializer=gemgate_dot_v1_dot_budget__pb2.EntityRef.FromString,
+                    response_serializer=gemgate_dot_v1_dot_budget__pb2.EntityInfoResponse.SerializeToString,
+            ),
+            'Spend': grpc.unary_unary_rpc_method_handler(
+                    servicer.Spend,
+                    request_deserializer=gemgate_dot_v1_dot_budget__pb2.SpendRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_budget__pb2.SpendResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -175,6 +400,384 @@ class BudgetService(object):
             '/gemgate.v1.BudgetService/Settle',
             gemgate_dot_v1_dot_budget__pb2.SettleRequest.SerializeToString,
             gemgate_dot_v1_dot_budget__pb2.SettleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GenerateKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.BudgetService/GenerateKey',
+            gemgate_dot_v1_dot_budget__pb2.GenerateKeyRequest.SerializeToString,
+            gemgate_dot_v1_dot_budget__pb2.GenerateKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def KeyInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.BudgetService/KeyInfo',
+            gemgate_dot_v1_dot_budget__pb2.KeyRef.SerializeToString,
+            gemgate_dot_v1_dot_budget__pb2.KeyInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.BudgetService/UpdateKey',
+            gemgate_dot_v1_dot_budget__pb2.UpdateKeyRequest.SerializeToString,
+            gemgate_dot_v1_dot_budget__pb2.KeyInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.BudgetService/DeleteKeys',
+            gemgate_dot_v1_dot_budget__pb2.DeleteKeysRequest.SerializeToString,
+            gemgate_dot_v1_dot_budget__pb2.DeleteKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.BudgetService/ListKeys',
+            gemgate_dot_v1_dot_budget__pb2.ListKeysRequest.SerializeToString,
+            gemgate_dot_v1_dot_budget__pb2.ListKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegenerateKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.BudgetService/RegenerateKey',
+            gemgate_dot_v1_dot_budget__pb2.KeyRef.SerializeToString,
+            gemgate_dot_v1_dot_budget__pb2.GenerateKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BlockKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.BudgetService/BlockKey',
+            gemgate_dot_v1_dot_budget__pb2.KeyRef.SerializeToString,
+            gemgate_dot_v1_dot_budget__pb2.KeyInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnblockKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.BudgetService/UnblockKey',
+            gemgate_dot_v1_dot_budget__pb2.KeyRef.SerializeToString,
+            gemgate_dot_v1_dot_budget__pb2.KeyInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def NewTeam(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.BudgetService/NewTeam',
+            gemgate_dot_v1_dot_budget__pb2.TeamRequest.SerializeToString,
+            gemgate_dot_v1_dot_budget__pb2.EntityInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TeamInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.BudgetService/TeamInfo',
+            gemgate_dot_v1_dot_budget__pb2.EntityRef.SerializeToString,
+            gemgate_dot_v1_dot_budget__pb2.EntityInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateTeam(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.BudgetService/UpdateTeam',
+            gemgate_dot_v1_dot_budget__pb2.TeamRequest.SerializeToString,
+            gemgate_dot_v1_dot_budget__pb2.EntityInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def NewUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.BudgetService/NewUser',
+            gemgate_dot_v1_dot_budget__pb2.TeamRequest.SerializeToString,
+            gemgate_dot_v1_dot_budget__pb2.EntityInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UserInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.BudgetService/UserInfo',
+            gemgate_dot_v1_dot_budget__pb2.EntityRef.SerializeToString,
+            gemgate_dot_v1_dot_budget__pb2.EntityInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Spend(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.BudgetService/Spend',
+            gemgate_dot_v1_dot_budget__pb2.SpendRequest.SerializeToString,
+            gemgate_dot_v1_dot_budget__pb2.SpendResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,71 @@
+"""`python -m budget_service` startup behaviour."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import grpc
+import redis
+
+from gemgate.v1 import budget_pb2, budget_pb2_grpc
+from tests.service.budget.conftest import REDIS_URL
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_exits_with_clear_message_when_redis_unreachable(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"general_settings:\n  master_key: sk-m\n  redis_url: redis://127.0.0.1:{free_port()}/0\n"
+                   "  budget_deadline: 0.5\n")
+    p = subprocess.run([sys.executable, "-m", "budget_service", "--config", str(cfg), "--port", str(free_port())],
+                       cwd=ROOT, capture_output=True, text=True, timeout=20)
+    assert p.returncode != 0
+    assert "general_settings.redis_url" in p.stderr and "REDIS_URL" in p.stderr
+
+
+def test_serves_with_real_redis(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"general_settings:\n  master_key: sk-m\n  redis_url: {REDIS_URL}\n")
+    port = free_port()
+    prefix = f"gemgate-test:{uuid.uuid4().hex}:"
+    proc = subprocess.Popen([sys.executable, "-m", "budget_service", "--config", str(cfg), "--port", str(port),
+                             "--redis-prefix", prefix],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+            grpc.channel_ready_future(ch).result(timeout=15)
+            stub = budget_pb2_grpc.BudgetServiceStub(ch)
+            ident = stub.Authorize(budget_pb2.AuthorizeRequest(api_key="sk-m"), timeout=5)
+            assert ident.identity.is_master
+            stub.Reserve(budget_pb2.ReserveRequest(api_key="sk-m", request_id="r", model="m"), timeout=5)
+            stub.Settle(budget_pb2.SettleRequest(request_id="r", actual_cost_micros=7, model="m"), timeout=5)
+            r = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+            try:
+                assert r.get(prefix + "stat:global") == "7"
+                for k in list(r.scan_iter(match=prefix + "*")):
+                    r.delete(k)
+            finally:
+                r.close()
+            try:
+                stub.Authorize(budget_pb2.AuthorizeRequest(api_key="sk-nope-123"), timeout=5)
+                raise AssertionError("unknown key accepted")
+            except grpc.RpcError as exc:
+                assert exc.code() is grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "sk-m" not in err and "sk-nope-123" not in err
