@@ -12,7 +12,7 @@ from grpc_health.v1 import health_pb2_grpc
 from gemgate.grpc_server import MESSAGE_OPTIONS
 from gemgate.v1 import budget_pb2_grpc, router_pb2_grpc
 from rest_facade import errors
-from rest_facade.routes import health, openai
+from rest_facade.routes import health, management, openai
 
 GRPC_OPTIONS = [*MESSAGE_OPTIONS, ("grpc.keepalive_time_ms", 30000)]
 
@@ -46,4 +46,5 @@ def create_app(settings: FacadeSettings) -> FastAPI:
     errors.install(app)
     app.include_router(openai.router)
     app.include_router(health.router)
+    app.include_router(management.router)
     return app

@@ -11,6 +11,7 @@ from gemgate.config import ConfigError, GatewayConfig, load_config
 from gemgate.grpc_server import serve
 from gemgate.v1 import router_pb2, router_pb2_grpc
 from router_service.budget_client import BudgetGate, OpenGate
+from router_service.providers.google_auth import GoogleTokens
 from router_service.providers.registry import build_providers, http_client
 from router_service.router import Router
 from router_service.servicer import RouterServicer
@@ -18,12 +19,12 @@ from router_service.servicer import RouterServicer
 
 async def run(config: GatewayConfig, address: str, budget_address: str | None) -> None:
     http = http_client()
-    providers = build_providers(http)
+    providers = build_providers(http, GoogleTokens())
     router = Router(config, providers)
     if config.general_settings.master_key:
         if not budget_address:
             raise SystemExit("router_service: general_settings.master_key is set but no --budget address was given")
-        gate = BudgetGate(budget_address, deadline=config.general_settings.budget_deadline)
+        gate = BudgetGate(budget_address, deadline=config.general_settings.budget_deadline, config=config)
     else:
         gate = OpenGate()
     servicer = RouterServicer(router, gate)

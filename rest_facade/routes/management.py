@@ -19,19 +19,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from gemgate.errors import ErrorKind, GatewayError, invalid
 from gemgate.grpc_errors import from_rpc_error
 from gemgate.v1 import budget_pb2
+from rest_facade.auth import caller_key
 
 router = APIRouter()
 DEADLINE = 5.0
-
-
-def caller_key(request: Request) -> str | None:
-    """The caller's key: `Authorization: Bearer <key>` or the `x-litellm-api-key` header."""
-    auth = request.headers.get("authorization")
-    if auth:
-        scheme, _, token = auth.partition(" ")
-        return (token if scheme.lower() == "bearer" else auth).strip() or None
-    key = request.headers.get("x-litellm-api-key")
-    return key.strip() if key and key.strip() else None
 
 
 class _Body(BaseModel):

@@ -6,6 +6,8 @@ import httpx
 
 from router_service.providers.ai_studio import AIStudioProvider
 from router_service.providers.base import Provider
+from router_service.providers.google_auth import GoogleTokens
+from router_service.providers.vertex import VertexProvider
 
 
 def http_client() -> httpx.AsyncClient:
@@ -18,5 +20,5 @@ def http_client() -> httpx.AsyncClient:
     )
 
 
-def build_providers(http: httpx.AsyncClient) -> dict[str, Provider]:
-    return {"gemini": AIStudioProvider(http)}
+def build_providers(http: httpx.AsyncClient, tokens: GoogleTokens) -> dict[str, Provider]:
+    return {"gemini": AIStudioProvider(http), "vertex_ai": VertexProvider(http, tokens)}
