@@ -165,6 +165,11 @@ class UsageRecord:
         self.error_message = scrub(getattr(exc, "message", None) or str(exc), secrets)
         return self
 
+    def with_cost(self, usd: float | None = None, *, micros: int | None = None) -> "UsageRecord":
+        """Set the cost in USD, or from integer micro-USD (what the budget service settles)."""
+        self.response_cost = micros / 1_000_000 if micros is not None else float(usd or 0.0)
+        return self
+
     def finish(self, now: float | None = None) -> "UsageRecord":
         self.end_time = time.time() if now is None else now
         return self
