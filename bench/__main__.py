@@ -135,6 +135,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.latency is not None or args.chunks is not None:
         plan = Plan(**{**plan.__dict__, **{k: v for k, v in (("latency", args.latency), ("chunks", args.chunks))
                                             if v is not None}})
+    try:
+        import uvloop  # type: ignore
+
+        uvloop.install()
+    except ImportError:
+        pass
     t0 = time.monotonic()
     asyncio.run(run(plan, Path(args.out), "quick" if args.quick else "full"))
     print(f"benchmark finished in {time.monotonic() - t0:.0f}s", file=sys.stderr)

@@ -34,6 +34,9 @@ class Target:
         return f"{self.base_url}/v1/chat/completions", body
 
 
+WORKERS_PER_CLIENT = 4
+
+
 def _is_loopback(url: str) -> bool:
     host = httpx.URL(url).host
     return host in ("127.0.0.1", "localhost", "::1")
@@ -67,22 +70,25 @@ async def run_load(target: Target, *, concurrency: int, requests: int, max_durat
                    stream: bool = False, client: httpx.AsyncClient | None = None) -> tuple[list[Sample], float]:
     if not _is_loopback(target.base_url):
         raise ValueError("the benchmark only targets loopback addresses")
-    own = client is None
-    client = client or make_client(concurrency)
+    # httpx's pool gets slow with many concurrent requests on one client, so by default the workers
+    # are spread over small pooled clients (WORKERS_PER_CLIENT each), all created once up front.
+    own = [] if client is not None else [
+        make_client(WORKERS_PER_CLIENT) for _ in range(-(-concurrency // WORKERS_PER_CLIENT))]
+    clients = [client] if client is not None else own
     samples: list[Sample] = []
     remaining = requests
     deadline = time.perf_counter() + max_duration
 
-    async def worker() -> None:
+    async def worker(c: httpx.AsyncClient) -> None:
         nonlocal remaining
         while remaining > 0 and time.perf_counter() < deadline:
             remaining -= 1
-            samples.append(await one_request(client, target, stream))
+            samples.append(await one_request(c, target, stream))
 
     t0 = time.perf_counter()
     try:
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(clients[i % len(clients)]) for i in range(concurrency)))
     finally:
-        if own:
-            await client.aclose()
+        for c in own:
+            await c.aclose()
     return samples, time.perf_counter() - t0
