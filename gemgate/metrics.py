@@ -79,6 +79,11 @@ def observe_budget_call(method: str, seconds: float) -> None:
     BUDGET_CALL_LATENCY.labels(method).observe(seconds)
 
 
+def budget_call_timer(method: str):
+    """`with budget_call_timer("Reserve"): await stub.Reserve(...)` — observed also when it raises."""
+    return BUDGET_CALL_LATENCY.labels(method).time()
+
+
 def observe_usage_record(rec) -> None:  # rec: router_service.usage.record.UsageRecord
     """All request metrics from one finished UsageRecord (call once per request)."""
     observe_request(rec.model_group, rec.status, rec.latency, rec.error_type or None)

@@ -85,3 +85,14 @@ def test_start_metrics_server_serves_registry():
         assert "gemgate_usage_records_dropped_total" in body or "gemgate_requests_total" in body
     finally:
         server.shutdown()
+
+
+async def test_budget_call_timer_observes_even_on_error():
+    import pytest
+    before = metrics.BUDGET_CALL_LATENCY.labels("Settle")._sum.get()
+    with pytest.raises(RuntimeError):
+        with metrics.budget_call_timer("Settle"):
+            raise RuntimeError("x")
+    text = metrics.render_metrics().decode()
+    assert 'gemgate_budget_call_latency_seconds_count{method="Settle"}' in text
+    assert metrics.BUDGET_CALL_LATENCY.labels("Settle")._sum.get() >= before
