@@ -1,0 +1,131 @@
+"""Start/stop a real gemgate (its CLI) against the mock upstream, for the benchmark."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import yaml
+
+from bench import procs
+
+MODEL_GROUP = "bench-model"
+
+
+def free_port_block(n: int = 3) -> int:
+    """A port P such that P..P+n-1 are all free on 127.0.0.1 right now."""
+    for _ in range(200):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        base = s.getsockname()[1]
+        s.close()
+        if base + n > 65535:
+            continue
+        ok = True
+        for p in range(base, base + n):
+            t = socket.socket()
+            try:
+                t.bind(("127.0.0.1", p))
+            except OSError:
+                ok = False
+            finally:
+                t.close()
+        if ok:
+            return base
+    raise RuntimeError("no free block of ports")
+
+
+def bench_config(upstream_url: str, master_key: str | None = None) -> dict:
+    cfg: dict = {
+        "model_list": [{
+            "model_name": MODEL_GROUP,
+            "litellm_params": {"model": "gemini/mock-model", "api_key": "mock-upstream-key",
+                               "api_base": upstream_url.rstrip("/") + "/v1beta"},
+        }],
+    }
+    if master_key:
+        cfg["general_settings"] = {"master_key": master_key}
+    return cfg
+
+
+@dataclass
+class Gateway:
+    proc: subprocess.Popen
+    port: int
+    workdir: Path
+    log: Path
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def memory(self) -> dict[str, int | None]:
+        out = {"cli (parent)": procs.rss_kib(self.proc.pid)}
+        for pid in procs.descendants(self.proc.pid):
+            cmd = procs.process_name(pid)
+            label = next((m for m in ("rest_facade", "router_service", "budget_service") if m in cmd), cmd[:40])
+            out[label] = procs.rss_kib(pid)
+        return out
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+async def start_gateway(upstream_url: str, *, master_key: str | None = None, cpus: set[int] | None = None,
+                        ready_timeout: float = 30.0) -> Gateway:
+    workdir = Path(tempfile.mkdtemp(prefix="gemgate-bench-"))
+    cfg_path = workdir / "config.yaml"
+    cfg_path.write_text(yaml.safe_dump(bench_config(upstream_url, master_key)))
+    port = free_port_block(3)
+    log = workdir / "gemgate.log"
+    env = {**os.environ, "GEMGATE_LOG_LEVEL": "WARNING"}
+
+    def preexec() -> None:
+        if cpus:
+            procs.pin(cpus)
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gemgate.cli", "--config", str(cfg_path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env, preexec_fn=preexec,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
+    gw = Gateway(proc, port, workdir, log)
+    deadline = time.monotonic() + ready_timeout
+    async with httpx.AsyncClient() as c:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"gemgate exited with {proc.returncode}; see {log}:\n{log.read_text()[-2000:]}")
+            try:
+                if (await c.get(f"{gw.base_url}/health/readiness", timeout=1.0)).status_code == 200:
+                    return gw
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    gw.stop()
+    raise RuntimeError(f"gemgate not ready after {ready_timeout}s; see {log}")
+
+
+async def generate_key(gw: Gateway, master_key: str) -> str | None:
+    """A virtual key with a budget via POST /key/generate; None if the route is not there (404)."""
+    async with httpx.AsyncClient() as c:
+        r = await c.post(f"{gw.base_url}/key/generate", headers={"Authorization": f"Bearer {master_key}"},
+                         json={"models": [MODEL_GROUP], "max_budget": 1000.0, "key_alias": "bench"}, timeout=10)
+    if r.status_code != 200:
+        return None
+    return r.json().get("key")

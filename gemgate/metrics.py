@@ -1,0 +1,169 @@
+"""Prometheus metrics of one gemgate process, in a dedicated CollectorRegistry.
+
+Each service process records into `REGISTRY` with the helpers below and exposes it with
+`render_metrics()` (or `start_metrics_server(port)` on an internal port). The facade's `GET /metrics`
+returns `merge_expositions([own, router, budget])`, fetching the other processes with
+`fetch_expositions(urls)`. Label values are bounded (model groups, key aliases, error kinds, deployment
+ids from config); never put request ids or raw keys in labels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+_FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+
+REQUESTS = Counter("gemgate_requests_total", "Requests by model group and status (success|failure).",
+                   ["model_group", "status"], registry=REGISTRY)
+ERRORS = Counter("gemgate_errors_total", "Failed requests by error type (ErrorKind name).",
+                 ["type"], registry=REGISTRY)
+REQUEST_LATENCY = Histogram("gemgate_request_latency_seconds", "End-to-end request latency in the router.",
+                            ["model_group"], buckets=_LATENCY_BUCKETS, registry=REGISTRY)
+TTFT = Histogram("gemgate_time_to_first_token_seconds", "Time to the first streamed chunk.",
+                 ["model_group"], buckets=_LATENCY_BUCKETS, registry=REGISTRY)
+TOKENS = Counter("gemgate_tokens_total", "Tokens by model group, key alias and kind (prompt|completion).",
+                 ["model_group", "key_alias", "kind"], registry=REGISTRY)
+SPEND = Counter("gemgate_spend_usd_total", "Spend in USD by model group and key alias.",
+                ["model_group", "key_alias"], registry=REGISTRY)
+DEPLOYMENT_COOLDOWN = Gauge("gemgate_deployment_cooldown", "1 while a deployment is cooling down, else 0.",
+                            ["deployment"], registry=REGISTRY)
+BUDGET_CALL_LATENCY = Histogram("gemgate_budget_call_latency_seconds", "Latency of calls to budget_service.",
+                                ["method"], buckets=_FAST_BUCKETS, registry=REGISTRY)
+USAGE_DROPPED = Counter("gemgate_usage_records_dropped_total", "Usage records dropped (sink queue full).",
+                        ["sink"], registry=REGISTRY)
+USAGE_DELIVERED = Counter("gemgate_usage_records_delivered_total", "Usage records delivered to a sink.",
+                          ["sink"], registry=REGISTRY)
+USAGE_FAILED = Counter("gemgate_usage_records_failed_total", "Usage records a sink failed to take (after retries).",
+                       ["sink"], registry=REGISTRY)
+
+
+# ---- recording helpers -------------------------------------------------------------------------
+def observe_request(model_group: str, status: str, latency: float | None = None,
+                    error_type: str | None = None) -> None:
+    REQUESTS.labels(model_group, status).inc()
+    if latency is not None:
+        REQUEST_LATENCY.labels(model_group).observe(latency)
+    if status != "success":
+        ERRORS.labels(error_type or "INTERNAL").inc()
+
+
+def observe_ttft(model_group: str, seconds: float) -> None:
+    TTFT.labels(model_group).observe(seconds)
+
+
+def add_tokens(model_group: str, key_alias: str, prompt: int, completion: int) -> None:
+    if prompt:
+        TOKENS.labels(model_group, key_alias, "prompt").inc(prompt)
+    if completion:
+        TOKENS.labels(model_group, key_alias, "completion").inc(completion)
+
+
+def add_spend(model_group: str, key_alias: str, usd: float) -> None:
+    if usd > 0:
+        SPEND.labels(model_group, key_alias).inc(usd)
+
+
+def set_cooldown(deployment: str, cooling: bool) -> None:
+    DEPLOYMENT_COOLDOWN.labels(deployment).set(1 if cooling else 0)
+
+
+def observe_budget_call(method: str, seconds: float) -> None:
+    BUDGET_CALL_LATENCY.labels(method).observe(seconds)
+
+
+def budget_call_timer(method: str):
+    """`with budget_call_timer("Reserve"): await stub.Reserve(...)` — observed also when it raises."""
+    return BUDGET_CALL_LATENCY.labels(method).time()
+
+
+def observe_usage_record(rec) -> None:  # rec: router_service.usage.record.UsageRecord
+    """All request metrics from one finished UsageRecord (call once per request)."""
+    observe_request(rec.model_group, rec.status, rec.latency, rec.error_type or None)
+    if rec.time_to_first_token is not None:
+        observe_ttft(rec.model_group, rec.time_to_first_token)
+    add_tokens(rec.model_group, rec.key_alias, rec.prompt_tokens, rec.completion_tokens)
+    add_spend(rec.model_group, rec.key_alias, rec.response_cost)
+
+
+# ---- exposition ----------------------------------------------------------------------------------
+def render_metrics(registry: CollectorRegistry = REGISTRY) -> bytes:
+    return generate_latest(registry)
+
+
+def start_metrics_server(port: int, host: str = "127.0.0.1", registry: CollectorRegistry = REGISTRY):
+    """Serve this process's registry on http://host:port/metrics (daemon thread). Returns (server, thread)."""
+    return start_http_server(port, addr=host, registry=registry)
+
+
+def merge_expositions(texts: list[bytes | str]) -> bytes:
+    """Concatenate Prometheus text expositions, keeping the first HELP/TYPE line of each metric family.
+
+    Processes export disjoint series (the router's request counters, the budget service's call
+    latency); where two processes share a family, HELP/TYPE is emitted once and all samples are
+    grouped under it. A series (name + labels) seen twice keeps its first value, so the result is
+    always a valid exposition.
+    """
+    families: dict[str, list[str]] = {}
+    series_seen: set[str] = set()
+    headers: dict[str, list[str]] = {}
+    order: list[str] = []
+    for raw in texts:
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        current = None
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            if line.startswith("# HELP ") or line.startswith("# TYPE "):
+                name = line.split(" ", 3)[2]
+                current = name
+                if name not in families:
+                    families[name] = []
+                    headers[name] = []
+                    order.append(name)
+                kind = line[:7]
+                if not any(h.startswith(kind) for h in headers[name]):
+                    headers[name].append(line)
+                continue
+            if line.startswith("#"):
+                continue
+            if current is None:
+                current = line.split("{", 1)[0].split(" ", 1)[0]
+                if current not in families:
+                    families[current] = []
+                    headers[current] = []
+                    order.append(current)
+            series = line.split(" ", 1)[0] if "}" not in line else line[: line.rindex("}") + 1]
+            if series not in series_seen:
+                series_seen.add(series)
+                families[current].append(line)
+    out: list[str] = []
+    for name in order:
+        out.extend(sorted(headers[name], key=lambda h: 0 if h.startswith("# HELP") else 1))
+        out.extend(families[name])
+    return ("\n".join(out) + "\n").encode() if out else b""
+
+
+async def fetch_expositions(client: httpx.AsyncClient, urls: list[str], timeout: float = 1.0) -> list[bytes]:
+    """GET each metrics URL concurrently; an unreachable/slow process contributes nothing."""
+
+    async def one(url: str) -> bytes:
+        try:
+            resp = await client.get(url, timeout=timeout)
+            return resp.content if resp.status_code == 200 else b""
+        except (httpx.HTTPError, asyncio.TimeoutError):
+            return b""
+
+    return list(await asyncio.gather(*(one(u) for u in urls)))
+
+
+async def merged_metrics(client: httpx.AsyncClient, urls: list[str], timeout: float = 1.0) -> bytes:
+    """What the facade's GET /metrics returns: its own registry + every process in `urls`."""
+    return merge_expositions([render_metrics(), *await fetch_expositions(client, urls, timeout)])

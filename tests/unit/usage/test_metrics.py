@@ -1,0 +1,98 @@
+import httpx
+
+from gemgate import metrics
+from router_service.usage.record import UsageRecord
+
+
+def test_observe_usage_record_updates_families():
+    r = UsageRecord("r", "mg-test", prompt_tokens=10, completion_tokens=5, response_cost=0.25, key_alias="ka",
+                    start_time=1.0, first_token_time=1.2, end_time=2.0)
+    metrics.observe_usage_record(r)
+    metrics.observe_usage_record(UsageRecord("r2", "mg-test", status="failure", error_type="RATE_LIMIT",
+                                             start_time=1.0, end_time=1.5))
+    metrics.set_cooldown("dep-1", True)
+    metrics.observe_budget_call("Reserve", 0.002)
+    text = metrics.render_metrics().decode()
+    assert 'gemgate_requests_total{model_group="mg-test",status="success"} 1.0' in text
+    assert 'gemgate_errors_total{type="RATE_LIMIT"}' in text
+    assert 'gemgate_tokens_total{key_alias="ka",kind="prompt",model_group="mg-test"} 10.0' in text
+    assert 'gemgate_spend_usd_total{key_alias="ka",model_group="mg-test"} 0.25' in text
+    assert 'gemgate_time_to_first_token_seconds_count{model_group="mg-test"} 1.0' in text
+    assert 'gemgate_deployment_cooldown{deployment="dep-1"} 1.0' in text
+    assert 'gemgate_budget_call_latency_seconds_count{method="Reserve"} 1.0' in text
+
+
+A = b"""# HELP up_total Requests.
+# TYPE up_total counter
+up_total{p="a"} 1.0
+# HELP lat Latency.
+# TYPE lat histogram
+lat_bucket{le="1.0"} 2.0
+lat_bucket{le="+Inf"} 2.0
+lat_sum 0.5
+lat_count 2.0
+"""
+B = b"""# HELP up_total Requests.
+# TYPE up_total counter
+up_total{p="b"} 3.0
+up_total{p="a"} 9.0
+# HELP other_g A gauge.
+# TYPE other_g gauge
+other_g 4.0
+"""
+
+
+def test_merge_expositions_dedupes_help_type_and_series():
+    out = metrics.merge_expositions([A, B, b""]).decode()
+    assert out.count("# HELP up_total") == 1 and out.count("# TYPE up_total") == 1
+    assert 'up_total{p="a"} 1.0' in out and 'up_total{p="b"} 3.0' in out and "9.0" not in out
+    lines = out.splitlines()
+    # samples stay under their family header
+    i = lines.index("# TYPE up_total counter")
+    assert set(lines[i + 1:i + 3]) == {'up_total{p="a"} 1.0', 'up_total{p="b"} 3.0'}
+    assert "lat_count 2.0" in out and "other_g 4.0" in out
+    assert metrics.merge_expositions([]) == b""
+
+
+def test_merged_exposition_parses_with_prometheus_parser():
+    from prometheus_client.parser import text_string_to_metric_families
+    out = metrics.merge_expositions([metrics.render_metrics(), A, B]).decode()
+    names = {f.name for f in text_string_to_metric_families(out)}
+    assert {"up", "lat", "other_g", "gemgate_requests"} <= names
+
+
+async def test_fetch_expositions_tolerates_dead_and_slow_processes():
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.host == "ok":
+            return httpx.Response(200, content=B)
+        if req.url.host == "err":
+            return httpx.Response(500, content=b"nope")
+        raise httpx.ConnectError("down")
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as c:
+        got = await metrics.fetch_expositions(c, ["http://ok/metrics", "http://err/metrics", "http://down/metrics"])
+        assert got == [B, b"", b""]
+        merged = await metrics.merged_metrics(c, ["http://ok/metrics"])
+        assert b"other_g 4.0" in merged and b"gemgate_requests_total" in merged
+
+
+def test_start_metrics_server_serves_registry():
+    import socket
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+    server, thread = metrics.start_metrics_server(port)
+    try:
+        body = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert "gemgate_usage_records_dropped_total" in body or "gemgate_requests_total" in body
+    finally:
+        server.shutdown()
+
+
+async def test_budget_call_timer_observes_even_on_error():
+    import pytest
+    before = metrics.BUDGET_CALL_LATENCY.labels("Settle")._sum.get()
+    with pytest.raises(RuntimeError):
+        with metrics.budget_call_timer("Settle"):
+            raise RuntimeError("x")
+    text = metrics.render_metrics().decode()
+    assert 'gemgate_budget_call_latency_seconds_count{method="Settle"}' in text
+    assert metrics.BUDGET_CALL_LATENCY.labels("Settle")._sum.get() >= before
