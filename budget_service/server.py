@@ -9,7 +9,7 @@ import sys
 from budget_service.ledger import Ledger
 from budget_service.redis_store import RedisStore
 from budget_service.servicer import BudgetServicer
-from gemgate import logsetup
+from gemgate import logsetup, metrics
 from gemgate.config import ConfigError, GatewayConfig, load_config
 from gemgate.errors import GatewayError
 from gemgate.grpc_server import serve
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--config", required=True)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=4002)
+    ap.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on 127.0.0.1:PORT")
     ap.add_argument("--redis-prefix", default="gemgate:", help="prefix of every Redis key (default gemgate:)")
     args = ap.parse_args(argv)
     logsetup.setup("budget")
@@ -56,4 +57,6 @@ def main(argv: list[str] | None = None) -> None:
         config = load_config(args.config)
     except ConfigError as exc:
         sys.exit(f"budget_service: {exc}")
+    if args.metrics_port:
+        metrics.start_metrics_server(args.metrics_port)
     asyncio.run(run(config, f"{args.host}:{args.port}", prefix=args.redis_prefix))

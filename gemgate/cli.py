@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--internal-host", default="127.0.0.1", help="host of the internal gRPC services")
     ap.add_argument("--router-port", type=int, default=None, help="router_service gRPC port (default port+1)")
     ap.add_argument("--budget-port", type=int, default=None, help="budget_service gRPC port (default port+2)")
+    ap.add_argument("--router-metrics-port", type=int, default=None, help="router_service metrics port (default port+3)")
+    ap.add_argument("--budget-metrics-port", type=int, default=None, help="budget_service metrics port (default port+4)")
     args = ap.parse_args(argv)
 
     try:
@@ -118,14 +120,20 @@ def main(argv: list[str] | None = None) -> None:
     ih = args.internal_host
     router_port = args.router_port or args.port + 1
     budget_port = args.budget_port or args.port + 2
+    router_metrics = args.router_metrics_port or args.port + 3
+    budget_metrics = args.budget_metrics_port or args.port + 4
     router_addr, budget_addr = f"{ih}:{router_port}", f"{ih}:{budget_port}"
-    for port in (args.port, router_port, budget_port):
+    metrics_urls = f"http://127.0.0.1:{router_metrics}/metrics,http://127.0.0.1:{budget_metrics}/metrics"
+    for port in (args.port, router_port, budget_port, router_metrics, budget_metrics):
         if _port_open("127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host, port) or _port_open(ih, port):
             sys.exit(f"gemgate: port {port} is already in use (choose others with --port/--router-port/--budget-port)")
     py = sys.executable
-    budget = Child("budget_service", [py, "-m", "budget_service", "--config", args.config, "--host", ih, "--port", str(budget_port)], (ih, budget_port))
-    router = Child("router_service", [py, "-m", "router_service", "--config", args.config, "--host", ih, "--port", str(router_port), "--budget", budget_addr], (ih, router_port))
-    facade = Child("rest_facade", [py, "-m", "rest_facade", "--host", args.host, "--port", str(args.port), "--router", router_addr, "--budget", budget_addr], (args.host, args.port))
+    budget = Child("budget_service", [py, "-m", "budget_service", "--config", args.config, "--host", ih, "--port", str(budget_port),
+                                     "--metrics-port", str(budget_metrics)], (ih, budget_port))
+    router = Child("router_service", [py, "-m", "router_service", "--config", args.config, "--host", ih, "--port", str(router_port), "--budget", budget_addr,
+                                     "--metrics-port", str(router_metrics)], (ih, router_port))
+    facade = Child("rest_facade", [py, "-m", "rest_facade", "--host", args.host, "--port", str(args.port), "--router", router_addr, "--budget", budget_addr,
+                                  "--metrics-urls", metrics_urls], (args.host, args.port))
     sup = Supervisor([budget, router, facade])
     signal.signal(signal.SIGTERM, sup._on_signal)
     signal.signal(signal.SIGINT, sup._on_signal)

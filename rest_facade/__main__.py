@@ -16,10 +16,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=int, default=4000)
     ap.add_argument("--router", required=True, help="router_service address host:port")
     ap.add_argument("--budget", default=None, help="budget_service address host:port")
+    ap.add_argument("--metrics-urls", default="", help="comma-separated /metrics URLs of the other processes")
     ap.add_argument("--config", default=None, help="accepted for symmetry; the facade needs no config")
     args = ap.parse_args(argv)
     logsetup.setup("facade")
-    app = create_app(FacadeSettings(router_address=args.router, budget_address=args.budget))
+    app = create_app(FacadeSettings(
+        router_address=args.router, budget_address=args.budget,
+        metrics_urls=tuple(u for u in args.metrics_urls.split(",") if u),
+    ))
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
                 timeout_graceful_shutdown=10, loop="auto", http="auto")
 

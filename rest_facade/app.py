@@ -6,13 +6,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import grpc
+import httpx
 from fastapi import FastAPI
 from grpc_health.v1 import health_pb2_grpc
 
 from gemgate.grpc_server import MESSAGE_OPTIONS
 from gemgate.v1 import budget_pb2_grpc, router_pb2_grpc
 from rest_facade import errors
-from rest_facade.routes import health, management, openai
+from rest_facade.routes import health, management, metrics, openai
 
 GRPC_OPTIONS = [*MESSAGE_OPTIONS, ("grpc.keepalive_time_ms", 30000)]
 
@@ -21,11 +22,14 @@ GRPC_OPTIONS = [*MESSAGE_OPTIONS, ("grpc.keepalive_time_ms", 30000)]
 class FacadeSettings:
     router_address: str
     budget_address: str | None = None
+    metrics_urls: tuple[str, ...] = ()  # other processes' /metrics, merged into ours
 
 
 def create_app(settings: FacadeSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        app.state.settings = settings
+        app.state.http = httpx.AsyncClient(trust_env=False)
         router_channel = grpc.aio.insecure_channel(settings.router_address, options=GRPC_OPTIONS)
         app.state.router = router_pb2_grpc.RouterServiceStub(router_channel)
         app.state.router_health = health_pb2_grpc.HealthStub(router_channel)
@@ -39,6 +43,7 @@ def create_app(settings: FacadeSettings) -> FastAPI:
             yield
         finally:
             await router_channel.close()
+            await app.state.http.aclose()
             if budget_channel is not None:
                 await budget_channel.close()
 
@@ -47,4 +52,5 @@ def create_app(settings: FacadeSettings) -> FastAPI:
     app.include_router(openai.router)
     app.include_router(health.router)
     app.include_router(management.router)
+    app.include_router(metrics.router)
     return app

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from gemgate import metrics
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import from_rpc_error
 from gemgate.v1 import budget_pb2, budget_pb2_grpc
@@ -60,11 +61,26 @@ class OpenGate:
     async def admit(self, api_key: str | None, request_id: str, request: dict, deployments=None) -> Admission:
         return Admission(request_id, model=str(request.get("model", "")))
 
-    async def settle(self, admission: Admission, *, usage: dict | None, route, success: bool) -> None:
-        return None
+    async def settle(self, admission: Admission, *, usage: dict | None, route, success: bool) -> int:
+        """Nothing to enforce; returns the request's cost for reporting."""
+        if admission is None or admission.settled:
+            return 0
+        admission.settled = True
+        return charge_micros(admission, usage=usage, route=route, success=success)
 
     async def close(self) -> None:
         return None
+
+
+def charge_micros(admission: Admission, *, usage: dict | None, route, success: bool) -> int:
+    """The actual cost of a finished request: priced on the deployment that served it. A success
+    without usage is charged its full reservation (conservative); a failure without usage is free."""
+    dep = getattr(route, "deployment", None) if route is not None else None
+    if usage is None and success:
+        return admission.reserved_micros
+    if dep is not None:
+        return cost.cost_micros(dep.litellm_params.model, usage, dep)
+    return cost.cost_micros(admission.model, usage, None)
 
 
 def estimate(request: dict, deployments: Sequence | None) -> tuple[int, int]:
@@ -106,7 +122,8 @@ class BudgetGate:
         if not api_key:
             raise missing_key()
         try:
-            resp = await self.stub.Authorize(budget_pb2.AuthorizeRequest(api_key=api_key), timeout=self.timeout)
+            with metrics.budget_call_timer("Authorize"):
+                resp = await self.stub.Authorize(budget_pb2.AuthorizeRequest(api_key=api_key), timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
             raise rpc_error(exc) from None
         return resp.identity
@@ -121,38 +138,35 @@ class BudgetGate:
             deployments = self.groups.get(model)
         est_cost, est_tokens = estimate(request, deployments)
         try:
-            resp = await self.stub.Reserve(
-                budget_pb2.ReserveRequest(api_key=api_key, request_id=request_id, model=model,
-                                          estimated_cost_micros=est_cost, estimated_tokens=est_tokens),
-                timeout=self.timeout,
-            )
+            with metrics.budget_call_timer("Reserve"):
+                resp = await self.stub.Reserve(
+                    budget_pb2.ReserveRequest(api_key=api_key, request_id=request_id, model=model,
+                                              estimated_cost_micros=est_cost, estimated_tokens=est_tokens),
+                    timeout=self.timeout,
+                )
         except grpc.aio.AioRpcError as exc:
             raise rpc_error(exc) from None
         return Admission(request_id, resp.identity, model, resp.reserved_micros, est_tokens)
 
-    async def settle(self, admission: Admission, *, usage: dict | None, route, success: bool) -> None:
+    async def settle(self, admission: Admission, *, usage: dict | None, route, success: bool) -> int:
+        """Charge the request; returns the micro-USD charged (0 if it was already settled)."""
         if admission is None or admission.settled:
-            return
+            return 0
         admission.settled = True
-        dep = getattr(route, "deployment", None) if route is not None else None
-        model = admission.model
-        if dep is not None:
-            actual = cost.cost_micros(dep.litellm_params.model, usage, dep)
-        else:
-            actual = cost.cost_micros(model, usage, None)
-        if usage is None and success:
-            actual = admission.reserved_micros
+        actual = charge_micros(admission, usage=usage, route=route, success=success)
         tokens = int((usage or {}).get("total_tokens") or 0)
         req = budget_pb2.SettleRequest(request_id=admission.request_id, actual_cost_micros=actual,
-                                       actual_tokens=tokens, model=model, success=success)
+                                       actual_tokens=tokens, model=admission.model, success=success)
         # shield: a cancelled caller (client disconnect) must not abort the settlement
         await asyncio.shield(self._settle_with_retries(req))
+        return actual
 
     async def _settle_with_retries(self, req: budget_pb2.SettleRequest) -> None:
         delay = SETTLE_BACKOFF
         for attempt in range(1, SETTLE_ATTEMPTS + 1):
             try:
-                await self.stub.Settle(req, timeout=self.timeout)
+                with metrics.budget_call_timer("Settle"):
+                    await self.stub.Settle(req, timeout=self.timeout)
                 return
             except grpc.aio.AioRpcError as exc:
                 err = rpc_error(exc)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
-from gemgate import logsetup
+from gemgate import logsetup, metrics
 from gemgate.config import ConfigError, GatewayConfig, load_config
 from gemgate.grpc_server import serve
 from gemgate.v1 import router_pb2, router_pb2_grpc
@@ -15,9 +16,12 @@ from router_service.providers.google_auth import GoogleTokens
 from router_service.providers.registry import build_providers, http_client
 from router_service.router import Router
 from router_service.servicer import RouterServicer
+from router_service.usage.factory import build_dispatcher
 
 
 async def run(config: GatewayConfig, address: str, budget_address: str | None) -> None:
+    usage = build_dispatcher(config, os.environ)
+    usage.start()
     http = http_client()
     providers = build_providers(http, GoogleTokens())
     router = Router(config, providers)
@@ -27,9 +31,10 @@ async def run(config: GatewayConfig, address: str, budget_address: str | None) -
         gate = BudgetGate(budget_address, deadline=config.general_settings.budget_deadline, config=config)
     else:
         gate = OpenGate()
-    servicer = RouterServicer(router, gate)
+    servicer = RouterServicer(router, gate, usage)
 
     async def on_stop() -> None:
+        await usage.aclose(deadline=5.0)
         await gate.close()
         await http.aclose()
 
@@ -48,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=4001)
     ap.add_argument("--budget", default=None, help="budget_service address host:port")
+    ap.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on 127.0.0.1:PORT")
     args = ap.parse_args(argv)
     logsetup.setup("router")
     try:
@@ -55,4 +61,9 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         sys.exit(f"router_service: {exc}")
     budget = args.budget or config.general_settings.budget_address
-    asyncio.run(run(config, f"{args.host}:{args.port}", budget))
+    if args.metrics_port:
+        metrics.start_metrics_server(args.metrics_port)
+    try:
+        asyncio.run(run(config, f"{args.host}:{args.port}", budget))
+    except ConfigError as exc:  # callbacks configured without their environment
+        sys.exit(f"router_service: {exc}")

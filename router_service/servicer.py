@@ -1,7 +1,8 @@
 """RouterService gRPC servicer: transport only.
 
-proto -> OpenAI dict, budget admit, route (router.py), budget settle (always, in finally),
-dict -> proto. Errors leave as gRPC status + ErrorInfo (gemgate.grpc_errors).
+Per RPC: proto -> OpenAI dict, budget admit, route (router.py), settle (exactly once, also on
+error or cancel), usage record (off the request path), dict -> proto. Errors leave as gRPC status +
+ErrorInfo (gemgate.grpc_errors); anything unexpected is logged and answered as a clean INTERNAL.
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ from gemgate.grpc_errors import abort
 from gemgate.v1 import router_pb2, router_pb2_grpc
 from router_service.cost import estimate_prompt_tokens
 from router_service.router import RouteInfo, Router
+from router_service.usage.record import new_record
+from router_service.usage.tracking import mark_first_token, track
 
 log = logging.getLogger("gemgate.router")
+
+ALL_MODELS = "all-proxy-models"  # the key `models` entry that allows every group (LiteLLM's name)
 
 
 def api_key_from(context: grpc.aio.ServicerContext) -> str | None:
@@ -39,131 +44,15 @@ def request_id_from(context: grpc.aio.ServicerContext) -> str:
     return uuid.uuid4().hex
 
 
-def _route_metadata(info: RouteInfo | None, request_id: str) -> tuple[tuple[str, str], ...]:
-    pairs = {"x-gemgate-request-id": request_id}
-    if info is not None:
-        pairs.update(info.headers())
-    return tuple(pairs.items())
-
-
-class RouterServicer(router_pb2_grpc.RouterServiceServicer):
-    def __init__(self, router: Router, gate) -> None:
-        self.router = router
-        self.gate = gate
-
-    async def ChatCompletion(self, request, context: grpc.aio.ServicerContext):
-        request_id = request_id_from(context)
-        info: RouteInfo | None = None
-        admission = None
-        usage = None
-        ok = False
-        try:
-            req = conv.chat_request_to_dict(request)
-            req.pop("stream", None)
-            admission = await self.gate.admit(api_key_from(context), request_id, req)
-            apply_alias(req, admission)
-            response, info = await self.router.chat(req)
-            usage = response.get("usage")
-            ok = True
-            context.set_trailing_metadata(_route_metadata(info, request_id))
-            return conv.chat_response_to_proto(response)
-        except GatewayError as err:
-            context.set_trailing_metadata(_route_metadata(info, request_id))
-            await abort(context, err)
-        except Exception as exc:  # a bug, not a client mistake: log it, answer a clean 500
-            await abort(context, internal_error(exc))
-        finally:
-            if admission is not None:
-                await self.gate.settle(admission, usage=usage, route=info, success=ok)
-
-    async def StreamChatCompletion(self, request, context: grpc.aio.ServicerContext):
-        request_id = request_id_from(context)
-        info: RouteInfo | None = None
-        admission = None
-        usage = None
-        ok = False
-        chunks = None
-        streamed = StreamedOutput()
-        try:
-            req = conv.chat_request_to_dict(request)
-            include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
-            admission = await self.gate.admit(api_key_from(context), request_id, req)
-            apply_alias(req, admission)
-            info, chunks = await self.router.stream(req)
-            await context.send_initial_metadata(_route_metadata(info, request_id))
-            async for chunk in chunks:
-                if not chunk.get("choices") and chunk.get("usage") is not None:
-                    usage = chunk["usage"]
-                    if not include_usage:
-                        continue
-                else:
-                    streamed.add(chunk)
-                yield conv.chat_chunk_to_proto(chunk)
-            ok = True
-        except GatewayError as err:
-            if info is None:
-                context.set_trailing_metadata(_route_metadata(info, request_id))
-            await abort(context, err)
-        except Exception as exc:
-            await abort(context, internal_error(exc))
-        finally:
-            if chunks is not None and hasattr(chunks, "aclose"):
-                await chunks.aclose()
-            if admission is not None:
-                if usage is None and streamed.chars:  # cut short after output was produced: charge it
-                    usage = streamed.estimated_usage(req)
-                await self.gate.settle(admission, usage=usage, route=info, success=ok)
-
-    async def Embeddings(self, request, context: grpc.aio.ServicerContext):
-        request_id = request_id_from(context)
-        info: RouteInfo | None = None
-        admission = None
-        usage = None
-        ok = False
-        try:
-            req = conv.embeddings_request_to_dict(request)
-            admission = await self.gate.admit(api_key_from(context), request_id, req)
-            apply_alias(req, admission)
-            response, info = await self.router.embed(req)
-            usage = response.get("usage")
-            ok = True
-            context.set_trailing_metadata(_route_metadata(info, request_id))
-            return conv.embeddings_response_to_proto(response)
-        except GatewayError as err:
-            context.set_trailing_metadata(_route_metadata(info, request_id))
-            await abort(context, err)
-        except Exception as exc:  # a bug, not a client mistake: log it, answer a clean 500
-            await abort(context, internal_error(exc))
-        finally:
-            if admission is not None:
-                await self.gate.settle(admission, usage=usage, route=info, success=ok)
-
-    async def ListModels(self, request, context: grpc.aio.ServicerContext):
-        try:
-            identity = await self.gate.authorize(api_key_from(context))
-        except GatewayError as err:
-            await abort(context, err)
-        groups = self.router.model_groups()
-        if identity is not None and not identity.is_master:
-            names = groups + sorted(a for a in identity.aliases if a not in groups)
-            allowed = set(identity.models)
-            if allowed and ALL_MODELS not in allowed:
-                names = [n for n in names if n in allowed or identity.aliases.get(n) in allowed]
-            groups = names
-        now = int(time.time())
-        return router_pb2.ListModelsResponse(
-            data=[router_pb2.ModelInfo(id=g, created=now, owned_by="gemgate") for g in groups]
-        )
-
-
-ALL_MODELS = "all-proxy-models"  # the key `models` entry that allows every group (LiteLLM's name)
-
-
-def apply_alias(req: dict, admission) -> None:
+def apply_alias(req: dict, identity) -> None:
     """A virtual key's `aliases` map a model name the client sends to a configured model group."""
-    identity = getattr(admission, "identity", None)
     if identity is not None and req.get("model") in identity.aliases:
         req["model"] = identity.aliases[req["model"]]
+
+
+def internal_error(exc: BaseException) -> GatewayError:
+    log.exception("unexpected error", exc_info=exc)
+    return GatewayError(ErrorKind.INTERNAL, "internal error in router_service")
 
 
 class StreamedOutput:
@@ -186,6 +75,147 @@ class StreamedOutput:
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-def internal_error(exc: BaseException) -> GatewayError:
-    log.exception("unexpected error", exc_info=exc)
-    return GatewayError(ErrorKind.INTERNAL, "internal error in router_service")
+class CallScope:
+    """The life of one RPC: admission, route facts, usage, settlement and the usage record."""
+
+    def __init__(self, servicer: "RouterServicer", context: grpc.aio.ServicerContext, call_type: str, stream: bool) -> None:
+        self.gate, self.usage_sink = servicer.gate, servicer.usage
+        self.context = context
+        self.call_type, self.stream = call_type, stream
+        self.request_id = request_id_from(context)
+        self.api_key = api_key_from(context)
+        self.admission = None
+        self.info: RouteInfo | None = None
+        self.usage: dict | None = None
+        self.ok = False
+        self.error: BaseException | None = None
+        self.cost_micros: int | None = None
+        self.record = None
+        self.request: dict | None = None
+
+    async def admit(self, req: dict) -> None:
+        self.request = req
+        self.record = new_record(req.get("model", ""), request_id=self.request_id, call_type=self.call_type,
+                                 stream=self.stream).with_request(req)
+        self.admission = await self.gate.admit(self.api_key, self.request_id, req)
+        apply_alias(req, self.admission.identity)
+
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        pairs = {"x-gemgate-request-id": self.request_id}
+        if self.info is not None:
+            pairs.update(self.info.headers())
+        if self.cost_micros is not None:
+            pairs["x-gemgate-response-cost"] = f"{self.cost_micros / 1_000_000:.6f}"
+        return tuple(pairs.items())
+
+    async def settle(self) -> None:
+        """Charge the request (once) so its cost can still go into trailing metadata."""
+        if self.admission is not None and self.cost_micros is None:
+            self.cost_micros = await self.gate.settle(self.admission, usage=self.usage, route=self.info, success=self.ok)
+
+    async def fail(self, exc: BaseException) -> None:
+        err = exc if isinstance(exc, GatewayError) else internal_error(exc)
+        self.error = err
+        self.context.set_trailing_metadata(self.metadata())
+        await abort(self.context, err)
+
+    async def close(self) -> None:
+        await self.settle()
+        if self.record is None:
+            return
+        rec = self.record.with_route(self.info).with_usage(self.usage)
+        if self.admission is not None:
+            rec.with_identity(self.admission.identity)
+        if self.cost_micros is not None:
+            rec.with_cost(micros=self.cost_micros)
+        if self.error is None and not self.ok:
+            self.error = GatewayError(ErrorKind.UNAVAILABLE, "client cancelled the request", code="client_cancelled")
+        track(self.usage_sink, rec, error=self.error, secrets=(self.api_key,) if self.api_key else ())
+
+
+class RouterServicer(router_pb2_grpc.RouterServiceServicer):
+    def __init__(self, router: Router, gate, usage=None) -> None:
+        self.router = router
+        self.gate = gate
+        self.usage = usage
+
+    async def ChatCompletion(self, request, context: grpc.aio.ServicerContext):
+        scope = CallScope(self, context, "chat", stream=False)
+        try:
+            req = conv.chat_request_to_dict(request)
+            req.pop("stream", None)
+            await scope.admit(req)
+            response, scope.info = await self.router.chat(req)
+            scope.usage, scope.ok = response.get("usage"), True
+            scope.record.with_response(response)
+            await scope.settle()
+            context.set_trailing_metadata(scope.metadata())
+            return conv.chat_response_to_proto(response)
+        except Exception as exc:
+            await scope.fail(exc)
+        finally:
+            await scope.close()
+
+    async def StreamChatCompletion(self, request, context: grpc.aio.ServicerContext):
+        scope = CallScope(self, context, "chat", stream=True)
+        chunks = None
+        streamed = StreamedOutput()
+        try:
+            req = conv.chat_request_to_dict(request)
+            include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
+            await scope.admit(req)
+            scope.info, chunks = await self.router.stream(req)
+            await context.send_initial_metadata(scope.metadata())
+            async for chunk in chunks:
+                if not chunk.get("choices") and chunk.get("usage") is not None:
+                    scope.usage = chunk["usage"]
+                    if not include_usage:
+                        continue
+                else:
+                    if not streamed.chars:
+                        mark_first_token(scope.record)
+                    streamed.add(chunk)
+                yield conv.chat_chunk_to_proto(chunk)
+            scope.ok = True
+            await scope.settle()
+            context.set_trailing_metadata(scope.metadata())
+        except Exception as exc:
+            await scope.fail(exc)
+        finally:
+            if chunks is not None and hasattr(chunks, "aclose"):
+                await chunks.aclose()
+            if scope.usage is None and streamed.chars:  # cut short after output was produced: charge it
+                scope.usage = streamed.estimated_usage(scope.request)
+            await scope.close()
+
+    async def Embeddings(self, request, context: grpc.aio.ServicerContext):
+        scope = CallScope(self, context, "embeddings", stream=False)
+        try:
+            req = conv.embeddings_request_to_dict(request)
+            await scope.admit(req)
+            response, scope.info = await self.router.embed(req)
+            scope.usage, scope.ok = response.get("usage"), True
+            await scope.settle()
+            context.set_trailing_metadata(scope.metadata())
+            return conv.embeddings_response_to_proto(response)
+        except Exception as exc:
+            await scope.fail(exc)
+        finally:
+            await scope.close()
+
+    async def ListModels(self, request, context: grpc.aio.ServicerContext):
+        try:
+            identity = await self.gate.authorize(api_key_from(context))
+        except GatewayError as err:
+            await abort(context, err)
+        groups = self.router.model_groups()
+        if identity is not None and not identity.is_master:
+            names = groups + sorted(a for a in identity.aliases if a not in groups)
+            allowed = set(identity.models)
+            if allowed and ALL_MODELS not in allowed:
+                names = [n for n in names if n in allowed or identity.aliases.get(n) in allowed]
+            groups = names
+        now = int(time.time())
+        return router_pb2.ListModelsResponse(
+            data=[router_pb2.ModelInfo(id=g, created=now, owned_by="gemgate") for g in groups]
+        )

@@ -56,12 +56,13 @@ def write_config(tmp_path: Path, config: dict, name: str = "config.yaml") -> Pat
 
 
 def start_gateway(config_path: Path, log_dir: Path, env: dict | None = None, wait: bool = True) -> Gateway:
-    port, router_port, budget_port = free_port(), free_port(), free_port()
+    port, router_port, budget_port, router_metrics, budget_metrics = (free_port() for _ in range(5))
     log_path = log_dir / f"gemgate-{port}.log"
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gemgate.cli", "--config", str(config_path), "--host", "127.0.0.1",
-         "--port", str(port), "--router-port", str(router_port), "--budget-port", str(budget_port)],
+         "--port", str(port), "--router-port", str(router_port), "--budget-port", str(budget_port),
+         "--router-metrics-port", str(router_metrics), "--budget-metrics-port", str(budget_metrics)],
         stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, cwd=ROOT, env=full_env,
     )
     gw = Gateway(proc, port, router_port, budget_port, log_path)

@@ -11,7 +11,7 @@ def test_observe_usage_record_updates_families():
     metrics.observe_usage_record(UsageRecord("r2", "mg-test", status="failure", error_type="RATE_LIMIT",
                                              start_time=1.0, end_time=1.5))
     metrics.set_cooldown("dep-1", True)
-    metrics.observe_budget_call("Reserve", 0.002)
+    metrics.observe_budget_call("UnitTestMethod", 0.002)
     text = metrics.render_metrics().decode()
     assert 'gemgate_requests_total{model_group="mg-test",status="success"} 1.0' in text
     assert 'gemgate_errors_total{type="RATE_LIMIT"}' in text
@@ -19,7 +19,7 @@ def test_observe_usage_record_updates_families():
     assert 'gemgate_spend_usd_total{key_alias="ka",model_group="mg-test"} 0.25' in text
     assert 'gemgate_time_to_first_token_seconds_count{model_group="mg-test"} 1.0' in text
     assert 'gemgate_deployment_cooldown{deployment="dep-1"} 1.0' in text
-    assert 'gemgate_budget_call_latency_seconds_count{method="Reserve"} 1.0' in text
+    assert 'gemgate_budget_call_latency_seconds_count{method="UnitTestMethod"} 1.0' in text
 
 
 A = b"""# HELP up_total Requests.
