@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--internal-host", default="127.0.0.1", help="host of the internal gRPC services")
     ap.add_argument("--router-port", type=int, default=None, help="router_service gRPC port (default port+1)")
     ap.add_argument("--budget-port", type=int, default=None, help="budget_service gRPC port (default port+2)")
+    ap.add_argument("--redis-prefix", default="gemgate:", help="prefix of every Redis key the gateway writes")
     ap.add_argument("--router-metrics-port", type=int, default=None, help="router_service metrics port (default port+3)")
     ap.add_argument("--budget-metrics-port", type=int, default=None, help="budget_service metrics port (default port+4)")
     args = ap.parse_args(argv)
@@ -129,7 +130,8 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"gemgate: port {port} is already in use (choose others with --port/--router-port/--budget-port)")
     py = sys.executable
     budget = Child("budget_service", [py, "-m", "budget_service", "--config", args.config, "--host", ih, "--port", str(budget_port),
-                                     "--metrics-port", str(budget_metrics)], (ih, budget_port))
+                                     "--metrics-port", str(budget_metrics),
+                                     "--redis-prefix", args.redis_prefix], (ih, budget_port))
     router = Child("router_service", [py, "-m", "router_service", "--config", args.config, "--host", ih, "--port", str(router_port), "--budget", budget_addr,
                                      "--metrics-port", str(router_metrics)], (ih, router_port))
     facade = Child("rest_facade", [py, "-m", "rest_facade", "--host", args.host, "--port", str(args.port), "--router", router_addr, "--budget", budget_addr,

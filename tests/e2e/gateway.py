@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ class Gateway:
     router_port: int
     budget_port: int
     log_path: Path
+    redis_prefix: str = ""
 
     @property
     def base_url(self) -> str:
@@ -46,7 +48,23 @@ class Gateway:
                 self.proc.kill()
                 self.proc.wait()
                 raise AssertionError("gemgate did not stop within the timeout:\n" + self.log())
+        if self.redis_prefix:
+            drop_redis_prefix(self.redis_prefix)
         return self.proc.returncode
+
+
+def drop_redis_prefix(prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    except redis.RedisError:
+        pass
+    finally:
+        client.close()
 
 
 def write_config(tmp_path: Path, config: dict, name: str = "config.yaml") -> Path:
@@ -55,17 +73,20 @@ def write_config(tmp_path: Path, config: dict, name: str = "config.yaml") -> Pat
     return path
 
 
-def start_gateway(config_path: Path, log_dir: Path, env: dict | None = None, wait: bool = True) -> Gateway:
+def start_gateway(config_path: Path, log_dir: Path, env: dict | None = None, wait: bool = True,
+                  redis_prefix: str | None = None) -> Gateway:
     port, router_port, budget_port, router_metrics, budget_metrics = (free_port() for _ in range(5))
+    redis_prefix = redis_prefix or f"gemgate-test-{uuid.uuid4().hex[:8]}:"
     log_path = log_dir / f"gemgate-{port}.log"
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gemgate.cli", "--config", str(config_path), "--host", "127.0.0.1",
          "--port", str(port), "--router-port", str(router_port), "--budget-port", str(budget_port),
-         "--router-metrics-port", str(router_metrics), "--budget-metrics-port", str(budget_metrics)],
+         "--router-metrics-port", str(router_metrics), "--budget-metrics-port", str(budget_metrics),
+         "--redis-prefix", redis_prefix],
         stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, cwd=ROOT, env=full_env,
     )
-    gw = Gateway(proc, port, router_port, budget_port, log_path)
+    gw = Gateway(proc, port, router_port, budget_port, log_path, redis_prefix)
     if wait:
         deadline = time.monotonic() + 40
         while True:

@@ -1,0 +1,71 @@
+"""Issue 7 end to end: usage records reach the configured callbacks; /metrics covers all processes."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import TEST_KEY, gemini_config
+from tests.e2e.gateway import start_gateway, write_config
+
+MASTER = "sk-master-usage-test-0123456789"
+
+
+@pytest.fixture(scope="module")
+def gw(fake_gemini_server, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("usage")
+    cfg = gemini_config(fake_gemini_server.base_url, master_key=MASTER)
+    cfg["litellm_settings"] = {"success_callback": ["jsonl"], "failure_callback": ["jsonl"]}
+    path = tmp / "usage.jsonl"
+    gateway = start_gateway(write_config(tmp, cfg), tmp, env={"FAKE_GEMINI_KEY": TEST_KEY, "GEMGATE_USAGE_JSONL_PATH": str(path)})
+    gateway.usage_path = path
+    yield gateway
+    assert gateway.stop() == 0, gateway.log()
+
+
+def read_records(path, n, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = path.read_text().splitlines() if path.exists() else []
+        if len(lines) >= n:
+            return [json.loads(x) for x in lines]
+        time.sleep(0.1)
+    raise AssertionError(f"expected {n} usage records, got {len(lines)}")
+
+
+def test_usage_records_and_metrics(gw, fake_gemini):
+    headers = {"Authorization": f"Bearer {MASTER}"}
+    key = httpx.post(f"{gw.base_url}/key/generate", json={"key_alias": "tracked", "max_budget": 1.0}, headers=headers).json()["key"]
+    auth = {"Authorization": f"Bearer {key}"}
+    ok = httpx.post(f"{gw.base_url}/v1/chat/completions", headers=auth, json={"model": "flash", "messages": [{"role": "user", "content": "usage one"}]})
+    assert ok.status_code == 200
+    with httpx.stream("POST", f"{gw.base_url}/v1/chat/completions", headers=auth,
+                      json={"model": "flash", "stream": True, "messages": [{"role": "user", "content": "usage two"}]}) as r:
+        r.read()
+    fake_gemini.enqueue("gemini-2.5-flash", {"status": 429, "body": {"error": {"code": 429, "message": "quota", "status": "RESOURCE_EXHAUSTED"}}})
+    failed = httpx.post(f"{gw.base_url}/v1/chat/completions", headers=auth, json={"model": "flash", "messages": [{"role": "user", "content": "x"}]})
+    assert failed.status_code == 429
+
+    records = read_records(gw.usage_path, 3)
+    by_status = {(r["status"], r["stream"]): r for r in records}
+    unary = by_status[("success", False)]
+    assert unary["model_group"] == "flash" and unary["deployment_id"] == "flash-0"
+    assert unary["prompt_tokens"] > 0 and unary["completion_tokens"] > 0
+    assert unary["key_alias"] == "tracked" and len(unary["key_hash_prefix"]) == 12
+    assert unary["response_cost"] == pytest.approx(float(ok.headers["x-gemgate-response-cost"]))
+    assert unary["request_id"] == ok.headers["x-gemgate-request-id"]
+    stream = by_status[("success", True)]
+    assert stream["first_token_time"] and stream["start_time"] <= stream["first_token_time"] <= stream["end_time"]
+    failure = by_status[("failure", False)]
+    assert failure["error_type"] == "RATE_LIMIT"
+    text = gw.usage_path.read_text()
+    assert key not in text and MASTER not in text
+
+    body = httpx.get(f"{gw.base_url}/metrics").text
+    assert 'gemgate_requests_total{model_group="flash",status="success"}' in body
+    assert "gemgate_budget_call_latency_seconds" in body
+    assert "gemgate_time_to_first_token_seconds" in body
+    assert body.count("# TYPE gemgate_requests_total ") == 1
