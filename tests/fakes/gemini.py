@@ -234,6 +234,8 @@ class FakeGemini:
         if key not in self.valid_keys:
             return google_error(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", [
                 {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com"}])
+        if op in ("embedContent", "batchEmbedContents") and "embedding" not in model:
+            return google_error(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta, or is not supported for {op}.")
         if op == "embedContent":
             return self._embed(model, body)
         if op == "batchEmbedContents":
@@ -296,6 +298,8 @@ class FakeGemini:
     async def _generate(self, request: Request, model: str, op: str, body: dict, *, vertex: bool) -> Response:
         if op not in ("generateContent", "streamGenerateContent"):
             return google_error(404, "NOT_FOUND", f"Method {op} not found.")
+        if "embedding" in model:
+            return google_error(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta, or is not supported for {op}.")
         problem = self.validate(body, vertex=vertex)
         if problem:
             return google_error(400, "INVALID_ARGUMENT", problem)
