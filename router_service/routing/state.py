@@ -99,10 +99,15 @@ class LocalState(RouterState):
 class RedisState(RouterState):
     """Shared state in Redis. Keys live under `prefix`; per-minute keys expire after 2 minutes."""
 
-    def __init__(self, redis, prefix: str = "gemgate:router", clock: Clock = time.time) -> None:
+    def __init__(self, redis, prefix: str = "gemgate:router", clock: Clock = time.time, owns: bool = False) -> None:
         super().__init__(clock)
         self.r = redis
         self.p = prefix
+        self._owns = owns
+
+    async def aclose(self) -> None:
+        if self._owns:
+            await self.r.aclose()
 
     async def inflight_add(self, dep_id: str, delta: int) -> None:
         v = await self.r.hincrby(f"{self.p}:inflight", dep_id, delta)
@@ -164,10 +169,11 @@ class RedisState(RouterState):
 def make_state(config, clock: Clock = time.time, redis=None, prefix: str = "gemgate:router") -> RouterState:
     """Redis-backed when router_settings.redis_url/redis_host is configured (or a client is given)."""
     rs = config.router_settings
+    owns = False
     if redis is None and (rs.redis_url or rs.redis_host):
         import redis.asyncio as aioredis
 
-        redis = aioredis.from_url(config.redis_url(), decode_responses=True)
+        redis, owns = aioredis.from_url(config.redis_url(), decode_responses=True), True
     if redis is not None:
-        return RedisState(redis, prefix=prefix, clock=clock)
+        return RedisState(redis, prefix=prefix, clock=clock, owns=owns)
     return LocalState(clock)

@@ -131,3 +131,36 @@ async def test_mock_testing_content_policy_fallbacks():
     info, chunks = await r.stream(req("g", mock_testing_content_policy_fallbacks=True))
     assert info.fallback_used == "ok"
     await chunks.aclose()
+
+
+async def test_embed_routes_and_retries():
+    from router_service.providers.base import Provider
+
+    class Emb(Provider):
+        def __init__(self):
+            self.n = 0
+
+        async def chat(self, deployment, request, *, timeout):  # pragma: no cover
+            raise AssertionError
+
+        def stream(self, deployment, request, *, timeout):  # pragma: no cover
+            raise AssertionError
+
+        async def embed(self, deployment, request, *, timeout):
+            self.n += 1
+            if self.n == 1:
+                raise GatewayError(ErrorKind.UNAVAILABLE, "busy")
+            return {"object": "list", "data": [], "usage": {"prompt_tokens": 3, "total_tokens": 3}}
+
+    clock = FakeClock()
+    r = Router(make_config({"e": [{}, {}]}), {"gemini": Emb()}, clock=clock, timer=clock, sleep=Sleeps(clock))
+    resp, info = await r.embed({"model": "e", "input": "x"})
+    assert resp["object"] == "list" and info.attempts == 2
+
+
+def test_make_state_picks_redis_when_configured():
+    from router_service.routing.state import LocalState, RedisState, make_state
+
+    assert isinstance(make_state(make_config({"g": [{}]})), LocalState)
+    st = make_state(make_config({"g": [{}]}, {"redis_host": "127.0.0.1"}))
+    assert isinstance(st, RedisState)
