@@ -205,6 +205,7 @@ class Router:
         release = True
         start = self.timer()
         timeout = self._timeout(dep, ctx.op == "stream", ctx.timeout)
+        agen = None
         try:
             mock = sw.get("mock_response")
             if ctx.op == "stream":
@@ -237,6 +238,11 @@ class Router:
         finally:
             if release:
                 await self.state.inflight_add(i, -1)
+                if agen is not None and hasattr(agen, "aclose"):
+                    try:
+                        await agen.aclose()
+                    except Exception:  # pragma: no cover - best effort
+                        pass
 
     @staticmethod
     async def _with_timeout(aw: Awaitable[Any], timeout: float, dep: Deployment) -> Any:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 Clock = Callable[[], float]
 EWMA_ALPHA = 0.3
+INFLIGHT_TTL = 3600  # seconds of inactivity after which shared in-flight counts are dropped
 
 
 def minute(clock: Clock) -> int:
@@ -111,6 +112,7 @@ class RedisState(RouterState):
 
     async def inflight_add(self, dep_id: str, delta: int) -> None:
         v = await self.r.hincrby(f"{self.p}:inflight", dep_id, delta)
+        await self.r.expire(f"{self.p}:inflight", INFLIGHT_TTL)  # a crashed replica's slots age out
         if int(v) < 0:
             await self.r.hset(f"{self.p}:inflight", dep_id, 0)
 
@@ -159,6 +161,7 @@ class RedisState(RouterState):
         old = await self.r.hget(key, dep_id)
         if old is None or float(old) < until:
             await self.r.hset(key, dep_id, repr(until))
+        await self.r.expire(key, max(60, int(until - self.clock()) + 60))
 
     async def cooldowns(self, ids: list[str]) -> dict[str, float]:
         vals = await self.r.hmget(f"{self.p}:cooldown", ids) if ids else []

@@ -322,3 +322,17 @@ async def test_unknown_model():
     with pytest.raises(GatewayError) as ei:
         await r.chat(req("nope"))
     assert ei.value.kind is ErrorKind.MODEL_NOT_FOUND
+
+
+async def test_local_state_minute_rollover_and_cooldown_expiry():
+    clock = FakeClock(600.0)
+    st = LocalState(clock)
+    await st.add_usage("a", requests=2, tokens=50)
+    assert (await st.usage(["a"]))["a"] == (2, 50)
+    assert await st.record_failure("a") == 1 and await st.record_failure("a") == 2
+    await st.set_cooldown("a", clock.t + 5)
+    assert await st.cooldowns(["a", "b"]) == {"a": clock.t + 5}
+    clock.t += 60
+    assert (await st.usage(["a"]))["a"] == (0, 0)
+    assert await st.record_failure("a") == 1
+    assert await st.cooldowns(["a"]) == {}
