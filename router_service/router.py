@@ -6,18 +6,32 @@ Public surface used by the servicer (keep it stable):
     info, chunks = await router.stream(request)   # first chunk already fetched
     response, info = await router.embed(request)
     router.model_groups()
+
+Orchestration only; the parts live in router_service/routing/: strategies (pick), selection
+(cooldowns/limits/order), cooldowns (failure policy), backoff, fallbacks, mock_switches, state.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from gemgate.config import Deployment, GatewayConfig
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.providers.base import Provider
+from router_service.routing import backoff, cooldowns, mock_switches
+from router_service.routing.fallbacks import fallback_groups
+from router_service.routing.selection import candidates
+from router_service.routing.state import RouterState, make_state
+from router_service.routing.strategies import dep_id, pick
 
 DEFAULT_TIMEOUT = 600.0
+# Failures that are the caller's fault everywhere: no fallback group can help.
+NO_FALLBACK = {ErrorKind.INVALID_REQUEST, ErrorKind.MODEL_NOT_FOUND, ErrorKind.BUDGET_EXCEEDED}
 
 
 @dataclass
@@ -40,15 +54,56 @@ class RouteInfo:
         return out
 
 
+class _Forced(GatewayError):
+    """A mock_testing_* error on the primary group: goes straight to fallbacks, no retry, no cooldown."""
+
+
+@dataclass
+class _Ctx:
+    op: str  # "chat" | "stream" | "embed"
+    request: dict  # clean provider request
+    switches: dict
+    num_retries: int
+    timeout: float | None
+    info: RouteInfo
+    fallbacks: list | None = None  # per-request `fallbacks` (group names)
+    rate_limit_mock_used: bool = False
+
+
+def _usage_tokens(obj: dict | None) -> int:
+    usage = (obj or {}).get("usage") or {}
+    return int(usage.get("total_tokens") or 0)
+
+
 class Router:
-    def __init__(self, config: GatewayConfig, providers: dict[str, Provider]) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        providers: dict[str, Provider],
+        *,
+        state: RouterState | None = None,
+        redis: Any = None,
+        redis_prefix: str = "gemgate:router",
+        clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.perf_counter,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
         self.config = config
         self.providers = providers
         self.groups = config.groups()
+        self.state = state or make_state(config, clock=clock, redis=redis, prefix=redis_prefix)
+        self.timer = timer
+        self.sleep = sleep
+        self.rng = rng or random.Random()
 
     def model_groups(self) -> list[str]:
         return list(self.groups)
 
+    async def aclose(self) -> None:
+        await self.state.aclose()
+
+    # ---- helpers ----
     def _deployments(self, group: str) -> list[Deployment]:
         deps = self.groups.get(group)
         if not deps:
@@ -59,39 +114,195 @@ class Router:
             )
         return deps
 
-    def _timeout(self, dep: Deployment, stream: bool) -> float:
-        p, rs = dep.litellm_params, self.config.router_settings
+    def _timeout(self, dep: Deployment, stream: bool, override: float | None = None) -> float:
+        if override:
+            return float(override)
+        p, rs, ls = dep.litellm_params, self.config.router_settings, self.config.litellm_settings
         if stream:
-            return p.stream_timeout or rs.stream_timeout or p.timeout or rs.timeout or DEFAULT_TIMEOUT
-        return p.timeout or rs.timeout or self.config.litellm_settings.request_timeout or DEFAULT_TIMEOUT
+            return (p.stream_timeout or p.timeout or rs.stream_timeout or rs.timeout
+                    or ls.request_timeout or DEFAULT_TIMEOUT)
+        return p.timeout or rs.timeout or ls.request_timeout or DEFAULT_TIMEOUT
 
     def _provider(self, dep: Deployment) -> Provider:
         return self.providers[dep.litellm_params.provider]
 
+    def _ctx(self, op: str, request: dict) -> _Ctx:
+        clean, switches, rk = mock_switches.split(request)
+        self._deployments(clean.get("model", ""))
+        n = rk.get("num_retries")
+        return _Ctx(op, clean, switches, int(n) if n is not None else self.config.num_retries(),
+                    rk.get("timeout"), RouteInfo(clean["model"]), rk.get("fallbacks"))
+
+    # ---- public API ----
     async def chat(self, request: dict) -> tuple[dict, RouteInfo]:
-        group = request["model"]
-        dep = self._deployments(group)[0]
-        info = RouteInfo(group, dep.model_info.id or "", dep.litellm_params.provider, 1, deployment=dep)
-        response = await self._provider(dep).chat(dep, request, timeout=self._timeout(dep, False))
-        return response, info
-
-    async def stream(self, request: dict) -> tuple[RouteInfo, AsyncIterator[dict]]:
-        group = request["model"]
-        dep = self._deployments(group)[0]
-        info = RouteInfo(group, dep.model_info.id or "", dep.litellm_params.provider, 1, deployment=dep)
-        agen = self._provider(dep).stream(dep, request, timeout=self._timeout(dep, True)).__aiter__()
-        first = await agen.__anext__()
-
-        async def chained() -> AsyncIterator[dict]:
-            yield first
-            async for chunk in agen:
-                yield chunk
-
-        return info, chained()
+        ctx = self._ctx("chat", request)
+        return await self._run(ctx), ctx.info
 
     async def embed(self, request: dict) -> tuple[dict, RouteInfo]:
-        group = request["model"]
-        dep = self._deployments(group)[0]
-        info = RouteInfo(group, dep.model_info.id or "", dep.litellm_params.provider, 1, deployment=dep)
-        response = await self._provider(dep).embed(dep, request, timeout=self._timeout(dep, False))
-        return response, info
+        ctx = self._ctx("embed", request)
+        return await self._run(ctx), ctx.info
+
+    async def stream(self, request: dict) -> tuple[RouteInfo, AsyncIterator[dict]]:
+        ctx = self._ctx("stream", request)
+        return ctx.info, await self._run(ctx)
+
+    # ---- orchestration ----
+    async def _run(self, ctx: _Ctx) -> Any:
+        group = ctx.info.model_group
+        try:
+            return await self._try_group(ctx, group, ctx.request, primary=True)
+        except GatewayError as err:
+            if err.kind in NO_FALLBACK:
+                raise
+            last: GatewayError = err
+            for fb in fallback_groups(self.config, group, err, ctx.fallbacks):
+                if fb == group or fb not in self.groups:
+                    continue
+                try:
+                    result = await self._try_group(ctx, fb, {**ctx.request, "model": fb}, primary=False)
+                except GatewayError as fb_err:
+                    last = fb_err
+                    continue
+                ctx.info.fallback_used = fb
+                return result
+            if isinstance(last, _Forced):
+                raise GatewayError(last.kind, last.message, retry_after=last.retry_after) from None
+            raise last
+
+    async def _try_group(self, ctx: _Ctx, group: str, request: dict, primary: bool) -> Any:
+        deps = self._deployments(group)
+        strategy = self.config.router_settings.routing_strategy
+        tried: set[str] = set()
+        attempt = 0
+        while True:
+            dep = await pick(strategy, await candidates(group, deps, self.state, tried), self.state,
+                             self.rng, stream=ctx.op == "stream")
+            attempt += 1
+            info = ctx.info
+            info.attempts += 1
+            info.model_id, info.provider, info.deployment = dep_id(dep), dep.litellm_params.provider, dep
+            try:
+                return await self._attempt(ctx, dep, group, request, primary)
+            except _Forced:
+                raise
+            except GatewayError as err:
+                tried.add(dep_id(dep))
+                if not err.retryable or attempt > ctx.num_retries:
+                    raise
+                await self.sleep(backoff.delay(attempt, self.rng, err.retry_after,
+                                               self.config.router_settings.retry_after))
+
+    async def _attempt(self, ctx: _Ctx, dep: Deployment, group: str, request: dict, primary: bool) -> Any:
+        sw = mock_switches.effective(ctx.switches, dep)
+        if primary and (forced := mock_switches.primary_error(sw, group)):
+            raise _Forced(forced.kind, forced.message)
+        if sw.get("mock_testing_rate_limit_error") and not ctx.rate_limit_mock_used:
+            ctx.rate_limit_mock_used = True  # first deployment tried answers 429; not counted to cooldown
+            raise mock_switches.rate_limit_error(group)
+        i = dep_id(dep)
+        await self.state.add_usage(i, requests=1)
+        await self.state.inflight_add(i, 1)
+        release = True
+        start = self.timer()
+        timeout = self._timeout(dep, ctx.op == "stream", ctx.timeout)
+        agen = None
+        try:
+            mock = sw.get("mock_response")
+            if ctx.op == "stream":
+                if mock is not None:
+                    agen = mock_switches.chunks(request, str(mock)).__aiter__()
+                else:
+                    agen = self._provider(dep).stream(dep, request, timeout=timeout).__aiter__()
+                first = await self._with_timeout(agen.__anext__(), timeout, dep)
+                ttft = self.timer() - start
+                await self.state.record_latency(i, ttft, "ttft")
+                release = False  # the tracked stream owns the in-flight slot now
+                return _TrackedStream(self, dep, agen, first, start)
+            if mock is not None and ctx.op == "chat":
+                result = mock_switches.completion(request, str(mock))
+            else:
+                call = getattr(self._provider(dep), ctx.op)
+                result = await self._with_timeout(call(dep, request, timeout=timeout), timeout, dep)
+            await self.state.record_latency(i, self.timer() - start)
+            tokens = _usage_tokens(result)
+            if tokens:
+                await self.state.add_usage(i, tokens=tokens)
+            return result
+        except StopAsyncIteration:
+            err = GatewayError(ErrorKind.BAD_GATEWAY, f"deployment {i} returned an empty stream")
+            await cooldowns.on_failure(self.state, dep, err, self.config.router_settings)
+            raise err from None
+        except GatewayError as err:
+            await cooldowns.on_failure(self.state, dep, err, self.config.router_settings)
+            raise
+        finally:
+            if release:
+                await self.state.inflight_add(i, -1)
+                if agen is not None and hasattr(agen, "aclose"):
+                    try:
+                        await agen.aclose()
+                    except Exception:  # pragma: no cover - best effort
+                        pass
+
+    @staticmethod
+    async def _with_timeout(aw: Awaitable[Any], timeout: float, dep: Deployment) -> Any:
+        try:
+            return await asyncio.wait_for(aw, timeout)
+        except asyncio.TimeoutError:
+            raise GatewayError(
+                ErrorKind.UPSTREAM_TIMEOUT, f"deployment {dep_id(dep)} timed out after {timeout:g}s"
+            ) from None
+
+
+class _TrackedStream:
+    """Yields the already-fetched first chunk, then the rest. Releases the in-flight slot exactly once
+    (end, error or aclose), records latency and tokens from the final usage chunk. Errors after the
+    first chunk propagate; the deployment never changes mid-stream."""
+
+    def __init__(self, router: Router, dep: Deployment, agen: AsyncIterator[dict], first: dict, start: float):
+        self._r, self._dep, self._agen, self._first, self._start = router, dep, agen, first, start
+        self._tokens = _usage_tokens(first)
+        self._done = False
+
+    def __aiter__(self) -> "_TrackedStream":
+        return self
+
+    async def __anext__(self) -> dict:
+        if self._done:
+            raise StopAsyncIteration
+        if self._first is not None:
+            chunk, self._first = self._first, None
+            return chunk
+        try:
+            chunk = await self._agen.__anext__()
+        except StopAsyncIteration:
+            await self._finish(ok=True)
+            raise
+        except GatewayError as err:
+            await cooldowns.on_failure(self._r.state, self._dep, err, self._r.config.router_settings)
+            await self._finish(ok=False)
+            raise
+        except BaseException:
+            await self._finish(ok=False)
+            raise
+        self._tokens = _usage_tokens(chunk) or self._tokens
+        return chunk
+
+    async def _finish(self, ok: bool) -> None:
+        if self._done:
+            return
+        self._done = True
+        i = dep_id(self._dep)
+        await self._r.state.inflight_add(i, -1)
+        if ok:
+            await self._r.state.record_latency(i, self._r.timer() - self._start)
+            if self._tokens:
+                await self._r.state.add_usage(i, tokens=self._tokens)
+
+    async def aclose(self) -> None:
+        try:
+            aclose = getattr(self._agen, "aclose", None)
+            if aclose is not None and not self._done:
+                await aclose()
+        finally:
+            await self._finish(ok=False)

@@ -1,0 +1,35 @@
+"""Which failures count toward a deployment's cooldown and for how long it cools down.
+
+Policy:
+- retryable kinds (408/429/5xx/timeouts) count toward `allowed_fails` within the current minute;
+  more than `allowed_fails` -> cooldown for `cooldown_time`.
+- 429 with retry_after -> immediate cooldown of at least retry_after (the upstream told us).
+- AUTHENTICATION / PERMISSION / NOT_FOUND are deployment misconfigurations (bad key / model): they
+  count like retryable failures (but are never retried on the same request).
+- other client errors (INVALID_REQUEST, CONTEXT_LENGTH_EXCEEDED, CONTENT_POLICY, ...) are the
+  caller's fault and never count.
+"""
+
+from __future__ import annotations
+
+from gemgate.config import Deployment, RouterSettings
+from gemgate.errors import ErrorKind, GatewayError
+from router_service.routing.state import RouterState
+from router_service.routing.strategies import dep_id
+
+DEPLOYMENT_FAULTS = {ErrorKind.AUTHENTICATION, ErrorKind.PERMISSION, ErrorKind.NOT_FOUND}
+
+
+def counts(err: GatewayError) -> bool:
+    return err.retryable or err.kind in DEPLOYMENT_FAULTS
+
+
+async def on_failure(state: RouterState, dep: Deployment, err: GatewayError, rs: RouterSettings) -> None:
+    if not counts(err):
+        return
+    i, now = dep_id(dep), state.clock()
+    if err.kind is ErrorKind.RATE_LIMIT and err.retry_after:
+        await state.set_cooldown(i, now + max(err.retry_after, rs.cooldown_time))
+    fails = await state.record_failure(i)
+    if fails > rs.allowed_fails and rs.cooldown_time > 0:
+        await state.set_cooldown(i, now + rs.cooldown_time)
