@@ -39,11 +39,11 @@ def image_urls_to_fetch(req: dict) -> list[str]:
     return seen
 
 
-def media_locations(req: dict) -> dict[str, str]:
-    """url -> the first message part naming it (for error params)."""
-    out: dict[str, str] = {}
-    for where, _, _, url in _media_refs(req):
-        out.setdefault(url, where)
+def media_locations(req: dict) -> dict[str, tuple[str, str]]:
+    """url -> (first message part naming it (for error params), "image" | "file")."""
+    out: dict[str, tuple[str, str]] = {}
+    for where, _, key, url in _media_refs(req):
+        out.setdefault(url, (where, "image" if key == "url" else "file"))
     return out
 
 
