@@ -13,6 +13,10 @@ _DROPPABLE = {"$schema", "$id", "additionalProperties", "strict", "examples", "$
 _LOSSY = {"oneOf", "allOf", "not", "if", "then", "else", "patternProperties", "dependentSchemas"}
 
 
+_TYPES = {"string", "number", "integer", "boolean", "array", "object", "null"}
+_FORMATS = {"STRING": ("enum", "date-time"), "NUMBER": ("float", "double"), "INTEGER": ("int32", "int64")}
+
+
 class Lossy(Exception):
     pass
 
@@ -43,14 +47,17 @@ def _convert(node: Any, root: dict, seen: tuple[str, ...]) -> dict:
         if key in _DROPPABLE:
             continue
         if key == "const":
+            if not isinstance(val, str):
+                raise Lossy("non-string const")
             out["enum"] = [val]
-        elif key == "type" and isinstance(val, list):
-            types = [t for t in val if t != "null"]
-            if len(types) != 1:
-                raise Lossy("type union")
-            out["type"] = types[0]
-            if "null" in val:
-                out["nullable"] = True
+        elif key == "type":
+            out.update(_type(val))
+        elif key == "format":
+            continue  # re-added below only when Gemini supports it for the type
+        elif key == "enum":
+            if not all(isinstance(v, str) for v in val):
+                raise Lossy("non-string enum")
+            out["enum"] = list(val)
         elif key == "properties":
             out["properties"] = {k: _convert(v, root, seen) for k, v in val.items()}
         elif key == "items":
@@ -62,9 +69,28 @@ def _convert(node: Any, root: dict, seen: tuple[str, ...]) -> dict:
         else:
             raise Lossy(key)
     if "enum" in out and "type" not in out:
-        out["type"] = "string"
-    if out.get("type") == "object" and not out.get("properties"):
+        out["type"] = "STRING"
+    if node.get("format") in _FORMATS.get(out.get("type"), ()):
+        out["format"] = node["format"]
+    if out.get("type") == "OBJECT" and not out.get("properties"):
         raise Lossy("free-form object")
+    if out.get("type") == "ARRAY" and "items" not in out:
+        raise Lossy("array without items")
+    return out
+
+
+def _type(val: Any) -> dict:
+    names = val if isinstance(val, list) else [val]
+    if not all(isinstance(t, str) and t.lower() in _TYPES for t in names):
+        raise Lossy("unknown type")
+    non_null = [t for t in names if t.lower() != "null"]
+    if len(non_null) > 1:
+        raise Lossy("type union")
+    if not non_null:
+        return {"type": "NULL"}
+    out: dict[str, Any] = {"type": non_null[0].upper()}
+    if len(non_null) != len(names):
+        out["nullable"] = True
     return out
 
 
