@@ -136,7 +136,8 @@ def _function_name(name: Any, path: str) -> None:
 def _content(content: Any, path: str, vertex: bool, system: bool = False) -> dict:
     _fields(content, _CONTENT, path)
     role = content.get("role")
-    if not system and (role not in ("user", "model") if (vertex or role not in (None, "")) else False):
+    role_ok = role in ("user", "model") or (not vertex and role in (None, ""))
+    if not system and not role_ok:
         raise Invalid("Please use a valid role: user, model.")
     parts = _list(content.get("parts", []), f"{path}.parts")
     if not parts:

@@ -9,7 +9,7 @@ from gemgate.errors import invalid
 
 from .schema import to_gemini_schema
 
-_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
 
 
 def _has_parameters(params: Any) -> bool:
@@ -25,7 +25,7 @@ def _declaration(tool: Any, i: int) -> dict:
     fn = tool["function"]
     name = fn.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
-        raise invalid("function name must match [A-Za-z0-9_.:-] and be at most 64 characters", f"tools[{i}].function.name")
+        raise invalid("function name must start with a letter or underscore, use only [A-Za-z0-9_.:-] and be at most 64 characters", f"tools[{i}].function.name")
     decl: dict[str, Any] = {"name": name}
     if fn.get("description"):
         decl["description"] = fn["description"]
