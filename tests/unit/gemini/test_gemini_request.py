@@ -3,7 +3,7 @@ import pytest
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.providers.gemini.translate import to_gemini_request
 from tests.fakes.gemini_validate import validate_generate_content
-from tests.unit.gemini.gemini_fixtures import FIXTURES, NOARG_TOOL, PNG_B64, SIG, WEATHER_TOOL, tool_history
+from tests.unit.gemini.gemini_fixtures import FIXTURES, PNG_B64
 
 
 def _bad(req, param, **kw):

@@ -4,7 +4,6 @@ import pytest
 
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.providers.gemini.translate import GeminiStreamTranslator
-
 from tests.unit.gemini.gemini_fixtures import SIG
 
 
