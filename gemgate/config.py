@@ -9,6 +9,7 @@ silently changes behaviour.
 from __future__ import annotations
 
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,6 +56,11 @@ class LiteLLMParams(_Strict):
     mock_testing_rate_limit_error: bool | None = None
     mock_testing_context_fallbacks: bool | None = None
     mock_testing_content_policy_fallbacks: bool | None = None
+
+    @cached_property
+    def as_dict(self) -> dict[str, Any]:
+        """The params as a plain dict for the pure translators (computed once per deployment)."""
+        return self.model_dump()
 
     @property
     def provider(self) -> str:
@@ -141,6 +147,23 @@ class GeneralSettings(_Strict):
     budget_address: str | None = None
     # fail the budget path closed after this long without Redis (seconds)
     budget_deadline: float = Field(default=2.0, gt=0)
+    # remote media (image_url / file https URLs) is fetched and inlined behind an SSRF guard that
+    # refuses non-public addresses; list CIDRs here to allow e.g. an internal image server
+    media_allowed_networks: list[str] = Field(default_factory=list)
+    media_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    media_fetch_timeout: float = Field(default=10.0, gt=0)
+
+    @field_validator("media_allowed_networks")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for cidr in v:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not a network (CIDR) like 10.0.0.0/8") from None
+        return v
 
     @field_validator("master_key")
     @classmethod

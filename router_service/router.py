@@ -230,10 +230,10 @@ class Router:
             return result
         except StopAsyncIteration:
             err = GatewayError(ErrorKind.BAD_GATEWAY, f"deployment {i} returned an empty stream")
-            await cooldowns.on_failure(self.state, dep, err, self.config.router_settings)
+            await self._on_failure(dep, err)
             raise err from None
         except GatewayError as err:
-            await cooldowns.on_failure(self.state, dep, err, self.config.router_settings)
+            await self._on_failure(dep, err)
             raise
         finally:
             if release:
@@ -243,6 +243,10 @@ class Router:
                         await agen.aclose()
                     except Exception:  # pragma: no cover - best effort
                         pass
+
+    async def _on_failure(self, dep: Deployment, err: GatewayError) -> None:
+        await cooldowns.on_failure(self.state, dep, err, self.config.router_settings,
+                                   group_size=len(self.groups.get(dep.model_name, ())))
 
     @staticmethod
     async def _with_timeout(aw: Awaitable[Any], timeout: float, dep: Deployment) -> Any:
@@ -279,7 +283,7 @@ class _TrackedStream:
             await self._finish(ok=True)
             raise
         except GatewayError as err:
-            await cooldowns.on_failure(self._r.state, self._dep, err, self._r.config.router_settings)
+            await self._r._on_failure(self._dep, err)
             await self._finish(ok=False)
             raise
         except BaseException:

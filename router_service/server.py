@@ -13,7 +13,7 @@ from gemgate.grpc_server import serve
 from gemgate.v1 import router_pb2, router_pb2_grpc
 from router_service.budget_client import BudgetGate, OpenGate
 from router_service.providers.google_auth import GoogleTokens
-from router_service.providers.registry import build_providers, http_client
+from router_service.providers.registry import build_providers, http_client, media_fetcher
 from router_service.router import Router
 from router_service.servicer import RouterServicer
 from router_service.usage.factory import build_dispatcher
@@ -23,7 +23,7 @@ async def run(config: GatewayConfig, address: str, budget_address: str | None) -
     usage = build_dispatcher(config, os.environ)
     usage.start()
     http = http_client()
-    providers = build_providers(http, GoogleTokens())
+    providers = build_providers(http, GoogleTokens(), media_fetcher(http, config.general_settings))
     router = Router(config, providers)
     if config.general_settings.master_key:
         if not budget_address:

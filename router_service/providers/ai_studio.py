@@ -9,8 +9,10 @@ import httpx
 
 from gemgate.config import Deployment
 from gemgate.errors import ErrorKind, GatewayError
+from router_service.providers import gemini_flow as flow
 from router_service.providers.base import Provider
 from router_service.providers.gemini import translate
+from router_service.providers.gemini.fetch_images import MediaFetcher
 from router_service.providers.sse import iter_sse
 
 DEFAULT_BASE = "https://generativelanguage.googleapis.com/v1beta"
@@ -23,8 +25,9 @@ def transport_error(exc: httpx.HTTPError, where: str) -> GatewayError:
 
 
 class AIStudioProvider(Provider):
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, fetcher: MediaFetcher | None = None) -> None:
         self.http = http
+        self.fetcher = fetcher or MediaFetcher(http)
 
     def _url(self, dep: Deployment, op: str) -> str:
         base = (dep.litellm_params.api_base or DEFAULT_BASE).rstrip("/")
@@ -36,33 +39,29 @@ class AIStudioProvider(Provider):
             headers["x-goog-api-key"] = dep.litellm_params.api_key
         return headers
 
-    def _body(self, dep: Deployment, request: dict) -> dict:
-        return translate.to_gemini_request(request, vertex=False, deployment=dep.litellm_params.model_dump())
-
-    async def chat(self, deployment: Deployment, request: dict, *, timeout: float) -> dict:
-        body = self._body(deployment, request)
+    async def _post(self, dep: Deployment, op: str, body: dict, timeout: float) -> dict:
         try:
-            resp = await self.http.post(
-                self._url(deployment, "generateContent"), json=body, headers=self._headers(deployment), timeout=timeout
-            )
+            resp = await self.http.post(self._url(dep, op), json=body, headers=self._headers(dep), timeout=timeout)
         except httpx.HTTPError as exc:
             raise transport_error(exc, "Gemini") from None
         if resp.status_code != 200:
             raise translate.error_from_gemini(resp.status_code, resp.content)
         try:
-            payload = resp.json()
+            return resp.json()
         except ValueError:
             raise GatewayError(ErrorKind.BAD_GATEWAY, "Gemini: upstream returned invalid JSON") from None
-        return translate.from_gemini_response(payload, model=request["model"])
+
+    async def chat(self, deployment: Deployment, request: dict, *, timeout: float) -> dict:
+        body = await flow.chat_body(self.fetcher, deployment, request, vertex=False)
+        payload = await self._post(deployment, "generateContent", body, timeout)
+        return flow.chat_reply(payload, request, vertex=False)
 
     async def stream(self, deployment: Deployment, request: dict, *, timeout: float) -> AsyncIterator[dict]:
-        body = self._body(deployment, request)
+        body = await flow.chat_body(self.fetcher, deployment, request, vertex=False)
         url = self._url(deployment, "streamGenerateContent") + "?alt=sse"
-        state = translate.GeminiStreamTranslator(model=request["model"])
+        state = flow.stream_state(request)
         try:
-            async with self.http.stream(
-                "POST", url, json=body, headers=self._headers(deployment), timeout=timeout
-            ) as resp:
+            async with self.http.stream("POST", url, json=body, headers=self._headers(deployment), timeout=timeout) as resp:
                 if resp.status_code != 200:
                     raise translate.error_from_gemini(resp.status_code, await resp.aread())
                 async for event in iter_sse(resp.aiter_lines()):
@@ -76,3 +75,7 @@ class AIStudioProvider(Provider):
             raise transport_error(exc, "Gemini") from None
         for chunk in state.finish():
             yield chunk
+
+    async def embed(self, deployment: Deployment, request: dict, *, timeout: float) -> dict:
+        op, body = flow.embed_call(deployment, request, vertex=False)
+        return flow.embed_reply(await self._post(deployment, op, body, timeout), request)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import httpx
 
+from gemgate.config import GeneralSettings
+
 from router_service.providers.ai_studio import AIStudioProvider
 from router_service.providers.base import Provider
+from router_service.providers.gemini.fetch_images import MediaFetcher
 from router_service.providers.google_auth import GoogleTokens
 from router_service.providers.vertex import VertexProvider
 
@@ -20,5 +23,12 @@ def http_client() -> httpx.AsyncClient:
     )
 
 
-def build_providers(http: httpx.AsyncClient, tokens: GoogleTokens) -> dict[str, Provider]:
-    return {"gemini": AIStudioProvider(http), "vertex_ai": VertexProvider(http, tokens)}
+def build_providers(http: httpx.AsyncClient, tokens: GoogleTokens, fetcher: MediaFetcher) -> dict[str, Provider]:
+    return {"gemini": AIStudioProvider(http, fetcher), "vertex_ai": VertexProvider(http, tokens, fetcher)}
+
+
+def media_fetcher(http: httpx.AsyncClient, settings: GeneralSettings) -> MediaFetcher:
+    """Remote image/file URLs are fetched behind the SSRF guard (public addresses only, unless a
+    network is listed in general_settings.media_allowed_networks)."""
+    return MediaFetcher(http, allowed_networks=settings.media_allowed_networks,
+                        max_bytes=settings.media_max_bytes, timeout=settings.media_fetch_timeout)

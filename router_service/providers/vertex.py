@@ -13,11 +13,12 @@ import httpx
 
 from gemgate.config import Deployment
 from gemgate.errors import ErrorKind, GatewayError
-from router_service.providers import vertex_embed
+from router_service.providers import gemini_flow as flow
 from router_service.providers.ai_studio import transport_error
 from router_service.providers.anthropic import translate as claude
 from router_service.providers.base import Provider
 from router_service.providers.gemini import translate as gemini
+from router_service.providers.gemini.fetch_images import MediaFetcher
 from router_service.providers.google_auth import GoogleTokens
 from router_service.providers.sse import iter_sse
 
@@ -44,9 +45,10 @@ def vertex_url(*, project: str, location: str, publisher: str, model: str, op: s
 
 
 class VertexProvider(Provider):
-    def __init__(self, http: httpx.AsyncClient, tokens: GoogleTokens) -> None:
+    def __init__(self, http: httpx.AsyncClient, tokens: GoogleTokens, fetcher: MediaFetcher | None = None) -> None:
         self.http = http
         self.tokens = tokens
+        self.fetcher = fetcher or MediaFetcher(http)
 
     # ---- addressing ----
     def url(self, dep: Deployment, op: str) -> str:
@@ -125,28 +127,30 @@ class VertexProvider(Provider):
         lp = deployment.litellm_params
         await self.tokens.load(lp.vertex_credentials)  # off-loop; url() may need the SA project
         if is_claude(lp.upstream_model):
-            body = claude.to_claude_request(request, deployment=lp.model_dump())
+            request = await self.fetcher.inline_remote_media(request)
+            body = claude.to_claude_request(request, deployment=lp.as_dict)
             payload = await self._post(deployment, self.url(deployment, "rawPredict"), body, timeout)
             return claude.from_claude_response(payload, model=request["model"])
-        body = gemini.to_gemini_request(request, vertex=True, deployment=lp.model_dump())
+        body = await flow.chat_body(self.fetcher, deployment, request, vertex=True)
         payload = await self._post(deployment, self.url(deployment, "generateContent"), body, timeout)
-        return gemini.from_gemini_response(payload, model=request["model"])
+        return flow.chat_reply(payload, request, vertex=True)
 
     async def stream(self, deployment: Deployment, request: dict, *, timeout: float) -> AsyncIterator[dict]:
         lp = deployment.litellm_params
         await self.tokens.load(lp.vertex_credentials)
         finish: Callable[[], list[dict]]
         if is_claude(lp.upstream_model):
-            body = claude.to_claude_request(request, deployment=lp.model_dump())
+            request = await self.fetcher.inline_remote_media(request)
+            body = claude.to_claude_request(request, deployment=lp.as_dict)
             body["stream"] = True
             url = self.url(deployment, "streamRawPredict")
             state = claude.ClaudeStreamTranslator(model=request["model"])
             feed = state.feed
             finish = state.finish
         else:
-            body = gemini.to_gemini_request(request, vertex=True, deployment=lp.model_dump())
+            body = await flow.chat_body(self.fetcher, deployment, request, vertex=True)
             url = self.url(deployment, "streamGenerateContent") + "?alt=sse"
-            gstate = gemini.GeminiStreamTranslator(model=request["model"])
+            gstate = flow.stream_state(request)
             feed = lambda _name, payload: gstate.feed(payload)  # noqa: E731
             finish = gstate.finish
         async for chunk in self._events(deployment, url, body, timeout, feed):
@@ -159,8 +163,6 @@ class VertexProvider(Provider):
         if is_claude(lp.upstream_model):
             return await super().embed(deployment, request, timeout=timeout)
         await self.tokens.load(lp.vertex_credentials)
-        body = vertex_embed.to_predict_request(request)
-        payload = await self._post(deployment, self.url(deployment, "predict"), body, timeout)
-        return vertex_embed.from_predict_response(
-            payload, model=request.get("model") or deployment.model_name, encoding_format=request.get("encoding_format")
-        )
+        op, body = flow.embed_call(deployment, request, vertex=True)
+        payload = await self._post(deployment, self.url(deployment, op), body, timeout)
+        return flow.embed_reply(payload, request)

@@ -8,6 +8,8 @@ Policy:
   count like retryable failures (but are never retried on the same request).
 - other client errors (INVALID_REQUEST, CONTEXT_LENGTH_EXCEEDED, CONTENT_POLICY, ...) are the
   caller's fault and never count.
+- a deployment that is alone in its group never cools down (as in LiteLLM): there is nothing to
+  route to instead, so a cooldown would only turn one upstream 429 into many gateway 429s.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ def counts(err: GatewayError) -> bool:
     return err.retryable or err.kind in DEPLOYMENT_FAULTS
 
 
-async def on_failure(state: RouterState, dep: Deployment, err: GatewayError, rs: RouterSettings) -> None:
-    if not counts(err):
+async def on_failure(state: RouterState, dep: Deployment, err: GatewayError, rs: RouterSettings,
+                     group_size: int = 2) -> None:
+    if not counts(err) or group_size < 2:
         return
     i, now = dep_id(dep), state.clock()
     if err.kind is ErrorKind.RATE_LIMIT and err.retry_after:

@@ -13,6 +13,8 @@ def gemini_config(base_url: str, **general) -> dict:
             {"model_name": "flash", "litellm_params": {"model": "gemini/gemini-2.5-flash", "api_key": "os.environ/FAKE_GEMINI_KEY", "api_base": f"{base_url}/v1beta"}},
             {"model_name": "badkey", "litellm_params": {"model": "gemini/gemini-2.5-flash", "api_key": "wrong-key", "api_base": f"{base_url}/v1beta"}},
             {"model_name": "down", "litellm_params": {"model": "gemini/gemini-2.5-flash", "api_key": "x", "api_base": "http://127.0.0.1:9/v1beta"}},
+            {"model_name": "g3", "litellm_params": {"model": "gemini/gemini-3-pro-preview", "api_key": "os.environ/FAKE_GEMINI_KEY", "api_base": f"{base_url}/v1beta"}},
+            {"model_name": "embed", "litellm_params": {"model": "gemini/text-embedding-004", "api_key": "os.environ/FAKE_GEMINI_KEY", "api_base": f"{base_url}/v1beta"}},
         ],
         # error-mapping tests want the first upstream answer, without retries or cooldowns (tested apart)
         "router_settings": {"num_retries": 0, "allowed_fails": 1000},

@@ -86,11 +86,11 @@ def test_bare_paths_and_models(gateway, fake_gemini):
     for path in ("/v1/models", "/models"):
         data = httpx.get(gateway.base_url + path).json()
         assert data["object"] == "list"
-        assert {m["id"] for m in data["data"]} == {"flash", "badkey", "down"}
+        assert {m["id"] for m in data["data"]} == {"flash", "badkey", "down", "g3", "embed"}
 
 
 def test_models_via_client(client):
-    assert {m.id for m in client.models.list()} == {"flash", "badkey", "down"}
+    assert {m.id for m in client.models.list()} == {"flash", "badkey", "down", "g3", "embed"}
     assert client.models.retrieve("flash").id == "flash"
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("nope")

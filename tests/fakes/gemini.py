@@ -31,84 +31,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.fakes.gemini_validate import validate_embed, validate_generate_content
+
 VALID_KEYS_DEFAULT = {"test-key"}
-
-_TOP_LEVEL = {
-    "contents", "tools", "toolConfig", "safetySettings", "systemInstruction", "generationConfig",
-    "cachedContent", "labels", "model",
-}
-_CONTENT = {"role", "parts"}
-_PART_DATA = {"text", "inlineData", "fileData", "functionCall", "functionResponse", "executableCode", "codeExecutionResult"}
-_PART_SIDE = {"thought", "thoughtSignature", "videoMetadata", "partMetadata"}
-_GEN_CONFIG = {
-    "stopSequences", "responseMimeType", "responseSchema", "responseJsonSchema", "_responseJsonSchema",
-    "responseModalities", "candidateCount", "maxOutputTokens", "temperature", "topP", "topK", "seed",
-    "presencePenalty", "frequencyPenalty", "responseLogprobs", "logprobs", "enableEnhancedCivicAnswers",
-    "speechConfig", "thinkingConfig", "mediaResolution", "imageConfig",
-}
-
 
 def google_error(code: int, status: str, message: str, details: list | None = None) -> JSONResponse:
     err: dict[str, Any] = {"code": code, "message": message, "status": status}
     if details:
         err["details"] = details
     return JSONResponse({"error": err}, status_code=code)
-
-
-def _unknown(name: str, where: str) -> str:
-    return f'Invalid JSON payload received. Unknown name "{name}" at \'{where}\': Cannot find field.'
-
-
-def basic_validate(body: Any, vertex: bool = False) -> str | None:
-    """The structural checks Google applies to every GenerateContentRequest."""
-    if not isinstance(body, dict):
-        return "Invalid JSON payload received. Expected an object."
-    for key in body:
-        if key not in _TOP_LEVEL:
-            return _unknown(key, "")
-    contents = body.get("contents")
-    if not isinstance(contents, list) or not contents:
-        return "* GenerateContentRequest.contents: contents is not specified"
-    for i, content in enumerate(contents):
-        for key in content:
-            if key not in _CONTENT:
-                return _unknown(key, f"contents[{i}]")
-        if content.get("role") not in ("user", "model"):
-            return f"Please use a valid role: user, model. (contents[{i}].role={content.get('role')!r})"
-        parts = content.get("parts")
-        if not isinstance(parts, list) or not parts:
-            return f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty."
-        for j, part in enumerate(parts):
-            for key in part:
-                if key not in _PART_DATA | _PART_SIDE:
-                    return _unknown(key, f"contents[{i}].parts[{j}]")
-            data = [k for k in part if k in _PART_DATA]
-            if len(data) != 1:
-                return f"* GenerateContentRequest.contents[{i}].parts[{j}].data: required oneof field 'data' must have one initialized field"
-            if "text" in part and part["text"] == "":
-                return "Unable to submit request because it has an empty text parameter. Add a value to the parameter and try again."
-    si = body.get("systemInstruction")
-    if si is not None:
-        for key in si:
-            if key not in _CONTENT:
-                return _unknown(key, "system_instruction")
-        if not si.get("parts"):
-            return "* GenerateContentRequest.system_instruction.parts: contents.parts must not be empty."
-    gen = body.get("generationConfig") or {}
-    for key in gen:
-        if key not in _GEN_CONFIG:
-            return _unknown(key, "generation_config")
-    if len(gen.get("stopSequences") or []) > 5:
-        return "* GenerateContentRequest.generation_config.stop_sequences: Number of stop sequences must be less than or equal to 5."
-    return None
-
-
-def _validator():
-    try:  # the full validator (schemas, tools, history rules) when present
-        from tests.fakes.gemini_validate import validate_generate_content
-    except ImportError:
-        return basic_validate
-    return validate_generate_content
 
 
 def _last_user_text(body: dict) -> str:
@@ -164,22 +95,6 @@ def fake_vector(text: str, dims: int) -> list[float]:
     return [x / norm for x in raw]
 
 
-def _embed_content_problem(req: Any, where: str) -> str | None:
-    allowed = {"content", "taskType", "title", "outputDimensionality", "model"}
-    if not isinstance(req, dict):
-        return f"Invalid JSON payload received at '{where}'."
-    for key in req:
-        if key not in allowed:
-            return _unknown(key, where)
-    parts = (req.get("content") or {}).get("parts")
-    if not parts or any(not p.get("text") for p in parts):
-        return f"* {where}.content.parts: contents.parts must not be empty."
-    dims = req.get("outputDimensionality")
-    if dims is not None and (not isinstance(dims, int) or not 1 <= dims <= 3072):
-        return f"* {where}.output_dimensionality: must be between 1 and 3072"
-    return None
-
-
 _VERTEX_PATH = re.compile(r"^/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/publishers/google/models/(?P<target>.+)$")
 
 
@@ -190,7 +105,7 @@ class FakeGemini:
         self.requests: list[dict] = []
         self._scripts: dict[str, deque] = defaultdict(deque)
         self._lock = threading.Lock()
-        self.validate = _validator()
+        self.validate = validate_generate_content
         self.app = Starlette(routes=[
             Route("/v1beta/models/{target:path}", self._handle, methods=["POST"]),
             Route("/v1/projects/{rest:path}", self._handle_vertex, methods=["POST"]),
@@ -259,20 +174,18 @@ class FakeGemini:
         return await self._generate(request, model, op, body, vertex=True)
 
     def _embed(self, model: str, body: dict) -> Response:
-        problem = _embed_content_problem(body, "")
+        problem = validate_embed("embedContent", body, vertex=False)
         if problem:
             return google_error(400, "INVALID_ARGUMENT", problem)
         text = " ".join(p["text"] for p in body["content"]["parts"])
         return JSONResponse({"embedding": {"values": fake_vector(text, body.get("outputDimensionality", 768))}})
 
     def _batch_embed(self, model: str, body: dict) -> Response:
-        if set(body) - {"requests"} or not isinstance(body.get("requests"), list) or not body["requests"]:
-            return google_error(400, "INVALID_ARGUMENT", "* BatchEmbedContentsRequest.requests: requests must not be empty")
+        problem = validate_embed("batchEmbedContents", body, vertex=False)
+        if problem:
+            return google_error(400, "INVALID_ARGUMENT", problem)
         out = []
         for i, req in enumerate(body["requests"]):
-            problem = _embed_content_problem(req, f"requests[{i}]")
-            if problem:
-                return google_error(400, "INVALID_ARGUMENT", problem)
             if req.get("model") != f"models/{model}":
                 return google_error(400, "INVALID_ARGUMENT", f"* BatchEmbedContentsRequest.requests[{i}].model: model must be models/{model}")
             text = " ".join(p["text"] for p in req["content"]["parts"])
@@ -280,17 +193,12 @@ class FakeGemini:
         return JSONResponse({"embeddings": out})
 
     def _predict(self, model: str, body: dict) -> Response:
-        if set(body) - {"instances", "parameters"} or not isinstance(body.get("instances"), list) or not body["instances"]:
-            return google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received: instances must be a non-empty list.")
-        params = body.get("parameters") or {}
-        for key in params:
-            if key not in ("outputDimensionality", "autoTruncate"):
-                return google_error(400, "INVALID_ARGUMENT", _unknown(key, "parameters"))
-        dims = params.get("outputDimensionality", 768)
+        problem = validate_embed("predict", body, vertex=True)
+        if problem:
+            return google_error(400, "INVALID_ARGUMENT", problem)
+        dims = (body.get("parameters") or {}).get("outputDimensionality", 768)
         preds = []
-        for i, inst in enumerate(body["instances"]):
-            if set(inst) - {"content", "task_type", "title"} or not isinstance(inst.get("content"), str) or not inst["content"]:
-                return google_error(400, "INVALID_ARGUMENT", f"instances[{i}]: content must be a non-empty string")
+        for inst in body["instances"]:
             preds.append({"embeddings": {"values": fake_vector(inst["content"], dims),
                                          "statistics": {"token_count": len(inst["content"].split()), "truncated": False}}})
         return JSONResponse({"predictions": preds, "metadata": {"billableCharacterCount": sum(len(i["content"]) for i in body["instances"])}})

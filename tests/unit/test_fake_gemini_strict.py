@@ -15,7 +15,7 @@ def post(fake, path, body, key="test-key"):
     ({"contents": [{"role": "assistant", "parts": [{"text": "x"}]}]}, "valid role"),
     ({"contents": [{"role": "user", "parts": []}]}, "must not be empty"),
     ({"contents": [{"role": "user", "parts": [{"text": ""}]}]}, "empty text"),
-    ({"contents": [{"role": "user", "parts": [{"text": "a", "inlineData": {"mimeType": "image/png", "data": "AA=="}}]}]}, "oneof"),
+    ({"contents": [{"role": "user", "parts": [{"text": "a", "inlineData": {"mimeType": "image/png", "data": "AA=="}}]}]}, "'data'"),
     ({"contents": []}, "contents is not specified"),
     ({**GOOD, "generationConfig": {"stopSequences": ["1", "2", "3", "4", "5", "6"]}}, "stop sequences"),
     ({**GOOD, "generationConfig": {"max_output_tokens": 5}}, 'Unknown name "max_output_tokens"'),

@@ -184,10 +184,29 @@ async def test_retry_after_honoured():
 async def test_retry_after_is_capped():
     err = GatewayError(ErrorKind.RATE_LIMIT, "slow down", retry_after=10_000)
     r, prov, sleeps, _ = mk({"g": [{}]}, scripts={"g-0": [err]}, rs={"cooldown_time": 0})
-    with pytest.raises(GatewayError) as ei:  # the deployment itself stays cooled for the full retry_after
-        await r.chat(req("g"))
+    await r.chat(req("g"))  # a lone deployment never cools down: the capped retry reaches it again
     assert sleeps.calls[0] <= 60
+    assert prov.calls["g-0"] == 2
+
+
+async def test_retry_after_cools_a_deployment_that_has_siblings():
+    err = GatewayError(ErrorKind.RATE_LIMIT, "slow down", retry_after=10_000)
+    r, prov, sleeps, _ = mk({"g": [{}, {}]}, scripts={"g-0": [err, err], "g-1": [err, err]}, rs={"cooldown_time": 0})
+    with pytest.raises(GatewayError) as ei:  # both cooled for the full retry_after, not the capped sleep
+        await r.chat(req("g"))
+    assert all(s <= 60 for s in sleeps.calls)
     assert ei.value.kind is ErrorKind.RATE_LIMIT and "cooling down" in ei.value.message
+
+
+async def test_lone_deployment_never_cools_down():
+    r, prov, sleeps, _ = mk({"g": [{}]}, scripts={"g-0": [ErrorKind.UNAVAILABLE] * 5},
+                            rs={"allowed_fails": 0, "cooldown_time": 30, "num_retries": 0})
+    for _ in range(5):
+        with pytest.raises(GatewayError) as ei:
+            await r.chat(req("g"))
+        assert ei.value.kind is ErrorKind.UNAVAILABLE
+    assert await r.state.cooldowns(["g-0"]) == {}
+    await r.chat(req("g"))
 
 
 @pytest.mark.parametrize("kind", [ErrorKind.INVALID_REQUEST, ErrorKind.AUTHENTICATION, ErrorKind.NOT_FOUND])
@@ -235,7 +254,7 @@ async def test_cooldown_skips_then_recovers():
 
 async def test_rate_limit_retry_after_cools_down_at_least_that_long():
     err = GatewayError(ErrorKind.RATE_LIMIT, "quota", retry_after=45)
-    r, prov, sleeps, clock = mk({"g": [{"id": "a"}]}, scripts={"a": [err]},
+    r, prov, sleeps, clock = mk({"g": [{"id": "a", "order": 1}, {"id": "b", "order": 2}]}, scripts={"a": [err]},
                                 rs={"cooldown_time": 5, "num_retries": 0})
     with pytest.raises(GatewayError):
         await r.chat(req("g"))
@@ -244,7 +263,8 @@ async def test_rate_limit_retry_after_cools_down_at_least_that_long():
 
 
 async def test_client_errors_do_not_count_but_auth_does():
-    r, prov, *_ = mk({"g": [{"id": "a"}]}, scripts={"a": [ErrorKind.INVALID_REQUEST] * 3 + [ErrorKind.AUTHENTICATION] * 2},
+    r, prov, *_ = mk({"g": [{"id": "a", "order": 1}, {"id": "b", "order": 2}]},
+                     scripts={"a": [ErrorKind.INVALID_REQUEST] * 3 + [ErrorKind.AUTHENTICATION] * 2},
                      rs={"allowed_fails": 1, "cooldown_time": 10})
     for _ in range(3):
         with pytest.raises(GatewayError):
