@@ -239,3 +239,50 @@ def test_embeddings(client, fake_gemini):
     assert batch.data[0].embedding != batch.data[1].embedding
     b64 = httpx.post(f"{client.base_url}embeddings", json={"model": "embed", "input": "hello", "encoding_format": "base64"}).json()
     assert isinstance(b64["data"][0]["embedding"], str)
+
+
+@pytest.fixture(scope="module")
+def media_server():
+    from starlette.applications import Starlette
+    from starlette.responses import RedirectResponse, Response
+    from starlette.routing import Route
+
+    png = base64.b64decode(PNG_1PX)
+
+    async def image(request):
+        return Response(png, media_type="image/png")
+
+    async def html(request):
+        return Response(b"<html></html>", media_type="text/html")
+
+    async def redirect(request):
+        return RedirectResponse("/cat.png", status_code=302)
+
+    from tests.fakes.server import run_in_thread
+
+    handle = run_in_thread(Starlette(routes=[Route("/cat.png", image), Route("/page", html), Route("/go", redirect)]))
+    yield handle.base_url
+    handle.stop()
+
+
+@pytest.fixture(scope="module")
+def media_client(fake_gemini_server, tmp_path_factory):
+    from tests.e2e.conftest import TEST_KEY, gemini_config
+    from tests.e2e.gateway import start_gateway, write_config
+
+    tmp = tmp_path_factory.mktemp("media")
+    cfg = gemini_config(fake_gemini_server.base_url, media_allowed_networks=["127.0.0.0/8"])
+    gw = start_gateway(write_config(tmp, cfg), tmp, env={"FAKE_GEMINI_KEY": TEST_KEY})
+    yield openai.OpenAI(base_url=f"{gw.base_url}/v1", api_key="x", max_retries=0)
+    assert gw.stop() == 0, gw.log()
+
+
+def test_https_image_fetched_and_inlined_when_network_allowed(media_client, media_server, fake_gemini):
+    for path in ("/cat.png", "/go"):
+        media_client.chat.completions.create(model="flash", messages=[{"role": "user", "content": [
+            {"type": "text", "text": "see"}, {"type": "image_url", "image_url": {"url": media_server + path}}]}])
+        assert last_body(fake_gemini)["contents"][0]["parts"][1] == {"inlineData": {"mimeType": "image/png", "data": PNG_1PX}}
+    with pytest.raises(openai.BadRequestError) as exc:
+        media_client.chat.completions.create(model="flash", messages=[{"role": "user", "content": [
+            {"type": "text", "text": "see"}, {"type": "image_url", "image_url": {"url": media_server + "/page"}}]}])
+    assert exc.value.body["param"] == "messages[0].content[1]"
