@@ -55,6 +55,8 @@ class Admission:
 
 
 class OpenGate:
+    enforces = False  # nothing to settle with a budget service
+
     async def authorize(self, api_key: str | None) -> None:
         return None
 
@@ -110,6 +112,8 @@ def rpc_error(exc: grpc.aio.AioRpcError) -> GatewayError:
 
 
 class BudgetGate:
+    enforces = True
+
     def __init__(self, address: str, *, deadline: float = 2.0, config=None, channel: grpc.aio.Channel | None = None) -> None:
         self.channel = channel or grpc.aio.insecure_channel(address)
         self.stub = budget_pb2_grpc.BudgetServiceStub(self.channel)

@@ -34,6 +34,7 @@ async def run(config: GatewayConfig, address: str, budget_address: str | None) -
     servicer = RouterServicer(router, gate, usage)
 
     async def on_stop() -> None:
+        await servicer.settlements.drain()
         await usage.aclose(deadline=5.0)
         await gate.close()
         await http.aclose()

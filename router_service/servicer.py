@@ -7,6 +7,7 @@ ErrorInfo (gemgate.grpc_errors); anything unexpected is logged and answered as a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -17,6 +18,7 @@ from gemgate import openai_proto as conv
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import abort
 from gemgate.v1 import router_pb2, router_pb2_grpc
+from router_service.budget_client import charge_micros
 from router_service.cost import estimate_prompt_tokens
 from router_service.router import RouteInfo, Router
 from router_service.usage.record import new_record
@@ -75,11 +77,27 @@ class StreamedOutput:
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
+class BackgroundTasks:
+    """Tasks that must finish even though nobody awaits them (settlements); drained on shutdown."""
+
+    def __init__(self) -> None:
+        self.pending: set[asyncio.Task] = set()
+
+    def spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        if self.pending:
+            await asyncio.wait(set(self.pending), timeout=timeout)
+
+
 class CallScope:
     """The life of one RPC: admission, route facts, usage, settlement and the usage record."""
 
     def __init__(self, servicer: "RouterServicer", context: grpc.aio.ServicerContext, call_type: str, stream: bool) -> None:
-        self.gate, self.usage_sink = servicer.gate, servicer.usage
+        self.gate, self.usage_sink, self.settlements = servicer.gate, servicer.usage, servicer.settlements
         self.context = context
         self.call_type, self.stream = call_type, stream
         self.request_id = request_id_from(context)
@@ -108,10 +126,16 @@ class CallScope:
             pairs["x-gemgate-response-cost"] = f"{self.cost_micros / 1_000_000:.6f}"
         return tuple(pairs.items())
 
-    async def settle(self) -> None:
-        """Charge the request (once) so its cost can still go into trailing metadata."""
-        if self.admission is not None and self.cost_micros is None:
-            self.cost_micros = await self.gate.settle(self.admission, usage=self.usage, route=self.info, success=self.ok)
+    def settle(self) -> None:
+        """Price the request now (for the cost header) and settle it with the budget service in the
+        background, exactly once: the client does not wait for the ledger write. Until it lands the
+        reservation still counts, so budgets stay conservative; settle retries and is idempotent."""
+        if self.admission is None or self.cost_micros is not None:
+            return
+        self.cost_micros = charge_micros(self.admission, usage=self.usage, route=self.info, success=self.ok)
+        if self.gate.enforces:
+            self.settlements.spawn(
+                self.gate.settle(self.admission, usage=self.usage, route=self.info, success=self.ok))
 
     async def fail(self, exc: BaseException) -> None:
         err = exc if isinstance(exc, GatewayError) else internal_error(exc)
@@ -119,8 +143,8 @@ class CallScope:
         self.context.set_trailing_metadata(self.metadata())
         await abort(self.context, err)
 
-    async def close(self) -> None:
-        await self.settle()
+    def close(self) -> None:
+        self.settle()
         if self.record is None:
             return
         rec = self.record.with_route(self.info).with_usage(self.usage)
@@ -138,6 +162,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         self.router = router
         self.gate = gate
         self.usage = usage
+        self.settlements = BackgroundTasks()
 
     async def ChatCompletion(self, request, context: grpc.aio.ServicerContext):
         scope = CallScope(self, context, "chat", stream=False)
@@ -148,13 +173,13 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
             response, scope.info = await self.router.chat(req)
             scope.usage, scope.ok = response.get("usage"), True
             scope.record.with_response(response)
-            await scope.settle()
+            scope.settle()
             context.set_trailing_metadata(scope.metadata())
             return conv.chat_response_to_proto(response)
         except Exception as exc:
             await scope.fail(exc)
         finally:
-            await scope.close()
+            scope.close()
 
     async def StreamChatCompletion(self, request, context: grpc.aio.ServicerContext):
         scope = CallScope(self, context, "chat", stream=True)
@@ -177,7 +202,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
                     streamed.add(chunk)
                 yield conv.chat_chunk_to_proto(chunk)
             scope.ok = True
-            await scope.settle()
+            scope.settle()
             context.set_trailing_metadata(scope.metadata())
         except Exception as exc:
             await scope.fail(exc)
@@ -186,7 +211,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
                 await chunks.aclose()
             if scope.usage is None and streamed.chars:  # cut short after output was produced: charge it
                 scope.usage = streamed.estimated_usage(scope.request)
-            await scope.close()
+            scope.close()
 
     async def Embeddings(self, request, context: grpc.aio.ServicerContext):
         scope = CallScope(self, context, "embeddings", stream=False)
@@ -195,13 +220,13 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
             await scope.admit(req)
             response, scope.info = await self.router.embed(req)
             scope.usage, scope.ok = response.get("usage"), True
-            await scope.settle()
+            scope.settle()
             context.set_trailing_metadata(scope.metadata())
             return conv.embeddings_response_to_proto(response)
         except Exception as exc:
             await scope.fail(exc)
         finally:
-            await scope.close()
+            scope.close()
 
     async def ListModels(self, request, context: grpc.aio.ServicerContext):
         try:
