@@ -92,7 +92,7 @@ async def start_gateway(upstream_url: str, *, master_key: str | None = None, cpu
     workdir = Path(tempfile.mkdtemp(prefix="gemgate-bench-"))
     cfg_path = workdir / "config.yaml"
     cfg_path.write_text(yaml.safe_dump(bench_config(upstream_url, master_key)))
-    port = free_port_block(3)
+    port = free_port_block(5)  # facade, router, budget, router metrics, budget metrics
     log = workdir / "gemgate.log"
     env = {**os.environ, "GEMGATE_LOG_LEVEL": "WARNING"}
 
@@ -101,7 +101,8 @@ async def start_gateway(upstream_url: str, *, master_key: str | None = None, cpu
             procs.pin(cpus)
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gemgate.cli", "--config", str(cfg_path), "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "gemgate.cli", "--config", str(cfg_path), "--host", "127.0.0.1", "--port", str(port),
+         "--redis-prefix", f"gemgate-bench-{port}:"],
         stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env, preexec_fn=preexec,
         cwd=str(Path(__file__).resolve().parent.parent),
     )

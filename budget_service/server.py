@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 from budget_service.ledger import Ledger
 from budget_service.redis_store import RedisStore
 from budget_service.servicer import BudgetServicer
-from gemgate import logsetup, metrics
+from gemgate import logsetup, loop, metrics
 from gemgate.config import ConfigError, GatewayConfig, load_config
 from gemgate.errors import GatewayError
 from gemgate.grpc_server import serve
@@ -59,4 +58,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"budget_service: {exc}")
     if args.metrics_port:
         metrics.start_metrics_server(args.metrics_port)
-    asyncio.run(run(config, f"{args.host}:{args.port}", prefix=args.redis_prefix))
+    loop.run(run(config, f"{args.host}:{args.port}", prefix=args.redis_prefix))

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 
-from gemgate import logsetup, metrics
+from gemgate import logsetup, loop, metrics
 from gemgate.config import ConfigError, GatewayConfig, load_config
 from gemgate.grpc_server import serve
 from gemgate.v1 import router_pb2, router_pb2_grpc
@@ -65,6 +64,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.metrics_port:
         metrics.start_metrics_server(args.metrics_port)
     try:
-        asyncio.run(run(config, f"{args.host}:{args.port}", budget))
+        loop.run(run(config, f"{args.host}:{args.port}", budget))
     except ConfigError as exc:  # callbacks configured without their environment
         sys.exit(f"router_service: {exc}")
