@@ -225,12 +225,17 @@ def _response_format(rf: Any) -> pb.ResponseFormat:
     return out
 
 
-def chat_request_to_proto(body: Any) -> pb.ChatCompletionRequest:
-    """Validate an OpenAI chat request JSON body and build the proto. 400s name the param."""
-    body = _obj(body, "body")
+def _model(body: dict) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise invalid("you must provide a model parameter", "model")
+    return model
+
+
+def chat_request_to_proto(body: Any) -> pb.ChatCompletionRequest:
+    """Validate an OpenAI chat request JSON body and build the proto. 400s name the param."""
+    body = _obj(body, "body")
+    model = _model(body)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise invalid("messages must be a non-empty array", "messages")
@@ -570,9 +575,7 @@ def chat_chunk_to_dict(ch: pb.ChatCompletionChunk) -> dict:
 
 def embeddings_request_to_proto(body: Any) -> pb.EmbeddingsRequest:
     body = _obj(body, "body")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise invalid("you must provide a model parameter", "model")
+    model = _model(body)
     inp = body.get("input")
     if isinstance(inp, str):
         inputs = [inp]

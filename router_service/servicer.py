@@ -165,21 +165,8 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         self.settlements = BackgroundTasks()
 
     async def ChatCompletion(self, request, context: grpc.aio.ServicerContext):
-        scope = CallScope(self, context, "chat", stream=False)
-        try:
-            req = conv.chat_request_to_dict(request)
-            req.pop("stream", None)
-            await scope.admit(req)
-            response, scope.info = await self.router.chat(req)
-            scope.usage, scope.ok = response.get("usage"), True
-            scope.record.with_response(response)
-            scope.settle()
-            context.set_trailing_metadata(scope.metadata())
-            return conv.chat_response_to_proto(response)
-        except Exception as exc:
-            await scope.fail(exc)
-        finally:
-            scope.close()
+        return await self._unary(context, "chat", request, conv.chat_request_to_dict, self.router.chat,
+                                 conv.chat_response_to_proto)
 
     async def StreamChatCompletion(self, request, context: grpc.aio.ServicerContext):
         scope = CallScope(self, context, "chat", stream=True)
@@ -214,15 +201,22 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
             scope.close()
 
     async def Embeddings(self, request, context: grpc.aio.ServicerContext):
-        scope = CallScope(self, context, "embeddings", stream=False)
+        return await self._unary(context, "embeddings", request, conv.embeddings_request_to_dict, self.router.embed,
+                                 conv.embeddings_response_to_proto)
+
+    async def _unary(self, context: grpc.aio.ServicerContext, call_type: str, request, to_dict, route, to_proto):
+        """One unary RPC: proto -> dict, admit, route, price + settle, record, dict -> proto."""
+        scope = CallScope(self, context, call_type, stream=False)
         try:
-            req = conv.embeddings_request_to_dict(request)
+            req = to_dict(request)
+            req.pop("stream", None)
             await scope.admit(req)
-            response, scope.info = await self.router.embed(req)
+            response, scope.info = await route(req)
             scope.usage, scope.ok = response.get("usage"), True
+            scope.record.with_response(response)
             scope.settle()
             context.set_trailing_metadata(scope.metadata())
-            return conv.embeddings_response_to_proto(response)
+            return to_proto(response)
         except Exception as exc:
             await scope.fail(exc)
         finally:
