@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         config = load_config(args.config)
     except ConfigError as exc:
         sys.exit(f"budget_service: {exc}")
+    logsetup.configure("budget", config.litellm_settings)
     if args.metrics_port:
         metrics.start_metrics_server(args.metrics_port)
     loop.run(run(config, f"{args.host}:{args.port}", prefix=args.redis_prefix))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import uvicorn
 
 from gemgate import logsetup
+from gemgate.config import ConfigError, load_config
 from rest_facade.app import FacadeSettings, create_app
 
 
@@ -17,9 +19,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--router", required=True, help="router_service address host:port")
     ap.add_argument("--budget", default=None, help="budget_service address host:port")
     ap.add_argument("--metrics-urls", default="", help="comma-separated /metrics URLs of the other processes")
-    ap.add_argument("--config", default=None, help="accepted for symmetry; the facade needs no config")
+    ap.add_argument("--config", default=None, help="config.yaml (the facade reads only its logging settings)")
     args = ap.parse_args(argv)
     logsetup.setup("facade")
+    if args.config:
+        try:
+            logsetup.configure("facade", load_config(args.config).litellm_settings)
+        except ConfigError as exc:
+            sys.exit(f"rest_facade: {exc}")
     app = create_app(FacadeSettings(
         router_address=args.router, budget_address=args.budget,
         metrics_urls=tuple(u for u in args.metrics_urls.split(",") if u),

@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         config = load_config(args.config)
     except ConfigError as exc:
         sys.exit(f"router_service: {exc}")
+    logsetup.configure("router", config.litellm_settings)
     budget = args.budget or config.general_settings.budget_address
     if args.metrics_port:
         metrics.start_metrics_server(args.metrics_port)
