@@ -7,8 +7,12 @@ One interface (`RouterState`), two implementations: `LocalState` (per process) a
 from __future__ import annotations
 
 import abc
+import asyncio
+import logging
 import time
 from collections.abc import Callable
+
+log = logging.getLogger("gemgate.router.state")
 
 Clock = Callable[[], float]
 EWMA_ALPHA = 0.3
@@ -169,6 +173,68 @@ class RedisState(RouterState):
         return {i: float(v) for i, v in zip(ids, vals) if v is not None and float(v) > now}
 
 
+class DegradingState(RouterState):
+    """Shared state that never takes routing down with it: every call goes to `primary` (Redis)
+    within `timeout`; when Redis fails or is slow the call is answered by the per-process `fallback`
+    instead, and Redis is left alone for `retry_after` seconds before it is tried again. Routing
+    hints are then per process until Redis is back — requests keep flowing either way."""
+
+    def __init__(self, primary: RouterState, fallback: RouterState, *, timeout: float = 0.25,
+                 retry_after: float = 5.0, monotonic: Clock = time.monotonic) -> None:
+        super().__init__(primary.clock)
+        self.primary, self.fallback = primary, fallback
+        self.timeout, self.retry_after, self.monotonic = timeout, retry_after, monotonic
+        self.down_until = 0.0
+
+    async def _call(self, name: str, *args, **kwargs):
+        if self.monotonic() >= self.down_until:
+            try:
+                return await asyncio.wait_for(getattr(self.primary, name)(*args, **kwargs), self.timeout)
+            except (asyncio.TimeoutError, OSError, ConnectionError) as exc:
+                self._mark_down(exc)
+            except Exception as exc:  # redis.RedisError and friends
+                if type(exc).__module__.split(".")[0] != "redis":
+                    raise
+                self._mark_down(exc)
+        return await getattr(self.fallback, name)(*args, **kwargs)
+
+    def _mark_down(self, exc: BaseException) -> None:
+        if self.monotonic() >= self.down_until:
+            log.warning("router state in Redis unavailable (%s); using per-process state for %.0fs",
+                        type(exc).__name__, self.retry_after)
+        self.down_until = self.monotonic() + self.retry_after
+
+    async def inflight_add(self, dep_id, delta):
+        return await self._call("inflight_add", dep_id, delta)
+
+    async def inflight(self, ids):
+        return await self._call("inflight", ids)
+
+    async def record_latency(self, dep_id, seconds, kind="latency"):
+        return await self._call("record_latency", dep_id, seconds, kind)
+
+    async def latencies(self, ids, kind="latency"):
+        return await self._call("latencies", ids, kind)
+
+    async def add_usage(self, dep_id, requests=0, tokens=0):
+        return await self._call("add_usage", dep_id, requests, tokens)
+
+    async def usage(self, ids):
+        return await self._call("usage", ids)
+
+    async def record_failure(self, dep_id):
+        return await self._call("record_failure", dep_id)
+
+    async def set_cooldown(self, dep_id, until):
+        return await self._call("set_cooldown", dep_id, until)
+
+    async def cooldowns(self, ids):
+        return await self._call("cooldowns", ids)
+
+    async def aclose(self) -> None:
+        await self.primary.aclose()
+
+
 def make_state(config, clock: Clock = time.time, redis=None, prefix: str = "gemgate:router") -> RouterState:
     """Redis-backed when router_settings.redis_url/redis_host is configured (or a client is given)."""
     rs = config.router_settings
@@ -176,7 +242,9 @@ def make_state(config, clock: Clock = time.time, redis=None, prefix: str = "gemg
     if redis is None and (rs.redis_url or rs.redis_host):
         import redis.asyncio as aioredis
 
-        redis, owns = aioredis.from_url(config.redis_url(), decode_responses=True), True
+        redis = aioredis.from_url(config.redis_url(), decode_responses=True,
+                                  socket_timeout=1.0, socket_connect_timeout=1.0)
+        owns = True
     if redis is not None:
-        return RedisState(redis, prefix=prefix, clock=clock, owns=owns)
+        return DegradingState(RedisState(redis, prefix=prefix, clock=clock, owns=owns), LocalState(clock))
     return LocalState(clock)

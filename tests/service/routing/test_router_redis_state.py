@@ -18,10 +18,7 @@ REQ = {"messages": [{"role": "user", "content": "hello"}]}
 @pytest.fixture
 async def redis_client():
     client = aioredis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), decode_responses=True)
-    try:
-        await client.ping()
-    except Exception:  # pragma: no cover
-        pytest.skip("redis not reachable")
+    await client.ping()  # these tests need the real Redis; CI guarantees one
     prefix = f"test:routing:{uuid.uuid4().hex}"
     yield client, prefix
     keys = [k async for k in client.scan_iter(f"{prefix}:*")]
@@ -44,7 +41,7 @@ async def test_replicas_share_cooldowns(redis_client):
                       {"allowed_fails": 0, "cooldown_time": 30, "num_retries": 0})
     r1, p1 = replica(cfg, client, prefix, clock, {"a": [ErrorKind.UNAVAILABLE]})
     r2, p2 = replica(cfg, client, prefix, clock)
-    assert isinstance(r1.state, RedisState)
+    assert isinstance(r1.state.primary, RedisState)
     with pytest.raises(GatewayError):
         await r1.chat({"model": "g", **REQ})
     _, info = await r2.chat({"model": "g", **REQ})  # replica 2 sees a's cooldown

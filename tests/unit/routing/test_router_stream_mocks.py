@@ -159,8 +159,8 @@ async def test_embed_routes_and_retries():
 
 
 def test_make_state_picks_redis_when_configured():
-    from router_service.routing.state import LocalState, RedisState, make_state
+    from router_service.routing.state import DegradingState, LocalState, RedisState, make_state
 
     assert isinstance(make_state(make_config({"g": [{}]})), LocalState)
     st = make_state(make_config({"g": [{}]}, {"redis_host": "127.0.0.1"}))
-    assert isinstance(st, RedisState)
+    assert isinstance(st, DegradingState) and isinstance(st.primary, RedisState)
