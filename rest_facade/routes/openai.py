@@ -60,11 +60,7 @@ async def _stream(stub, proto: router_pb2.ChatCompletionRequest, md) -> Streamin
         first = await call.read()
     except grpc.aio.AioRpcError as exc:
         return error_response(from_rpc_error(exc), _gemgate_headers(exc.trailing_metadata()))
-    headers = _gemgate_headers(await call.initial_metadata())
-    if first is grpc.aio.EOF:  # stream ended before any chunk (should not happen)
-        status = await call.code()
-        if status != grpc.StatusCode.OK:
-            return error_response(from_rpc_error(await _as_error(call)), headers)
+    headers = _gemgate_headers(await call.initial_metadata())  # read() raised if the RPC failed
 
     async def events() -> AsyncIterator[bytes]:
         try:
@@ -83,10 +79,6 @@ async def _stream(stub, proto: router_pb2.ChatCompletionRequest, md) -> Streamin
 
     headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
-
-
-async def _as_error(call) -> grpc.aio.AioRpcError:
-    return grpc.aio.AioRpcError(await call.code(), await call.initial_metadata(), await call.trailing_metadata(), await call.details())
 
 
 @router.post("/v1/embeddings")
