@@ -189,8 +189,21 @@ class Router:
                 tried.add(dep_id(dep))
                 if not err.retryable or attempt > ctx.num_retries:
                     raise
-                await self.sleep(backoff.delay(attempt, self.rng, err.retry_after,
+                # An upstream Retry-After is about the deployment that sent it (which cools down for
+                # it when it has siblings): a retry that can go to an untried, available sibling
+                # does not wait for it (as in LiteLLM); only the jittered backoff applies.
+                retry_after = err.retry_after
+                if retry_after and await self._has_untried(group, deps, tried):
+                    retry_after = None
+                await self.sleep(backoff.delay(attempt, self.rng, retry_after,
                                                self.config.router_settings.retry_after))
+
+    async def _has_untried(self, group: str, deps: list[Deployment], tried: set[str]) -> bool:
+        try:
+            avail = await candidates(group, deps, self.state, tried)
+        except GatewayError:  # nothing available right now
+            return False
+        return any(dep_id(d) not in tried for d in avail)
 
     async def _attempt(self, ctx: _Ctx, dep: Deployment, group: str, request: dict, primary: bool) -> Any:
         sw = mock_switches.effective(ctx.switches, dep)

@@ -181,6 +181,15 @@ async def test_retry_after_honoured():
     assert sleeps.calls and sleeps.calls[0] >= 7.0
 
 
+async def test_retry_after_not_waited_when_retrying_on_an_untried_sibling():
+    err = lambda: GatewayError(ErrorKind.UNAVAILABLE, "overloaded", retry_after=7.0)  # noqa: E731
+    r, prov, sleeps, _ = mk({"g": [{"id": "a"}, {"id": "b"}]}, scripts={"a": [err()], "b": [err()]})
+    _, info = await r.chat(req("g"))
+    assert info.attempts == 3 and sorted(prov.calls.values()) == [1, 2]
+    assert sleeps.calls[0] <= 0.5  # the retry went to the healthy sibling: jittered backoff only
+    assert sleeps.calls[1] >= 7.0  # both tried: back to a deployment that asked us to wait
+
+
 async def test_retry_after_is_capped():
     err = GatewayError(ErrorKind.RATE_LIMIT, "slow down", retry_after=10_000)
     r, prov, sleeps, _ = mk({"g": [{}]}, scripts={"g-0": [err]}, rs={"cooldown_time": 0})
