@@ -53,7 +53,7 @@ def litellm_config(base: str) -> dict:
             d("r500", "r500-a"), d("r500", "r500-b"),
             d("r503", "r503-a"), d("r503", "r503-b"),
             d("r429", "r429-a"), d("r429", "r429-b"),
-            d("ra1", "ra1-only"),
+            d("ra1", "ra1-only"), d("ra2", "ra2-a"), d("ra2", "ra2-b"),
             d("cool", "cool-a"), d("cool", "cool-b"),
             d("cool2", "cool2-a"), d("cool2", "cool2-b"),
             d("fb-src", "fbsrc"), d("fb-dst", "fbdst"),
@@ -221,6 +221,24 @@ def test_retry_after_is_honoured_on_a_lone_deployment(client, fake_gemini):
     assert models(fake_gemini) == ["ra1-only", "ra1-only"]
     assert raw.headers["x-gemgate-attempts"] == "2"
     assert 0.95 <= elapsed < 5, elapsed
+
+
+def test_retry_after_does_not_delay_a_retry_on_another_deployment(client, fake_gemini):
+    # RetryInfo is about the deployment that sent it (it is cooled down for that long); a healthy
+    # sibling answers at once, as in LiteLLM
+    slow_down = {"status": 429, "body": {"error": {**ERR_429_RETRY_1S["body"]["error"], "details": [
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "5s"}]}}}
+
+    def call():
+        start = time.monotonic()
+        raw, resp = chat(client, "ra2", "hurry")
+        return raw, resp, time.monotonic() - start
+
+    raw, resp, elapsed = first_pick_on(fake_gemini, "ra2-a", [slow_down], call)
+    assert resp.choices[0].message.content == "echo: hurry"
+    assert models(fake_gemini) == ["ra2-a", "ra2-b"]
+    assert raw.headers["x-gemgate-attempts"] == "2"
+    assert elapsed < 2.0, elapsed
 
 
 # --------------------------------------------------------------------------- 3. cooldowns
