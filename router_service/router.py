@@ -43,6 +43,11 @@ class RouteInfo:
     fallback_used: str | None = None
     deployment: Deployment | None = field(default=None, repr=False)
 
+    @staticmethod
+    def of(err: BaseException) -> "RouteInfo | None":
+        """The route of a request the router gave up on (set on the GatewayError it raised)."""
+        return getattr(err, "route_info", None)
+
     def headers(self) -> dict[str, str]:
         out = {
             "x-gemgate-model-group": self.model_group,
@@ -148,6 +153,14 @@ class Router:
 
     # ---- orchestration ----
     async def _run(self, ctx: _Ctx) -> Any:
+        try:
+            return await self._route(ctx)
+        except GatewayError as err:
+            if ctx.info.attempts:  # how the failed request was routed (x-gemgate-* on errors too)
+                err.route_info = ctx.info
+            raise
+
+    async def _route(self, ctx: _Ctx) -> Any:
         group = ctx.info.model_group
         try:
             return await self._try_group(ctx, group, ctx.request, primary=True)

@@ -5,7 +5,7 @@ from collections import Counter
 import pytest
 
 from gemgate.errors import ErrorKind, GatewayError
-from router_service.router import Router
+from router_service.router import RouteInfo, Router
 from router_service.routing.state import LocalState
 from tests.unit.routing.fake_providers import FakeClock, ScriptedProvider, Sleeps, make_config
 
@@ -159,6 +159,20 @@ async def test_retries_exhausted_raises_last_error():
         await r.chat(req("g"))
     assert ei.value.kind is ErrorKind.UPSTREAM_ERROR
     assert prov.calls["g-0"] == 3  # default num_retries=2
+
+
+async def test_failed_request_carries_its_route():
+    r, prov, *_ = mk({"g": [{"id": "only"}], "fb": [{"id": "fbdep"}]}, scripts={"only": [ErrorKind.UNAVAILABLE] * 3,
+                     "fbdep": [ErrorKind.UPSTREAM_ERROR] * 3}, rs={"allowed_fails": 100, "num_retries": 1},
+                     ls={"fallbacks": [{"g": ["fb"]}]})
+    with pytest.raises(GatewayError) as ei:
+        await r.chat(req("g"))
+    route = RouteInfo.of(ei.value)
+    assert ei.value.kind is ErrorKind.UPSTREAM_ERROR  # the fallback's error, after g's
+    assert (route.model_group, route.model_id, route.attempts, route.fallback_used) == ("g", "fbdep", 4, None)
+    with pytest.raises(GatewayError) as ei:
+        await r.chat(req("nope"))
+    assert RouteInfo.of(ei.value) is None  # never routed
 
 
 async def test_num_retries_config_and_per_request_override():
