@@ -515,9 +515,13 @@ def test_per_request_timeout_wins(client_rs, fake_gemini):
 
 def test_litellm_settings_num_retries(client, fake_gemini):
     fake_gemini.enqueue("nr-only", *[ERR_500] * 4)
-    with pytest.raises(openai.InternalServerError):
+    with pytest.raises(openai.InternalServerError) as exc:
         chat(client, "nr")
     assert models(fake_gemini) == ["nr-only"] * 2  # num_retries 1
+    # a failed request still reports how it was routed
+    headers = exc.value.response.headers
+    assert headers["x-gemgate-attempts"] == "2"
+    assert headers["x-gemgate-model-id"] == "nr-only" and headers["x-gemgate-model-group"] == "nr"
 
 
 def test_router_settings_num_retries_win(client_rs, fake_gemini):
