@@ -70,13 +70,16 @@ def litellm_config(base: str) -> dict:
             d("sq", "sq-a"), d("sq", "sq-b"),
             d("slow", "slow-a", timeout=0.5), d("slow", "slow-b", timeout=0.5),
             d("nr", "nr-only"),
+            d("lim", "lim-a", rpm=2), d("lim", "lim-b", rpm=2),
+            d("mocknc", "mocknc-a"), d("mocknc", "mocknc-b"),
         ],
         "litellm_settings": {
             "num_retries": 1,
             # groups expected to fail get an explicit empty entry so default_fallbacks cannot mask it
             "fallbacks": [{"fb-src": ["fb-dst"]}, {"ctx-src": ["fb-dst"]}, {"cp-src": ["fb-dst"]},
                           {"mockcfg": ["fb-dst"]}, {"sp": ["sfb"]}, {"sq": ["sfb"]},
-                          {"cool": []}, {"cool2": []}, {"nr": []}, {"pair": []}, {"r500": []}],
+                          {"cool": []}, {"cool2": []}, {"nr": []}, {"pair": []}, {"r500": []},
+                          {"lim": []}, {"mocknc": []}],
             "context_window_fallbacks": [{"ctx-src": ["ctx-dst"]}],
             "content_policy_fallbacks": [{"cp-src": ["cp-dst"]}],
             "default_fallbacks": ["def-dst"],
@@ -244,7 +247,7 @@ def test_retry_after_does_not_delay_a_retry_on_another_deployment(client, fake_g
 # --------------------------------------------------------------------------- 3. cooldowns
 
 def test_cooldown_skips_a_failing_deployment_then_recovers(client, fake_gemini):
-    avoid_minute_boundary(8)
+    avoid_minute_boundary(4)
     fake_gemini.enqueue("cool-a", ERR_500, ERR_500)  # allowed_fails 1: the 2nd failure cools cool-a
     for _ in range(40):
         raw, resp = chat(client, "cool", "c")
@@ -298,6 +301,28 @@ def test_all_deployments_cooling_down_is_429_naming_the_group(client, fake_gemin
     assert 1 <= int(err.response.headers["retry-after"]) <= COOLDOWN
     seen = Counter(models(fake_gemini))
     assert seen["cool2-a"] >= 2 and seen["cool2-b"] >= 2
+
+
+def test_rpm_limits_skip_full_deployments_then_429(client, fake_gemini):
+    avoid_minute_boundary(5)  # rpm counts per wall-clock minute
+    ids = [chat(client, "lim", f"l{i}")[0].headers["x-gemgate-model-id"] for i in range(4)]
+    assert Counter(ids) == {"lim-a": 2, "lim-b": 2}  # rpm 2 each: the full one is skipped
+    with pytest.raises(openai.RateLimitError) as exc:
+        chat(client, "lim")
+    assert "lim" in exc.value.message and "rpm/tpm" in exc.value.message
+    assert Counter(models(fake_gemini)) == {"lim-a": 2, "lim-b": 2}
+
+
+def test_mock_errors_do_not_count_toward_cooldowns(client, fake_gemini):
+    avoid_minute_boundary(5)
+    for _ in range(3):  # allowed_fails 1: real failures would have cooled a deployment by now
+        raw, _ = chat(client, "mocknc", mock_testing_rate_limit_error=True)
+        assert raw.headers["x-gemgate-attempts"] == "2"
+        with pytest.raises(openai.InternalServerError):
+            chat(client, "mocknc", mock_testing_fallbacks=True)
+    fake_gemini.reset()
+    ids = {chat(client, "mocknc", f"m{i}")[0].headers["x-gemgate-model-id"] for i in range(16)}
+    assert ids == {"mocknc-a", "mocknc-b"}
 
 
 # --------------------------------------------------------------------------- 4. fallbacks (config)
@@ -476,6 +501,17 @@ def test_stream_fails_over_before_the_first_chunk(client, fake_gemini):
     assert "x-gemgate-fallback" not in raw.headers
 
 
+def test_stream_fallbacks_before_the_first_chunk(client, fake_gemini):
+    raw, chunks = stream(client, "fb-src", "sf", mock_testing_fallbacks=True)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "echo: sf"
+    assert raw.headers["x-gemgate-fallback"] == "fb-dst"
+    fake_gemini.enqueue("ctxsrc", ERR_CONTEXT)
+    raw, chunks = stream(client, "ctx-src", "sc")
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "echo: sc"
+    assert raw.headers["x-gemgate-fallback"] == "ctx-dst"
+    assert models(fake_gemini) == ["fbdst", "ctxsrc", "ctxdst"]
+
+
 # --------------------------------------------------------------------------- 7. timeouts
 
 def test_slow_deployment_times_out_and_retries_on_the_other(client, fake_gemini):
@@ -488,6 +524,20 @@ def test_slow_deployment_times_out_and_retries_on_the_other(client, fake_gemini)
     assert resp.choices[0].message.content == "echo: quick"
     assert models(fake_gemini) == ["slow-a", "slow-b"]
     assert raw.headers["x-gemgate-attempts"] == "2" and raw.headers["x-gemgate-model-id"] == "slow-b"
+    assert elapsed < 1.9, elapsed
+
+
+def test_slow_stream_times_out_before_the_first_chunk_and_retries(client, fake_gemini):
+    def call():
+        start = time.monotonic()
+        raw, chunks = stream(client, "slow", "sq")
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        return raw, text, time.monotonic() - start
+
+    raw, text, elapsed = first_pick_on(fake_gemini, "slow-a", [{"delay": 2.0}], call)
+    assert text == "echo: sq"
+    assert models(fake_gemini) == ["slow-a", "slow-b"]
+    assert raw.headers["x-gemgate-attempts"] == "2"
     assert elapsed < 1.9, elapsed
 
 
@@ -568,4 +618,12 @@ def test_route_facts_in_grpc_metadata(gw, fake_gemini):
         md = dict(call.initial_metadata())
         assert md["x-gemgate-attempts"] == "2"
         assert md["x-gemgate-model-id"] in ("pair-a", "pair-b")
-    assert models(fake_gemini) == ["fbdst", md["x-gemgate-model-id"]]
+        fake_gemini.enqueue("nr-only", ERR_500, ERR_500)
+        req = router_pb2.ChatCompletionRequest(model="nr", messages=[router_pb2.Message(role="user", text="g")])
+        with pytest.raises(grpc.RpcError) as exc:
+            stub.ChatCompletion(req, timeout=10)
+        assert exc.value.code() == grpc.StatusCode.INTERNAL
+        md_err = dict(exc.value.trailing_metadata())
+        assert md_err["x-gemgate-attempts"] == "2" and md_err["x-gemgate-model-id"] == "nr-only"
+        assert md_err["x-gemgate-request-id"]
+    assert models(fake_gemini) == ["fbdst", md["x-gemgate-model-id"], "nr-only", "nr-only"]
