@@ -133,6 +133,7 @@ class Router:
 
     def _ctx(self, op: str, request: dict) -> _Ctx:
         clean, switches, rk = mock_switches.split(request)
+        rk = mock_switches.check_router_keys(rk)
         self._deployments(clean.get("model", ""))
         n = rk.get("num_retries")
         return _Ctx(op, clean, switches, int(n) if n is not None else self.config.num_retries(),

@@ -188,6 +188,26 @@ async def test_num_retries_config_and_per_request_override():
     assert all("num_retries" not in q for q in prov.requests)
 
 
+@pytest.mark.parametrize("extra, param", [
+    ({"num_retries": "x"}, "num_retries"), ({"num_retries": -1}, "num_retries"), ({"num_retries": 1.5}, "num_retries"),
+    ({"num_retries": True}, "num_retries"), ({"timeout": "soon"}, "timeout"), ({"timeout": 0}, "timeout"),
+    ({"timeout": -1}, "timeout"), ({"fallbacks": "g2"}, "fallbacks"), ({"fallbacks": ["g2", 5]}, "fallbacks[1]"),
+    ({"fallbacks": [{"nope": "g2"}]}, "fallbacks[0]"),
+])
+async def test_bad_router_keys_are_invalid_requests(extra, param):
+    r, prov, *_ = mk({"g": [{}], "g2": [{}]})
+    with pytest.raises(GatewayError) as ei:
+        await r.chat(req("g", **extra))
+    assert ei.value.kind is ErrorKind.INVALID_REQUEST and ei.value.param == param
+    assert not prov.calls
+
+
+async def test_good_router_keys_are_accepted():
+    r, prov, *_ = mk({"g": [{}], "g2": [{}]}, scripts={"g-0": [ErrorKind.UNAVAILABLE]})
+    _, info = await r.chat(req("g", num_retries=0, timeout=2, fallbacks=[{"model": "g2"}]))
+    assert info.fallback_used == "g2"
+
+
 async def test_retry_after_honoured():
     err = GatewayError(ErrorKind.RATE_LIMIT, "slow down", retry_after=7.0)
     r, prov, sleeps, _ = mk({"g": [{}]}, scripts={"g-0": [err]}, rs={"cooldown_time": 0})
