@@ -589,6 +589,15 @@ def test_per_request_num_retries_zero(client, fake_gemini):
     assert len(fake_gemini.requests) == 1
 
 
+@pytest.mark.parametrize("extra, param", [({"num_retries": "x"}, "num_retries"), ({"timeout": -1}, "timeout"),
+                                          ({"fallbacks": "fb-dst"}, "fallbacks")])
+def test_bad_router_keys_are_400(client, fake_gemini, extra, param):
+    with pytest.raises(openai.BadRequestError) as exc:
+        chat(client, "sq", **extra)
+    assert exc.value.body["param"] == param and exc.value.body["type"] == "invalid_request_error"
+    assert fake_gemini.requests == []
+
+
 # --------------------------------------------------------------------------- gRPC
 
 def _extra(**kw) -> struct_pb2.Struct:
