@@ -119,22 +119,21 @@ def router_settings_config(base: str) -> dict:
     }
 
 
-def _start(fake_server, tmp_path_factory, name: str, config: dict):
+def _start(tmp_path_factory, name: str, config: dict):
     tmp = tmp_path_factory.mktemp(name)
-    gw = start_gateway(write_config(tmp, config), tmp, env={"FAKE_GEMINI_KEY": TEST_KEY})
-    return gw
+    return start_gateway(write_config(tmp, config), tmp, env={"FAKE_GEMINI_KEY": TEST_KEY})
 
 
 @pytest.fixture(scope="module")
 def gw(fake_gemini_server, tmp_path_factory):
-    gw = _start(fake_gemini_server, tmp_path_factory, "routing-ls", litellm_config(fake_gemini_server.base_url))
+    gw = _start(tmp_path_factory, "routing-ls", litellm_config(fake_gemini_server.base_url))
     yield gw
     assert gw.stop() == 0, gw.log()
 
 
 @pytest.fixture(scope="module")
 def gw_rs(fake_gemini_server, tmp_path_factory):
-    gw = _start(fake_gemini_server, tmp_path_factory, "routing-rs", router_settings_config(fake_gemini_server.base_url))
+    gw = _start(tmp_path_factory, "routing-rs", router_settings_config(fake_gemini_server.base_url))
     yield gw
     assert gw.stop() == 0, gw.log()
 
