@@ -55,7 +55,7 @@ def litellm_config(base: str) -> dict:
             d("r429", "r429-a"), d("r429", "r429-b"),
             d("ra1", "ra1-only"), d("ra2", "ra2-a"), d("ra2", "ra2-b"),
             d("cool", "cool-a"), d("cool", "cool-b"),
-            d("cool2", "cool2-a"), d("cool2", "cool2-b"),
+            d("cool2", "cool2-a"), d("cool2", "cool2-b"), d("cool3", "cool3-a"), d("cool3", "cool3-b"),
             d("fb-src", "fbsrc"), d("fb-dst", "fbdst"),
             d("ctx-src", "ctxsrc"), d("ctx-dst", "ctxdst"),
             d("cp-src", "cpsrc"), d("cp-dst", "cpdst"),
@@ -77,7 +77,7 @@ def litellm_config(base: str) -> dict:
             "num_retries": 1,
             # groups expected to fail get an explicit empty entry so default_fallbacks cannot mask it
             "fallbacks": [{"fb-src": ["fb-dst"]}, {"ctx-src": ["fb-dst"]}, {"cp-src": ["fb-dst"]},
-                          {"mockcfg": ["fb-dst"]}, {"sp": ["sfb"]}, {"sq": ["sfb"]},
+                          {"mockcfg": ["fb-dst"]}, {"cool3": ["fb-dst"]}, {"sp": ["sfb"]}, {"sq": ["sfb"]},
                           {"cool": []}, {"cool2": []}, {"nr": []}, {"pair": []}, {"r500": []},
                           {"lim": []}, {"mocknc": []}],
             "context_window_fallbacks": [{"ctx-src": ["ctx-dst"]}],
@@ -249,13 +249,14 @@ def test_cooldown_skips_a_failing_deployment_then_recovers(client, fake_gemini):
     avoid_minute_boundary(4)
     fake_gemini.enqueue("cool-a", ERR_500, ERR_500)  # allowed_fails 1: the 2nd failure cools cool-a
     for _ in range(40):
+        cooling_from = time.monotonic()  # the cooldown starts during this request
         raw, resp = chat(client, "cool", "c")
+        cooled_at = time.monotonic()
         assert resp.choices[0].message.content == "echo: c"  # the retry on cool-b answers
         if models(fake_gemini).count("cool-a") == 2:
             break
     else:
         pytest.fail("cool-a was never picked twice")
-    cooled_at = time.monotonic()
     assert raw.headers["x-gemgate-attempts"] == "2" and raw.headers["x-gemgate-model-id"] == "cool-b"
 
     fake_gemini.reset()
@@ -263,7 +264,7 @@ def test_cooldown_skips_a_failing_deployment_then_recovers(client, fake_gemini):
         raw, _ = chat(client, "cool", f"cooled {i}")
         assert raw.headers["x-gemgate-model-id"] == "cool-b"
         assert raw.headers["x-gemgate-attempts"] == "1"
-    assert time.monotonic() - cooled_at < COOLDOWN, "the check ran past the cooldown; it proves nothing"
+    assert time.monotonic() - cooling_from < COOLDOWN, "the check ran past the cooldown; it proves nothing"
     assert set(models(fake_gemini)) == {"cool-b"}
 
     time.sleep(max(0.0, cooled_at + COOLDOWN + 0.2 - time.monotonic()))
@@ -322,6 +323,21 @@ def test_mock_errors_do_not_count_toward_cooldowns(client, fake_gemini):
     fake_gemini.reset()
     ids = {chat(client, "mocknc", f"m{i}")[0].headers["x-gemgate-model-id"] for i in range(16)}
     assert ids == {"mocknc-a", "mocknc-b"}
+
+
+def test_all_deployments_cooling_down_falls_back(client, fake_gemini):
+    fake_gemini.enqueue("cool3-a", *[ERR_500] * 6)
+    fake_gemini.enqueue("cool3-b", *[ERR_500] * 6)
+    for _ in range(30):
+        before = len(fake_gemini.requests)
+        raw, resp = chat(client, "cool3", "cf", num_retries=0)
+        assert raw.headers["x-gemgate-fallback"] == "fb-dst"  # every failure falls back
+        if models(fake_gemini)[before:] == ["fbdst"]:
+            break  # cool3 was skipped entirely: both its deployments are cooling down
+    else:
+        pytest.fail("cool3 never cooled down")
+    assert resp.choices[0].message.content == "echo: cf"
+    assert raw.headers["x-gemgate-model-id"] == "fbdst"
 
 
 # --------------------------------------------------------------------------- 4. fallbacks (config)
