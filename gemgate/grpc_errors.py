@@ -44,9 +44,11 @@ def to_status(err: GatewayError) -> status_pb2.Status:
     )
 
 
-async def abort(context: grpc.aio.ServicerContext, err: GatewayError) -> None:
-    """Abort an aio RPC with `err` (raises)."""
-    await context.abort_with_status(rpc_status.to_status(to_status(err)))
+async def abort(context: grpc.aio.ServicerContext, err: GatewayError, metadata=()) -> None:
+    """Abort an aio RPC with `err` (raises). `metadata` goes into the trailing metadata next to the
+    status details (aborting replaces whatever set_trailing_metadata had set)."""
+    status = rpc_status.to_status(to_status(err))
+    await context.abort(status.code, status.details, tuple(metadata) + tuple(status.trailing_metadata))
 
 
 def from_rpc_error(exc: grpc.aio.AioRpcError | grpc.RpcError) -> GatewayError:

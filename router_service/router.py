@@ -43,6 +43,11 @@ class RouteInfo:
     fallback_used: str | None = None
     deployment: Deployment | None = field(default=None, repr=False)
 
+    @staticmethod
+    def of(err: BaseException) -> "RouteInfo | None":
+        """The route of a request the router gave up on (set on the GatewayError it raised)."""
+        return getattr(err, "route_info", None)
+
     def headers(self) -> dict[str, str]:
         out = {
             "x-gemgate-model-group": self.model_group,
@@ -128,6 +133,7 @@ class Router:
 
     def _ctx(self, op: str, request: dict) -> _Ctx:
         clean, switches, rk = mock_switches.split(request)
+        rk = mock_switches.check_router_keys(rk)
         self._deployments(clean.get("model", ""))
         n = rk.get("num_retries")
         return _Ctx(op, clean, switches, int(n) if n is not None else self.config.num_retries(),
@@ -148,6 +154,14 @@ class Router:
 
     # ---- orchestration ----
     async def _run(self, ctx: _Ctx) -> Any:
+        try:
+            return await self._route(ctx)
+        except GatewayError as err:
+            if ctx.info.attempts:  # how the failed request was routed (x-gemgate-* on errors too)
+                err.route_info = ctx.info
+            raise
+
+    async def _route(self, ctx: _Ctx) -> Any:
         group = ctx.info.model_group
         try:
             return await self._try_group(ctx, group, ctx.request, primary=True)
@@ -189,8 +203,21 @@ class Router:
                 tried.add(dep_id(dep))
                 if not err.retryable or attempt > ctx.num_retries:
                     raise
-                await self.sleep(backoff.delay(attempt, self.rng, err.retry_after,
+                # An upstream Retry-After is about the deployment that sent it (which cools down for
+                # it when it has siblings): a retry that can go to an untried, available sibling
+                # does not wait for it (as in LiteLLM); only the jittered backoff applies.
+                retry_after = err.retry_after
+                if retry_after and await self._has_untried(group, deps, tried):
+                    retry_after = None
+                await self.sleep(backoff.delay(attempt, self.rng, retry_after,
                                                self.config.router_settings.retry_after))
+
+    async def _has_untried(self, group: str, deps: list[Deployment], tried: set[str]) -> bool:
+        try:
+            avail = await candidates(group, deps, self.state, tried)
+        except GatewayError:  # nothing available right now
+            return False
+        return any(dep_id(d) not in tried for d in avail)
 
     async def _attempt(self, ctx: _Ctx, dep: Deployment, group: str, request: dict, primary: bool) -> Any:
         sw = mock_switches.effective(ctx.switches, dep)

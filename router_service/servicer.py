@@ -140,8 +140,9 @@ class CallScope:
     async def fail(self, exc: BaseException) -> None:
         err = exc if isinstance(exc, GatewayError) else internal_error(exc)
         self.error = err
-        self.context.set_trailing_metadata(self.metadata())
-        await abort(self.context, err)
+        if self.info is None:
+            self.info = RouteInfo.of(err)
+        await abort(self.context, err, self.metadata())
 
     def close(self) -> None:
         self.settle()

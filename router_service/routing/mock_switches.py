@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 from gemgate.config import Deployment
-from gemgate.errors import ErrorKind, GatewayError
+from gemgate.errors import ErrorKind, GatewayError, invalid
 
 SWITCHES = (
     "mock_response",
@@ -29,6 +29,33 @@ def split(request: dict) -> tuple[dict, dict, dict]:
     switches = {k: request[k] for k in SWITCHES if request.get(k) is not None}
     router_keys = {k: request[k] for k in ROUTER_KEYS if request.get(k) is not None}
     return clean, switches, router_keys
+
+
+def check_router_keys(router_keys: dict) -> dict:
+    """The router-only request keys are client input: a bad value is a 400 naming it, never an
+    internal error (or, for `timeout <= 0`, an instant upstream timeout counted against deployments).
+    Returns them normalized: num_retries int >= 0, timeout float > 0, fallbacks a list of group names."""
+    out = dict(router_keys)
+    n = router_keys.get("num_retries")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+        raise invalid("num_retries must be a non-negative integer", "num_retries")
+    t = router_keys.get("timeout")
+    if t is not None:
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0 or t == float("inf"):
+            raise invalid("timeout must be a positive number of seconds", "timeout")
+        out["timeout"] = float(t)
+    fbs = router_keys.get("fallbacks")
+    if fbs is not None:
+        if not isinstance(fbs, list):
+            raise invalid("fallbacks must be a list of model group names", "fallbacks")
+        names = []
+        for i, f in enumerate(fbs):
+            name = f.get("model") if isinstance(f, dict) else f
+            if not isinstance(name, str) or not name:
+                raise invalid("fallbacks entries must be model group names (or {\"model\": name})", f"fallbacks[{i}]")
+            names.append(name)
+        out["fallbacks"] = names
+    return out
 
 
 def effective(switches: dict, dep: Deployment) -> dict:

@@ -5,7 +5,7 @@ from collections import Counter
 import pytest
 
 from gemgate.errors import ErrorKind, GatewayError
-from router_service.router import Router
+from router_service.router import RouteInfo, Router
 from router_service.routing.state import LocalState
 from tests.unit.routing.fake_providers import FakeClock, ScriptedProvider, Sleeps, make_config
 
@@ -161,6 +161,20 @@ async def test_retries_exhausted_raises_last_error():
     assert prov.calls["g-0"] == 3  # default num_retries=2
 
 
+async def test_failed_request_carries_its_route():
+    r, prov, *_ = mk({"g": [{"id": "only"}], "fb": [{"id": "fbdep"}]}, scripts={"only": [ErrorKind.UNAVAILABLE] * 3,
+                     "fbdep": [ErrorKind.UPSTREAM_ERROR] * 3}, rs={"allowed_fails": 100, "num_retries": 1},
+                     ls={"fallbacks": [{"g": ["fb"]}]})
+    with pytest.raises(GatewayError) as ei:
+        await r.chat(req("g"))
+    route = RouteInfo.of(ei.value)
+    assert ei.value.kind is ErrorKind.UPSTREAM_ERROR  # the fallback's error, after g's
+    assert (route.model_group, route.model_id, route.attempts, route.fallback_used) == ("g", "fbdep", 4, None)
+    with pytest.raises(GatewayError) as ei:
+        await r.chat(req("nope"))
+    assert RouteInfo.of(ei.value) is None  # never routed
+
+
 async def test_num_retries_config_and_per_request_override():
     r, prov, *_ = mk({"g": [{}]}, scripts={"g-0": [ErrorKind.UNAVAILABLE] * 10},
                      rs={"num_retries": 4, "allowed_fails": 100})
@@ -174,11 +188,40 @@ async def test_num_retries_config_and_per_request_override():
     assert all("num_retries" not in q for q in prov.requests)
 
 
+@pytest.mark.parametrize("extra, param", [
+    ({"num_retries": "x"}, "num_retries"), ({"num_retries": -1}, "num_retries"), ({"num_retries": 1.5}, "num_retries"),
+    ({"num_retries": True}, "num_retries"), ({"timeout": "soon"}, "timeout"), ({"timeout": 0}, "timeout"),
+    ({"timeout": -1}, "timeout"), ({"fallbacks": "g2"}, "fallbacks"), ({"fallbacks": ["g2", 5]}, "fallbacks[1]"),
+    ({"fallbacks": [{"nope": "g2"}]}, "fallbacks[0]"),
+])
+async def test_bad_router_keys_are_invalid_requests(extra, param):
+    r, prov, *_ = mk({"g": [{}], "g2": [{}]})
+    with pytest.raises(GatewayError) as ei:
+        await r.chat(req("g", **extra))
+    assert ei.value.kind is ErrorKind.INVALID_REQUEST and ei.value.param == param
+    assert not prov.calls
+
+
+async def test_good_router_keys_are_accepted():
+    r, prov, *_ = mk({"g": [{}], "g2": [{}]}, scripts={"g-0": [ErrorKind.UNAVAILABLE]})
+    _, info = await r.chat(req("g", num_retries=0, timeout=2, fallbacks=[{"model": "g2"}]))
+    assert info.fallback_used == "g2"
+
+
 async def test_retry_after_honoured():
     err = GatewayError(ErrorKind.RATE_LIMIT, "slow down", retry_after=7.0)
     r, prov, sleeps, _ = mk({"g": [{}]}, scripts={"g-0": [err]}, rs={"cooldown_time": 0})
     await r.chat(req("g"))
     assert sleeps.calls and sleeps.calls[0] >= 7.0
+
+
+async def test_retry_after_not_waited_when_retrying_on_an_untried_sibling():
+    err = lambda: GatewayError(ErrorKind.UNAVAILABLE, "overloaded", retry_after=7.0)  # noqa: E731
+    r, prov, sleeps, _ = mk({"g": [{"id": "a"}, {"id": "b"}]}, scripts={"a": [err()], "b": [err()]})
+    _, info = await r.chat(req("g"))
+    assert info.attempts == 3 and sorted(prov.calls.values()) == [1, 2]
+    assert sleeps.calls[0] <= 0.5  # the retry went to the healthy sibling: jittered backoff only
+    assert sleeps.calls[1] >= 7.0  # both tried: back to a deployment that asked us to wait
 
 
 async def test_retry_after_is_capped():
