@@ -22,6 +22,7 @@ from typing import Any
 
 from gemgate.config import Deployment, GatewayConfig
 from gemgate.errors import ErrorKind, GatewayError
+from router_service.cost import estimate_prompt_tokens
 from router_service.providers.base import Provider
 from router_service.routing import backoff, cooldowns, mock_switches
 from router_service.routing.fallbacks import fallback_groups
@@ -68,7 +69,7 @@ class _Ctx:
     op: str  # "chat" | "stream" | "embed"
     request: dict  # clean provider request
     switches: dict
-    num_retries: int
+    num_retries: int | None  # per-request `num_retries`; None = deployment max_retries, else config
     timeout: float | None
     info: RouteInfo
     fallbacks: list | None = None  # per-request `fallbacks` (group names)
@@ -136,8 +137,33 @@ class Router:
         rk = mock_switches.check_router_keys(rk)
         self._deployments(clean.get("model", ""))
         n = rk.get("num_retries")
-        return _Ctx(op, clean, switches, int(n) if n is not None else self.config.num_retries(),
+        return _Ctx(op, clean, switches, int(n) if n is not None else None,
                     rk.get("timeout"), RouteInfo(clean["model"]), rk.get("fallbacks"))
+
+    def _retries(self, ctx: _Ctx, dep: Deployment) -> int:
+        """Retries allowed after a failure on `dep`: the request's `num_retries`, else the
+        deployment's `max_retries`, else router_settings / litellm_settings `num_retries`."""
+        if ctx.num_retries is not None:
+            return ctx.num_retries
+        if dep.litellm_params.max_retries is not None:
+            return dep.litellm_params.max_retries
+        return self.config.num_retries()
+
+    def _fits(self, deps: list[Deployment], request: dict, group: str) -> list[Deployment]:
+        """router_settings.enable_pre_call_checks: skip deployments whose model_info.max_input_tokens
+        is below the request's (conservative) prompt estimate; none left -> context length error,
+        which context_window_fallbacks act on."""
+        if not self.config.router_settings.enable_pre_call_checks:
+            return deps
+        need = estimate_prompt_tokens(request)
+        fit = [d for d in deps if d.model_info.max_input_tokens is None or d.model_info.max_input_tokens >= need]
+        if not fit:
+            raise GatewayError(
+                ErrorKind.CONTEXT_LENGTH_EXCEEDED,
+                f"The request (about {need} prompt tokens) exceeds max_input_tokens of every deployment of `{group}`",
+                param="messages",
+            )
+        return fit
 
     # ---- public API ----
     async def chat(self, request: dict) -> tuple[dict, RouteInfo]:
@@ -184,7 +210,7 @@ class Router:
             raise last
 
     async def _try_group(self, ctx: _Ctx, group: str, request: dict, primary: bool) -> Any:
-        deps = self._deployments(group)
+        deps = self._fits(self._deployments(group), request, group)
         strategy = self.config.router_settings.routing_strategy
         tried: set[str] = set()
         attempt = 0
@@ -201,7 +227,7 @@ class Router:
                 raise
             except GatewayError as err:
                 tried.add(dep_id(dep))
-                if not err.retryable or attempt > ctx.num_retries:
+                if not err.retryable or attempt > self._retries(ctx, dep):
                     raise
                 # An upstream Retry-After is about the deployment that sent it (which cools down for
                 # it when it has siblings): a retry that can go to an untried, available sibling

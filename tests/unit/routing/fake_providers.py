@@ -80,8 +80,9 @@ def make_config(groups: dict[str, list[dict]], router_settings: dict | None = No
         for n, extra in enumerate(deps):
             extra = dict(extra)
             dep_id = extra.pop("id", f"{name}-{n}")
+            info = {"id": dep_id, **extra.pop("model_info", {})}
             model_list.append({"model_name": name, "litellm_params": {"model": f"gemini/{name}", **extra},
-                               "model_info": {"id": dep_id}})
+                               "model_info": info})
     return parse_config({"model_list": model_list, "router_settings": router_settings or {},
                          "litellm_settings": litellm_settings or {}}, environ={})
 

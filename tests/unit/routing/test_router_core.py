@@ -399,3 +399,29 @@ async def test_local_state_minute_rollover_and_cooldown_expiry():
     assert (await st.usage(["a"]))["a"] == (0, 0)
     assert await st.record_failure("a") == 1
     assert await st.cooldowns(["a"]) == {}
+
+
+# ---- per-deployment max_retries, pre-call checks ----
+async def test_deployment_max_retries_caps_retries_unless_request_says_otherwise():
+    r, prov, *_ = mk({"g": [{"max_retries": 0}]}, scripts={"g-0": [ErrorKind.UNAVAILABLE] * 3})
+    with pytest.raises(GatewayError):
+        await r.chat(req("g"))
+    assert prov.calls["g-0"] == 1
+    prov.calls.clear()
+    await r.chat(req("g", num_retries=3))  # two failures left in the script, then success
+    assert prov.calls["g-0"] == 3
+
+
+async def test_pre_call_checks_skip_small_context_deployments_and_fall_back():
+    big_prompt = {"messages": [{"role": "user", "content": "x" * 40_000}]}
+    r, prov, *_ = mk({"g": [{"id": "small", "model_info": {"max_input_tokens": 1000}}, {"id": "large", "model_info": {"max_input_tokens": 1_000_000}}],
+                      "tiny": [{"id": "t", "model_info": {"max_input_tokens": 100}}], "fb": [{"id": "f"}]},
+                     rs={"enable_pre_call_checks": True, "context_window_fallbacks": [{"tiny": ["fb"]}]})
+    for _ in range(10):
+        _, info = await r.chat({"model": "g", **big_prompt})
+        assert info.model_id == "large"
+    _, info = await r.chat({"model": "tiny", **big_prompt})
+    assert info.fallback_used == "fb" and prov.calls.get("t", 0) == 0
+    r2, prov2, *_ = mk({"g": [{"id": "small", "model_info": {"max_input_tokens": 1000}}]})
+    _, info = await r2.chat({"model": "g", **big_prompt})  # checks off: the deployment is called
+    assert info.model_id == "small"
