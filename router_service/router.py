@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gemgate import metrics
 from gemgate.config import Deployment, GatewayConfig
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.cost import estimate_prompt_tokens
@@ -98,6 +99,7 @@ class Router:
         self.config = config
         self.providers = providers
         self.groups = config.groups()
+        self._cooling_gauge: set[str] = set()  # deployments whose cooldown gauge this process set
         self.state = state or make_state(config, clock=clock, redis=redis, prefix=redis_prefix)
         self.timer = timer
         self.sleep = sleep
@@ -269,6 +271,7 @@ class Router:
                 first = await self._with_timeout(agen.__anext__(), timeout, dep)
                 ttft = self.timer() - start
                 await self.state.record_latency(i, ttft, "ttft")
+                self._served(i)
                 release = False  # the tracked stream owns the in-flight slot now
                 return _TrackedStream(self, dep, agen, first, start)
             if mock is not None and ctx.op == "chat":
@@ -277,6 +280,7 @@ class Router:
                 call = getattr(self._provider(dep), ctx.op)
                 result = await self._with_timeout(call(dep, request, timeout=timeout), timeout, dep)
             await self.state.record_latency(i, self.timer() - start)
+            self._served(i)
             tokens = _usage_tokens(result)
             if tokens:
                 await self.state.add_usage(i, tokens=tokens)
@@ -297,9 +301,17 @@ class Router:
                     except Exception:  # pragma: no cover - best effort
                         pass
 
+    def _served(self, dep_id_: str) -> None:
+        """A deployment answered: clear the cooldown gauge this process raised for it."""
+        if dep_id_ in self._cooling_gauge:
+            self._cooling_gauge.discard(dep_id_)
+            metrics.set_cooldown(dep_id_, False)
+
     async def _on_failure(self, dep: Deployment, err: GatewayError) -> None:
-        await cooldowns.on_failure(self.state, dep, err, self.config.router_settings,
-                                   group_size=len(self.groups.get(dep.model_name, ())))
+        if await cooldowns.on_failure(self.state, dep, err, self.config.router_settings,
+                                      group_size=len(self.groups.get(dep.model_name, ()))):
+            self._cooling_gauge.add(dep_id(dep))
+            metrics.set_cooldown(dep_id(dep), True)
 
     @staticmethod
     async def _with_timeout(aw: Awaitable[Any], timeout: float, dep: Deployment) -> Any:

@@ -27,12 +27,17 @@ def counts(err: GatewayError) -> bool:
 
 
 async def on_failure(state: RouterState, dep: Deployment, err: GatewayError, rs: RouterSettings,
-                     group_size: int = 2) -> None:
+                     group_size: int = 2) -> bool:
+    """Count the failure; True if the deployment now cools down."""
     if not counts(err) or group_size < 2:
-        return
+        return False
     i, now = dep_id(dep), state.clock()
+    cooling = False
     if err.kind is ErrorKind.RATE_LIMIT and err.retry_after:
         await state.set_cooldown(i, now + max(err.retry_after, rs.cooldown_time))
+        cooling = True
     fails = await state.record_failure(i)
     if fails > rs.allowed_fails and rs.cooldown_time > 0:
         await state.set_cooldown(i, now + rs.cooldown_time)
+        cooling = True
+    return cooling

@@ -425,3 +425,19 @@ async def test_pre_call_checks_skip_small_context_deployments_and_fall_back():
     r2, prov2, *_ = mk({"g": [{"id": "small", "model_info": {"max_input_tokens": 1000}}]})
     _, info = await r2.chat({"model": "g", **big_prompt})  # checks off: the deployment is called
     assert info.model_id == "small"
+
+
+async def test_cooldown_gauge_raised_and_cleared():
+    from gemgate import metrics
+
+    r, prov, sleeps, clock = mk({"g": [{"id": "gauge-a", "order": 1}, {"id": "gauge-b", "order": 2}]},
+                                scripts={"gauge-a": [ErrorKind.UNAVAILABLE] * 2},
+                                rs={"allowed_fails": 1, "cooldown_time": 30, "num_retries": 0})
+    for _ in range(2):
+        with pytest.raises(GatewayError):
+            await r.chat(req("g"))
+    assert 'gemgate_deployment_cooldown{deployment="gauge-a"} 1.0' in metrics.render_metrics().decode()
+    clock.t += 31
+    _, info = await r.chat(req("g"))
+    assert info.model_id == "gauge-a"
+    assert 'gemgate_deployment_cooldown{deployment="gauge-a"} 0.0' in metrics.render_metrics().decode()
