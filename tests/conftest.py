@@ -3,16 +3,13 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes.gemini import FakeGemini
-from tests.fakes.server import run_in_thread
+from tests.fakes.server import serving
 
 
 @pytest.fixture(scope="session")
 def fake_gemini_server():
-    fake = FakeGemini()
-    server = run_in_thread(fake.app)
-    fake.base_url = server.base_url
-    yield fake
-    server.stop()
+    with serving(FakeGemini()) as fake:
+        yield fake
 
 
 @pytest.fixture

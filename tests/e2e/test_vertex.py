@@ -11,7 +11,7 @@ import pytest
 
 from tests.e2e.gateway import start_gateway, write_config
 from tests.fakes.oauth import FakeOAuth, make_service_account, write_service_account
-from tests.fakes.server import run_in_thread
+from tests.fakes.server import serving
 from tests.fakes.vertex_claude import FakeVertex, claude_message
 
 CLAUDE = "claude-sonnet-4-5@20250929"
@@ -19,20 +19,14 @@ CLAUDE = "claude-sonnet-4-5@20250929"
 
 @pytest.fixture(scope="module")
 def oauth():
-    fake = FakeOAuth()
-    handle = run_in_thread(fake.app)
-    fake.base_url = handle.base_url
-    yield fake
-    handle.stop()
+    with serving(FakeOAuth()) as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")
 def claude_fake(oauth):
-    fake = FakeVertex(oauth)
-    handle = run_in_thread(fake.app)
-    fake.base_url = handle.base_url
-    yield fake
-    handle.stop()
+    with serving(FakeVertex(oauth)) as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from contextlib import contextmanager
 import threading
 import time
 from dataclasses import dataclass
@@ -44,3 +45,14 @@ def run_in_thread(app) -> ServerHandle:
             raise RuntimeError("fake server did not start")
         time.sleep(0.01)
     return ServerHandle(f"http://127.0.0.1:{port}", server, thread)
+
+
+@contextmanager
+def serving(fake):
+    """Run a fake's ASGI `app` in a thread for the duration; sets `fake.base_url`."""
+    handle = run_in_thread(fake.app)
+    fake.base_url = handle.base_url
+    try:
+        yield fake
+    finally:
+        handle.stop()

@@ -1,17 +1,14 @@
 import pytest
 
 from tests.fakes.oauth import FakeOAuth, make_service_account, write_service_account
-from tests.fakes.server import run_in_thread
+from tests.fakes.server import serving
 from tests.fakes.vertex_claude import FakeVertex
 
 
 @pytest.fixture
 def oauth():
-    fake = FakeOAuth()
-    handle = run_in_thread(fake.app)
-    fake.base_url = handle.base_url
-    yield fake
-    handle.stop()
+    with serving(FakeOAuth()) as fake:
+        yield fake
 
 
 @pytest.fixture
@@ -28,8 +25,5 @@ def sa_file(tmp_path, sa_info):
 
 @pytest.fixture
 def vertex(oauth):
-    fake = FakeVertex(oauth)
-    handle = run_in_thread(fake.app)
-    fake.base_url = handle.base_url
-    yield fake
-    handle.stop()
+    with serving(FakeVertex(oauth)) as fake:
+        yield fake
