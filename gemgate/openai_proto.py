@@ -133,6 +133,36 @@ def _content_part(part: Any, param: str) -> pb.ContentPart:
     return out
 
 
+def _thinking_block(block: Any, param: str) -> pb.ThinkingBlock:
+    block = _obj(block, param)
+    btype = block.get("type")
+    if btype not in ("thinking", "redacted_thinking"):
+        raise invalid("thinking block type must be thinking or redacted_thinking", f"{param}.type")
+    out = pb.ThinkingBlock(type=btype)
+    for key in ("thinking", "signature", "data"):
+        if block.get(key) is not None:
+            setattr(out, key, _str(block[key], f"{param}.{key}"))
+    return out
+
+
+def thinking_blocks_to_dicts(blocks) -> list[dict]:
+    out = []
+    for b in blocks:
+        d: dict[str, Any] = {"type": b.type}
+        if b.type == "redacted_thinking":
+            d["data"] = b.data
+        else:
+            d["thinking"] = b.thinking
+            d["signature"] = b.signature
+        out.append(d)
+    return out
+
+
+def thinking_blocks_to_proto(blocks: list[dict] | None) -> list[pb.ThinkingBlock]:
+    return [pb.ThinkingBlock(type=b.get("type", "thinking"), thinking=b.get("thinking") or "",
+                             signature=b.get("signature") or "", data=b.get("data") or "") for b in blocks or ()]
+
+
 def _message(msg: Any, i: int) -> pb.Message:
     p = f"messages[{i}]"
     msg = _obj(msg, p)
@@ -155,6 +185,12 @@ def _message(msg: Any, i: int) -> pb.Message:
         out.tool_call_id = _str(msg["tool_call_id"], f"{p}.tool_call_id")
     if msg.get("reasoning_content") is not None:
         out.reasoning_content = _str(msg["reasoning_content"], f"{p}.reasoning_content")
+    blocks = msg.get("thinking_blocks")
+    if blocks is not None:
+        if not isinstance(blocks, list):
+            raise invalid("thinking_blocks must be an array", f"{p}.thinking_blocks")
+        for j, block in enumerate(blocks):
+            out.thinking_blocks.append(_thinking_block(block, f"{p}.thinking_blocks[{j}]"))
     calls = msg.get("tool_calls")
     if calls is not None:
         if not isinstance(calls, list):
@@ -323,6 +359,8 @@ def _message_to_dict(m: pb.Message) -> dict:
         out["tool_call_id"] = m.tool_call_id
     if m.HasField("reasoning_content"):
         out["reasoning_content"] = m.reasoning_content
+    if m.thinking_blocks:
+        out["thinking_blocks"] = thinking_blocks_to_dicts(m.thinking_blocks)
     if m.tool_calls:
         out["tool_calls"] = [
             {"id": c.id, "type": c.type or "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
@@ -418,6 +456,7 @@ def _resp_message_to_proto(m: dict) -> pb.Message:
         out.text = m["content"]
     if m.get("reasoning_content") is not None:
         out.reasoning_content = m["reasoning_content"]
+    out.thinking_blocks.extend(thinking_blocks_to_proto(m.get("thinking_blocks")))
     for c in m.get("tool_calls") or []:
         out.tool_calls.append(
             pb.ToolCall(id=c["id"], type=c.get("type", "function"),
@@ -461,6 +500,7 @@ def chat_chunk_to_proto(d: dict) -> pb.ChatCompletionChunk:
             pd.content = delta["content"]
         if delta.get("reasoning_content") is not None:
             pd.reasoning_content = delta["reasoning_content"]
+        pd.thinking_blocks.extend(thinking_blocks_to_proto(delta.get("thinking_blocks")))
         for tc in delta.get("tool_calls") or []:
             t = pd.tool_calls.add(index=tc.get("index", 0))
             if tc.get("id") is not None:
@@ -515,6 +555,8 @@ def chat_response_to_dict(r: pb.ChatCompletionResponse) -> dict:
         msg: dict[str, Any] = {"role": m.role or "assistant", "content": m.text if m.WhichOneof("content") == "text" else None}
         if m.HasField("reasoning_content"):
             msg["reasoning_content"] = m.reasoning_content
+        if m.thinking_blocks:
+            msg["thinking_blocks"] = thinking_blocks_to_dicts(m.thinking_blocks)
         if m.tool_calls:
             msg["tool_calls"] = [
                 {"id": t.id, "type": t.type or "function", "function": {"name": t.function.name, "arguments": t.function.arguments}}
@@ -543,6 +585,8 @@ def chat_chunk_to_dict(ch: pb.ChatCompletionChunk) -> dict:
             delta["content"] = d.content
         if d.HasField("reasoning_content"):
             delta["reasoning_content"] = d.reasoning_content
+        if d.thinking_blocks:
+            delta["thinking_blocks"] = thinking_blocks_to_dicts(d.thinking_blocks)
         if d.tool_calls:
             tcs = []
             for t in d.tool_calls:

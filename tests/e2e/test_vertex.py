@@ -132,3 +132,27 @@ def test_vertex_embeddings(client, fake_gemini, gw):
     assert sent["project"] == "sa-project"  # no vertex_project: taken from the service account
     r = httpx.post(f"{gw.base_url}/v1/chat/completions", json={"model": "vembed", "messages": [{"role": "user", "content": "x"}]})
     assert r.status_code == 404 and r.json()["error"]["code"] == "model_not_found"
+
+
+def test_claude_thinking_survives_the_tool_loop(client, claude_fake):
+    """With reasoning on, the strict fake (like Anthropic) rejects a tool loop whose assistant turn
+    does not start with the signed thinking block; the openai client sends the message back as it
+    got it, thinking_blocks included."""
+    tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}
+    claude_fake.claude_response = lambda body: {**claude_message(), "stop_reason": "tool_use", "content": [
+        {"type": "thinking", "thinking": "Need to look it up.", "signature": "RXFRQg=="},
+        {"type": "tool_use", "id": "toolu_9", "name": "lookup", "input": {"q": "x"}}]}
+    try:
+        first = client.chat.completions.create(model="vclaude", messages=[{"role": "user", "content": "find x"}],
+                                               tools=[tool], reasoning_effort="low", max_tokens=4000)
+        msg = first.choices[0].message
+        assert msg.reasoning_content == "Need to look it up."
+        claude_fake.claude_response = lambda body: claude_message("done")
+        final = client.chat.completions.create(model="vclaude", tools=[tool], reasoning_effort="low", max_tokens=4000, messages=[
+            {"role": "user", "content": "find x"}, msg.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": "toolu_9", "content": "found"}])
+        assert final.choices[0].message.content == "done"
+        sent = claude_fake.requests[-1]["body"]["messages"][1]["content"]
+        assert sent[0] == {"type": "thinking", "thinking": "Need to look it up.", "signature": "RXFRQg=="}
+    finally:
+        claude_fake.claude_response = lambda body: claude_message()

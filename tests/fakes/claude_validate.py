@@ -182,6 +182,17 @@ def _check(body: Any) -> None:
         prev_role = role
     if prev_tool_ids and msgs[-1]["role"] == "assistant":
         pass  # a trailing assistant tool_use turn is a prefill; Anthropic answers it as a continuation
+    thinking_on = isinstance(body.get("thinking"), dict) and body["thinking"].get("type") == "enabled"
+    assistants = [i for i, m in enumerate(msgs) if m["role"] == "assistant"]
+    if thinking_on and assistants:
+        last = assistants[-1]
+        blocks = msgs[last]["content"]
+        if any(b.get("type") == "tool_use" for b in blocks):
+            first = blocks[0].get("type")
+            _need(first in ("thinking", "redacted_thinking"),
+                  f"messages.{last}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{first}`. "
+                  "When `thinking` is enabled, a final `assistant` message must start with a thinking block "
+                  "(preceeding the lastmost set of `tool_use` and `tool_result` blocks).")
 
 
 def validate_claude_body(body: Any) -> dict | None:

@@ -8,7 +8,8 @@ FULL_REQUEST = {
     "messages": [
         {"role": "system", "content": "sys"},
         {"role": "user", "content": [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA", "detail": "low"}}]},
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{\"a\": 1}"}}]},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{\"a\": 1}"}}],
+         "thinking_blocks": [{"type": "thinking", "thinking": "hm", "signature": "c2ln"}, {"type": "redacted_thinking", "data": "cmVk"}]},
         {"role": "tool", "tool_call_id": "call_1", "content": "{\"ok\": true}"},
         {"role": "user", "content": ""},
     ],
@@ -60,6 +61,7 @@ def test_response_round_trip():
         "id": "chatcmpl-1", "object": "chat.completion", "created": 5, "model": "flash",
         "choices": [{"index": 0, "finish_reason": "tool_calls", "logprobs": None,
                      "message": {"role": "assistant", "content": None, "reasoning_content": "thought",
+                                 "thinking_blocks": [{"type": "thinking", "thinking": "thought", "signature": "c2ln"}],
                                  "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}}],
         "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7,
                   "prompt_tokens_details": {"cached_tokens": 1, "audio_tokens": 0},
@@ -71,7 +73,7 @@ def test_response_round_trip():
 def test_chunk_round_trip():
     chunk = {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m",
              "choices": [{"index": 0, "finish_reason": None,
-                          "delta": {"content": "", "tool_calls": [{"index": 0, "id": "c", "type": "function", "function": {"name": "f", "arguments": ""}}]}}]}
+                          "delta": {"content": "", "thinking_blocks": [{"type": "redacted_thinking", "data": "cmVk"}], "tool_calls": [{"index": 0, "id": "c", "type": "function", "function": {"name": "f", "arguments": ""}}]}}]}
     assert conv.chat_chunk_to_dict(conv.chat_chunk_to_proto(chunk)) == chunk
     usage_chunk = {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [],
                    "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3,

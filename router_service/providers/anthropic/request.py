@@ -119,6 +119,22 @@ def _tool_use_blocks(tool_calls: list, where: str) -> list[dict]:
     return blocks
 
 
+def _thinking_blocks(blocks: Any, where: str) -> list[dict]:
+    """An assistant message's `thinking_blocks` (as returned by gemgate), first in its turn."""
+    out = []
+    for j, b in enumerate(blocks or []):
+        if not isinstance(b, dict):
+            raise invalid("thinking blocks must be objects", f"{where}[{j}]")
+        if b.get("type") == "redacted_thinking" and b.get("data"):
+            out.append({"type": "redacted_thinking", "data": b["data"]})
+        elif b.get("type") == "thinking" and b.get("signature"):
+            out.append({"type": "thinking", "thinking": b.get("thinking") or "", "signature": b["signature"]})
+        else:
+            raise invalid("thinking blocks need type thinking (with a signature) or redacted_thinking (with data)",
+                          f"{where}[{j}]")
+    return out
+
+
 def _tool_result_block(msg: dict, where: str) -> dict:
     if not msg.get("tool_call_id"):
         raise invalid("tool messages need a tool_call_id", f"{where}.tool_call_id")
@@ -151,7 +167,8 @@ def _messages(req: dict) -> tuple[list[dict], list[dict]]:
                 raise invalid(f"{where} has empty content", f"{where}.content")
             a_role = "user"
         elif role == "assistant":
-            blocks = _content_blocks(msg.get("content"), f"{where}.content", allow_images=False)
+            blocks = _thinking_blocks(msg.get("thinking_blocks"), f"{where}.thinking_blocks")
+            blocks += _content_blocks(msg.get("content"), f"{where}.content", allow_images=False)
             calls = _tool_use_blocks(msg.get("tool_calls") or [], f"{where}.tool_calls")
             blocks += calls
             if not blocks:

@@ -43,6 +43,7 @@ def usage_from_claude(usage: dict | None) -> dict:
 def from_claude_response(body: dict, *, model: str, created: int | None = None) -> dict:
     texts: list[str] = []
     thinking: list[str] = []
+    thinking_blocks: list[dict] = []
     tool_calls: list[dict] = []
     for block in body.get("content") or []:
         btype = block.get("type")
@@ -50,6 +51,10 @@ def from_claude_response(body: dict, *, model: str, created: int | None = None) 
             texts.append(block.get("text", ""))
         elif btype == "thinking":
             thinking.append(block.get("thinking", ""))
+            thinking_blocks.append({"type": "thinking", "thinking": block.get("thinking", ""),
+                                    "signature": block.get("signature", "")})
+        elif btype == "redacted_thinking":
+            thinking_blocks.append({"type": "redacted_thinking", "data": block.get("data", "")})
         elif btype == "tool_use":
             if block.get("name") == JSON_TOOL_NAME:
                 texts.append(json.dumps(block.get("input") or {}))
@@ -64,6 +69,8 @@ def from_claude_response(body: dict, *, model: str, created: int | None = None) 
     message: dict = {"role": "assistant", "content": "".join(texts) if texts else None}
     if thinking:
         message["reasoning_content"] = "".join(thinking)
+    if thinking_blocks:  # sent back unchanged, they keep tool use with extended thinking working
+        message["thinking_blocks"] = thinking_blocks
     if tool_calls:
         message["tool_calls"] = tool_calls
     return {

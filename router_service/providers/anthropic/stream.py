@@ -25,6 +25,7 @@ class ClaudeStreamTranslator:
         self.stopped = False
         self.blocks: dict[int, tuple[str, int | None]] = {}  # block index -> (kind, tool index)
         self.tool_count = 0
+        self.thinking: dict[int, dict] = {}  # block index -> thinking block being streamed
 
     def _chunk(self, delta: dict | None, finish: str | None = None) -> dict:
         choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
@@ -73,8 +74,13 @@ class ClaudeStreamTranslator:
                     out.append(self._chunk({"content": block["text"]}))
             elif btype == "thinking":
                 self.blocks[idx] = ("thinking", None)
+                self.thinking[idx] = {"type": "thinking", "thinking": block.get("thinking") or "",
+                                      "signature": block.get("signature") or ""}
                 if block.get("thinking"):
                     out.append(self._chunk({"reasoning_content": block["thinking"]}))
+            elif btype == "redacted_thinking":
+                self.blocks[idx] = ("other", None)
+                out.append(self._chunk({"thinking_blocks": [{"type": "redacted_thinking", "data": block.get("data", "")}]}))
             else:
                 self.blocks[idx] = ("other", None)
         elif etype == "content_block_delta":
@@ -84,12 +90,20 @@ class ClaudeStreamTranslator:
             if dtype == "text_delta" and delta.get("text"):
                 out.append(self._chunk({"content": delta["text"]}))
             elif dtype == "thinking_delta" and delta.get("thinking"):
+                if data.get("index", 0) in self.thinking:
+                    self.thinking[data.get("index", 0)]["thinking"] += delta["thinking"]
                 out.append(self._chunk({"reasoning_content": delta["thinking"]}))
+            elif dtype == "signature_delta" and data.get("index", 0) in self.thinking:
+                self.thinking[data.get("index", 0)]["signature"] += delta.get("signature") or ""
             elif dtype == "input_json_delta" and delta.get("partial_json"):
                 if kind == "json":
                     out.append(self._chunk({"content": delta["partial_json"]}))
                 elif kind == "tool":
                     out.append(self._chunk({"tool_calls": [{"index": k, "function": {"arguments": delta["partial_json"]}}]}))
+        elif etype == "content_block_stop":
+            block = self.thinking.pop(data.get("index", 0), None)
+            if block is not None:  # the complete, signed block, to be sent back with tool results
+                out.append(self._chunk({"thinking_blocks": [block]}))
         elif etype == "message_delta":
             stop = (data.get("delta") or {}).get("stop_reason")
             if stop:

@@ -79,8 +79,9 @@ def test_thinking_then_tool_use_split_json():
     ])
     ds = deltas(chunks)
     assert ds[1] == {"reasoning_content": "I should call"}
-    assert ds[2] == {"content": "Let me check."}
-    assert ds[3] == {"tool_calls": [{"index": 0, "id": "toolu_a", "type": "function",
+    assert ds[2] == {"thinking_blocks": [{"type": "thinking", "thinking": "I should call", "signature": "abc"}]}
+    assert ds[3] == {"content": "Let me check."}
+    assert ds[4] == {"tool_calls": [{"index": 0, "id": "toolu_a", "type": "function",
                                      "function": {"name": "get_weather", "arguments": ""}}]}
     args = "".join(d["tool_calls"][0]["function"]["arguments"] for d in ds if "tool_calls" in d and d["tool_calls"][0]["index"] == 0)
     assert json.loads(args) == {"city": "Paris"}
