@@ -99,6 +99,11 @@ class Deployment(_Strict):
     litellm_params: LiteLLMParams
     model_info: ModelInfo = Field(default_factory=ModelInfo)
 
+    @field_validator("model_info", mode="before")
+    @classmethod
+    def _empty_info(cls, v: Any) -> Any:
+        return {} if v is None else v
+
 
 FallbackList = list[dict[str, list[str]]]
 
@@ -252,6 +257,8 @@ def parse_config(data: Any, environ: dict[str, str] | None = None) -> GatewayCon
         data = {}
     if not isinstance(data, dict):
         raise ConfigError("invalid config: the top level must be a mapping")
+    # a section left with only comments in YAML (`general_settings:`) is null: treat it as empty
+    data = {k: v for k, v in data.items() if v is not None}
     # environment_variables (LiteLLM) are applied before os.environ/ references resolve
     extra_env = data.get("environment_variables") or {}
     if not isinstance(extra_env, dict):

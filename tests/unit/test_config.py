@@ -87,3 +87,17 @@ def test_invalid_yaml(tmp_path):
     p.write_text("model_list: [\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(p)
+
+
+def test_empty_sections_are_allowed():
+    cfg = parse_config({"model_list": [{**dep(), "model_info": None}], "general_settings": None, "litellm_settings": None}, environ={})
+    assert cfg.general_settings.master_key is None
+    assert cfg.model_list[0].model_info.id == "m-0"
+
+
+def test_shipped_example_config_is_valid():
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "config.example.yaml"
+    cfg = load_config(example, environ={"GEMINI_API_KEY": "k"})
+    assert cfg.model_list[0].litellm_params.api_key == "k"
