@@ -85,6 +85,31 @@ class Gateway:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        drop_redis_keys(redis_prefix(self.port))
+
+
+def redis_prefix(port: int) -> str:
+    return f"gemgate-bench-{port}:"
+
+
+def drop_redis_keys(prefix: str) -> None:
+    """The benchmark's keys, settled-request records and counters are its own: remove them."""
+    import redis
+
+    client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    try:
+        batch = []
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                client.delete(*batch)
+                batch.clear()
+        if batch:
+            client.delete(*batch)
+    except redis.RedisError:
+        pass
+    finally:
+        client.close()
 
 
 async def start_gateway(upstream_url: str, *, master_key: str | None = None, cpus: set[int] | None = None,
@@ -102,7 +127,7 @@ async def start_gateway(upstream_url: str, *, master_key: str | None = None, cpu
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "gemgate.cli", "--config", str(cfg_path), "--host", "127.0.0.1", "--port", str(port),
-         "--redis-prefix", f"gemgate-bench-{port}:"],
+         "--redis-prefix", redis_prefix(port)],
         stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env, preexec_fn=preexec,
         cwd=str(Path(__file__).resolve().parent.parent),
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from bench.gateway import drop_redis_keys
 from tests.fakes.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,22 +50,8 @@ class Gateway:
                 self.proc.wait()
                 raise AssertionError("gemgate did not stop within the timeout:\n" + self.log())
         if self.redis_prefix:
-            drop_redis_prefix(self.redis_prefix)
+            drop_redis_keys(self.redis_prefix)
         return self.proc.returncode
-
-
-def drop_redis_prefix(prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-    except redis.RedisError:
-        pass
-    finally:
-        client.close()
 
 
 def write_config(tmp_path: Path, config: dict, name: str = "config.yaml") -> Path:
