@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from gemgate.config import ALL_MODELS
 from gemgate.errors import ErrorKind, GatewayError, invalid
 from budget_service.durations import Period, duration_seconds, iso, parse_duration
 from budget_service.keys import display_name, hash_key, is_hash, new_key, same_secret, short
@@ -28,7 +29,6 @@ from budget_service.redis_store import EntityArgs, RedisStore
 log = logging.getLogger("gemgate.budget")
 
 MICROS = 1_000_000
-ALL_MODELS = "all-proxy-models"
 
 
 def key_id(doc: dict) -> str:

@@ -439,6 +439,12 @@ def _usage_to_proto(u: dict | None) -> pb.Usage | None:
     return out
 
 
+def _set_usage(out, d: dict) -> None:
+    usage = _usage_to_proto(d.get("usage"))
+    if usage is not None:
+        out.usage.CopyFrom(usage)
+
+
 def _logprobs_to_proto(lp: dict | None) -> pb.ChoiceLogprobs | None:
     if not lp:
         return None
@@ -476,9 +482,7 @@ def chat_response_to_proto(d: dict) -> pb.ChatCompletionResponse:
         lp = _logprobs_to_proto(c.get("logprobs"))
         if lp is not None:
             choice.logprobs.CopyFrom(lp)
-    usage = _usage_to_proto(d.get("usage"))
-    if usage is not None:
-        out.usage.CopyFrom(usage)
+    _set_usage(out, d)
     return out
 
 
@@ -516,9 +520,7 @@ def chat_chunk_to_proto(d: dict) -> pb.ChatCompletionChunk:
         lp = _logprobs_to_proto(c.get("logprobs"))
         if lp is not None:
             choice.logprobs.CopyFrom(lp)
-    usage = _usage_to_proto(d.get("usage"))
-    if usage is not None:
-        out.usage.CopyFrom(usage)
+    _set_usage(out, d)
     return out
 
 
@@ -663,9 +665,7 @@ def embeddings_response_to_proto(d: dict) -> pb.EmbeddingsResponse:
     out = pb.EmbeddingsResponse(model=d.get("model", ""))
     for item in d.get("data", []):
         out.data.add(index=item.get("index", 0), embedding=item["embedding"])
-    usage = _usage_to_proto(d.get("usage"))
-    if usage is not None:
-        out.usage.CopyFrom(usage)
+    _set_usage(out, d)
     return out
 
 

@@ -152,12 +152,15 @@ class BudgetGate:
             raise rpc_error(exc) from None
         return Admission(request_id, resp.identity, model, resp.reserved_micros, est_tokens)
 
-    async def settle(self, admission: Admission, *, usage: dict | None, route, success: bool) -> int:
-        """Charge the request; returns the micro-USD charged (0 if it was already settled)."""
+    async def settle(self, admission: Admission, *, usage: dict | None, route, success: bool,
+                     cost_micros: int | None = None) -> int:
+        """Charge the request; returns the micro-USD charged (0 if it was already settled).
+        `cost_micros`: the price the caller already computed with `charge_micros`."""
         if admission is None or admission.settled:
             return 0
         admission.settled = True
-        actual = charge_micros(admission, usage=usage, route=route, success=success)
+        actual = cost_micros if cost_micros is not None else charge_micros(
+            admission, usage=usage, route=route, success=success)
         tokens = int((usage or {}).get("total_tokens") or 0)
         req = budget_pb2.SettleRequest(request_id=admission.request_id, actual_cost_micros=actual,
                                        actual_tokens=tokens, model=admission.model, success=success)

@@ -15,6 +15,7 @@ import uuid
 import grpc
 
 from gemgate import openai_proto as conv
+from gemgate.config import ALL_MODELS
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import abort
 from gemgate.v1 import router_pb2, router_pb2_grpc
@@ -25,8 +26,6 @@ from router_service.usage.record import new_record
 from router_service.usage.tracking import mark_first_token, track
 
 log = logging.getLogger("gemgate.router")
-
-ALL_MODELS = "all-proxy-models"  # the key `models` entry that allows every group (LiteLLM's name)
 
 
 def api_key_from(context: grpc.aio.ServicerContext) -> str | None:
@@ -135,7 +134,8 @@ class CallScope:
         self.cost_micros = charge_micros(self.admission, usage=self.usage, route=self.info, success=self.ok)
         if self.gate.enforces:
             self.settlements.spawn(
-                self.gate.settle(self.admission, usage=self.usage, route=self.info, success=self.ok))
+                self.gate.settle(self.admission, usage=self.usage, route=self.info, success=self.ok,
+                                 cost_micros=self.cost_micros))
 
     async def fail(self, exc: BaseException) -> None:
         err = exc if isinstance(exc, GatewayError) else internal_error(exc)
