@@ -158,6 +158,8 @@ class GeneralSettings(_Strict):
     media_allowed_networks: list[str] = Field(default_factory=list)
     media_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     media_fetch_timeout: float = Field(default=10.0, gt=0)
+    # LiteLLM's name: the largest request body the facade reads (MB); larger ones are a 413
+    max_request_size_mb: float = Field(default=64.0, gt=0, le=4096)
 
     @field_validator("media_allowed_networks")
     @classmethod

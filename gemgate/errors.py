@@ -33,6 +33,7 @@ class ErrorKind(enum.Enum):
     )
     AUTHENTICATION = KindInfo(401, "authentication_error", grpc.StatusCode.UNAUTHENTICATED, "invalid_api_key")
     PERMISSION = KindInfo(403, "permission_error", grpc.StatusCode.PERMISSION_DENIED)
+    PAYLOAD_TOO_LARGE = KindInfo(413, "invalid_request_error", grpc.StatusCode.INVALID_ARGUMENT, "request_too_large")
     NOT_FOUND = KindInfo(404, "invalid_request_error", grpc.StatusCode.NOT_FOUND, "not_found")
     MODEL_NOT_FOUND = KindInfo(404, "invalid_request_error", grpc.StatusCode.NOT_FOUND, "model_not_found")
     REQUEST_TIMEOUT = KindInfo(408, "timeout_error", grpc.StatusCode.DEADLINE_EXCEEDED, "timeout", True)

@@ -72,6 +72,10 @@ def from_rpc_error(exc: grpc.aio.AioRpcError | grpc.RpcError) -> GatewayError:
                         upstream_status=int(meta["upstream_status"]) if "upstream_status" in meta else None,
                     )
     kind = _GRPC_TO_KIND.get(code, ErrorKind.INTERNAL)
+    if kind is ErrorKind.INTERNAL:
+        # A status no gemgate service raised on purpose (e.g. grpc's own "Unexpected <class ...>"):
+        # its text describes internals, never show it to a client.
+        message = "internal error between gemgate services"
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
         message = f"internal service unavailable: {message}"
     return GatewayError(kind, message)

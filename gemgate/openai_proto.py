@@ -6,11 +6,13 @@ The facade uses `chat_request_to_proto` (validating client input, 400s name the 
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
 from google.protobuf import struct_pb2
 
+from gemgate import safejson
 from gemgate.errors import invalid
 from gemgate.v1 import router_pb2 as pb
 
@@ -23,6 +25,21 @@ _TYPED = {
     "user", "stream_options", "metadata", "stream", *_FLOAT_PARAMS, *_INT_PARAMS, *_BOOL_PARAMS,
 }
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+
+# Accepted ranges (OpenAI's documented ranges; int32 where Gemini's field is int32). A provider's
+# own, tighter limit (e.g. a model's output token limit) is checked by its translator.
+INT32_MAX = 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+RANGES: dict[str, tuple[float, float]] = {
+    "temperature": (0.0, 2.0), "top_p": (0.0, 1.0),
+    "presence_penalty": (-2.0, 2.0), "frequency_penalty": (-2.0, 2.0),
+    "max_tokens": (1, INT32_MAX), "max_completion_tokens": (1, INT32_MAX),
+    "n": (1, 128), "seed": (INT64_MIN, INT64_MAX), "top_logprobs": (0, 20),
+    "dimensions": (1, 65536),
+}
+# A google.protobuf.Struct nests two proto levels per JSON level and gRPC decodes at most 100:
+# metadata and extra parameters carried as Struct may nest this deep (JSON levels below the field).
+STRUCT_MAX_DEPTH = 24
 
 
 # ---------------------------------------------------------------- Struct helpers
@@ -61,6 +78,7 @@ def _value_to_py(v: struct_pb2.Value) -> Any:
 
 
 def dict_to_struct(d: dict, param: str) -> struct_pb2.Struct:
+    safejson.check_depth(d, STRUCT_MAX_DEPTH, base=(param,) if param != "body" else ())
     s = struct_pb2.Struct()
     try:
         s.update(d)
@@ -71,16 +89,23 @@ def dict_to_struct(d: dict, param: str) -> struct_pb2.Struct:
 
 # ---------------------------------------------------------------- validation helpers
 
+def _in_range(v, param: str):
+    lo, hi = RANGES.get(param, (None, None))
+    if lo is not None and not lo <= v <= hi:
+        raise invalid(f"{param} must be between {lo} and {hi}; got {v}", param, code="out_of_range")
+    return v
+
+
 def _num(v: Any, param: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         raise invalid(f"{param} must be a number", param)
-    return float(v)
+    return _in_range(float(v), param)
 
 
 def _int(v: Any, param: str) -> int:
     if isinstance(v, bool) or not (isinstance(v, int) or (isinstance(v, float) and v.is_integer())):
         raise invalid(f"{param} must be an integer", param)
-    return int(v)
+    return _in_range(int(v), param)
 
 
 def _bool(v: Any, param: str) -> bool:
@@ -92,6 +117,11 @@ def _bool(v: Any, param: str) -> bool:
 def _str(v: Any, param: str) -> str:
     if not isinstance(v, str):
         raise invalid(f"{param} must be a string", param)
+    if not v.isascii():
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            raise invalid(f"{param} is not valid Unicode (unpaired UTF-16 surrogate)", param) from None
     return v
 
 
@@ -99,6 +129,14 @@ def _obj(v: Any, param: str) -> dict:
     if not isinstance(v, dict):
         raise invalid(f"{param} must be an object", param)
     return v
+
+
+def schema_text(schema: dict, param: str) -> str:
+    """A JSON Schema as JSON text for the proto: keeps the client's key order (a Struct would not)."""
+    try:
+        return safejson.dumps(schema)
+    except TypeError:  # e.g. an integer beyond 64 bits
+        raise invalid(f"{param} must be a JSON object of JSON values", param) from None
 
 
 # ---------------------------------------------------------------- request: dict -> proto (facade)
@@ -172,7 +210,7 @@ def _message(msg: Any, i: int) -> pb.Message:
     out = pb.Message(role=role)
     content = msg.get("content")
     if isinstance(content, str):
-        out.text = content
+        out.text = _str(content, f"{p}.content")
     elif isinstance(content, list):
         out.parts.SetInParent()
         for j, part in enumerate(content):
@@ -227,7 +265,7 @@ def _tool(tool: Any, i: int) -> pb.Tool:
     if fn.get("description") is not None:
         out.function.description = _str(fn["description"], f"{p}.function.description")
     if fn.get("parameters") is not None:
-        out.function.parameters.CopyFrom(dict_to_struct(_obj(fn["parameters"], f"{p}.function.parameters"), f"{p}.function.parameters"))
+        out.function.parameters_json = schema_text(_obj(fn["parameters"], f"{p}.function.parameters"), f"{p}.function.parameters")
     if fn.get("strict") is not None:
         out.function.strict = _bool(fn["strict"], f"{p}.function.strict")
     return out
@@ -255,7 +293,7 @@ def _response_format(rf: Any) -> pb.ResponseFormat:
         if js.get("description") is not None:
             out.json_schema.description = _str(js["description"], "response_format.json_schema.description")
         if js.get("schema") is not None:
-            out.json_schema.schema.CopyFrom(dict_to_struct(_obj(js["schema"], "response_format.json_schema.schema"), "response_format.json_schema.schema"))
+            out.json_schema.schema_json = schema_text(_obj(js["schema"], "response_format.json_schema.schema"), "response_format.json_schema.schema")
         if js.get("strict") is not None:
             out.json_schema.strict = _bool(js["strict"], "response_format.json_schema.strict")
     return out
@@ -265,7 +303,7 @@ def _model(body: dict) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise invalid("you must provide a model parameter", "model")
-    return model
+    return _str(model, "model")
 
 
 def chat_request_to_proto(body: Any) -> pb.ChatCompletionRequest:
@@ -287,14 +325,9 @@ def chat_request_to_proto(body: Any) -> pb.ChatCompletionRequest:
     for name in _BOOL_PARAMS:
         if body.get(name) is not None:
             setattr(req, name, _bool(body[name], name))
-    if req.HasField("n") and req.n < 1:
-        raise invalid("n must be at least 1", "n")
-    for name in ("max_tokens", "max_completion_tokens"):
-        if req.HasField(name) and getattr(req, name) < 1:
-            raise invalid(f"{name} must be at least 1", name)
     stop = body.get("stop")
     if isinstance(stop, str):
-        req.stop.append(stop)
+        req.stop.append(_str(stop, "stop"))
     elif isinstance(stop, list):
         for j, s in enumerate(stop):
             req.stop.append(_str(s, f"stop[{j}]"))
@@ -384,7 +417,9 @@ def chat_request_to_dict(req: pb.ChatCompletionRequest) -> dict:
             fn: dict[str, Any] = {"name": t.function.name}
             if t.function.description:
                 fn["description"] = t.function.description
-            if t.function.HasField("parameters"):
+            if t.function.HasField("parameters_json"):
+                fn["parameters"] = json.loads(t.function.parameters_json)
+            elif t.function.HasField("parameters"):
                 fn["parameters"] = struct_to_dict(t.function.parameters)
             if t.function.HasField("strict"):
                 fn["strict"] = t.function.strict
@@ -403,7 +438,9 @@ def chat_request_to_dict(req: pb.ChatCompletionRequest) -> dict:
             jd: dict[str, Any] = {"name": js.name}
             if js.description:
                 jd["description"] = js.description
-            if js.HasField("schema"):
+            if js.HasField("schema_json"):
+                jd["schema"] = json.loads(js.schema_json)
+            elif js.HasField("schema"):
                 jd["schema"] = struct_to_dict(js.schema)
             if js.HasField("strict"):
                 jd["strict"] = js.strict
@@ -633,11 +670,11 @@ def embeddings_request_to_proto(body: Any) -> pb.EmbeddingsRequest:
         raise invalid("input must be a non-empty string or array of strings", "input")
     if any(not x for x in inputs):
         raise invalid("input strings must not be empty", "input")
+    for i, x in enumerate(inputs):
+        _str(x, f"input[{i}]" if isinstance(inp, list) else "input")
     req = pb.EmbeddingsRequest(model=model, input=inputs)
     if body.get("dimensions") is not None:
         req.dimensions = _int(body["dimensions"], "dimensions")
-        if req.dimensions < 1:
-            raise invalid("dimensions must be at least 1", "dimensions")
     fmt = body.get("encoding_format")
     if fmt is not None:
         if fmt not in ("float", "base64"):

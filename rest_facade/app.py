@@ -12,7 +12,11 @@ from grpc_health.v1 import health_pb2_grpc
 
 from gemgate.grpc_server import MESSAGE_OPTIONS
 from gemgate.v1 import budget_pb2_grpc, router_pb2_grpc
+from gemgate.errors import ErrorKind, GatewayError
+from gemgate.grpc_errors import from_rpc_error
+from gemgate.v1 import budget_pb2
 from rest_facade import errors
+from rest_facade.guard import DEFAULT_MAX_BODY_BYTES, InputGuard
 from rest_facade.routes import health, management, metrics, openai
 
 GRPC_OPTIONS = [*MESSAGE_OPTIONS, ("grpc.keepalive_time_ms", 30000)]
@@ -23,6 +27,8 @@ class FacadeSettings:
     router_address: str
     budget_address: str | None = None
     metrics_urls: tuple[str, ...] = ()  # other processes' /metrics, merged into ours
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # general_settings.max_request_size_mb
+    auth_required: bool = False  # general_settings.master_key set: large bodies only after the key
 
 
 def create_app(settings: FacadeSettings) -> FastAPI:
@@ -49,6 +55,21 @@ def create_app(settings: FacadeSettings) -> FastAPI:
 
     app = FastAPI(title="gemgate", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     errors.install(app)
+
+    async def check_key(key: str) -> GatewayError | None:
+        stub = getattr(app.state, "budget", None)
+        if stub is None:
+            return None
+        try:
+            await stub.Authorize(budget_pb2.AuthorizeRequest(api_key=key), timeout=5.0)
+        except grpc.aio.AioRpcError as exc:
+            return from_rpc_error(exc)
+        except Exception:  # noqa: BLE001 - never let a broken check read the body unauthenticated
+            return GatewayError(ErrorKind.UNAVAILABLE, "could not check the API key")
+        return None
+
+    app.add_middleware(InputGuard, max_body_bytes=settings.max_body_bytes,
+                       check_key=check_key if settings.auth_required else None)
     app.include_router(openai.router)
     app.include_router(health.router)
     app.include_router(management.router)

@@ -1,27 +1,33 @@
-"""Reading JSON request bodies with OpenAI-style 400s (never a 422 or a stack trace)."""
+"""Reading JSON request bodies with OpenAI-style 400s (never a 422, a 500 or a stack trace).
+
+The body itself was already read (and size-limited, and key-checked when large) by
+`rest_facade.guard.InputGuard`. `json_body` parses it with `gemgate.safejson` (bounded depth and
+value count, valid Unicode, key order kept). Work on large bodies runs in a worker thread
+(`off_loop`) so one big request does not hold the event loop for the others.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import Request
 
+from gemgate import safejson
 from gemgate.errors import invalid
+from gemgate.offload import cpu as off_loop
 
-MAX_BODY_BYTES = 64 * 1024 * 1024
+__all__ = ["json_body", "off_loop", "parse_object"]
 
 
-async def json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise invalid(f"request body exceeds {MAX_BODY_BYTES // (1024 * 1024)} MB")
-    if not raw.strip():
-        raise invalid("request body is empty; send a JSON object")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise invalid(f"request body is not valid JSON: {exc}") from None
+def parse_object(raw: bytes, *, empty_ok: bool = False) -> dict[str, Any]:
+    if empty_ok and not raw.strip():
+        return {}
+    data = safejson.parse(raw)
     if not isinstance(data, dict):
         raise invalid("request body must be a JSON object")
     return data
+
+
+async def json_body(request: Request, *, empty_ok: bool = False) -> dict[str, Any]:
+    raw = await request.body()
+    return await off_loop(len(raw), parse_object, raw, empty_ok=empty_ok)

@@ -55,8 +55,4 @@ def install(app: FastAPI) -> None:
             err = GatewayError(kind, str(exc.detail))
             return JSONResponse(err.openai_body(), status_code=exc.status_code)
         return error_response(err)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error in facade", exc_info=exc)
-        return error_response(GatewayError(ErrorKind.INTERNAL, "internal error in rest_facade"))
+    # Unexpected exceptions are answered by rest_facade.guard.InputGuard (keeps the connection).

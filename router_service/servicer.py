@@ -14,6 +14,7 @@ import uuid
 
 import grpc
 
+from gemgate import offload
 from gemgate import openai_proto as conv
 from gemgate.config import ALL_MODELS
 from gemgate.errors import ErrorKind, GatewayError
@@ -174,7 +175,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         chunks = None
         streamed = StreamedOutput()
         try:
-            req = conv.chat_request_to_dict(request)
+            req = await offload.cpu(request.ByteSize(), conv.chat_request_to_dict, request)
             include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
             await scope.admit(req)
             scope.info, chunks = await self.router.stream(req)
@@ -209,7 +210,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         """One unary RPC: proto -> dict, admit, route, price + settle, record, dict -> proto."""
         scope = CallScope(self, context, call_type, stream=False)
         try:
-            req = to_dict(request)
+            req = await offload.cpu(request.ByteSize(), to_dict, request)
             req.pop("stream", None)
             await scope.admit(req)
             response, scope.info = await route(req)

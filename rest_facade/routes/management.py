@@ -8,7 +8,6 @@ Money in these JSON shapes is USD (floats), as in LiteLLM.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import grpc
@@ -20,6 +19,7 @@ from gemgate.errors import ErrorKind, GatewayError, invalid
 from gemgate.grpc_errors import from_rpc_error
 from gemgate.v1 import budget_pb2
 from rest_facade.auth import caller_key
+from rest_facade.body import json_body
 
 router = APIRouter()
 DEADLINE = 5.0
@@ -70,13 +70,7 @@ class KeyRefBody(_Body):
 
 
 async def _body(request: Request, model: type[BaseModel]) -> BaseModel:
-    raw = await request.body()
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        raise invalid("request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise invalid("request body must be a JSON object")
+    data = await json_body(request, empty_ok=True)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import struct
 from collections.abc import AsyncIterator
 
@@ -16,10 +17,11 @@ from gemgate.errors import ErrorKind, GatewayError, invalid
 from gemgate.grpc_errors import from_rpc_error
 from gemgate.v1 import router_pb2
 from rest_facade.auth import grpc_metadata
-from rest_facade.body import json_body
+from rest_facade.body import json_body, off_loop
 from rest_facade.errors import error_response, sse_error
 
 router = APIRouter()
+log = logging.getLogger("gemgate.facade")
 
 DONE = b"data: [DONE]\n\n"
 
@@ -40,7 +42,7 @@ async def chat_completions(request: Request):
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise invalid("stream must be a boolean", "stream")
-    proto = conv.chat_request_to_proto(body)
+    proto = await off_loop(len(await request.body()), conv.chat_request_to_proto, body)
     stub = request.app.state.router
     md = grpc_metadata(request)
     if not stream:
@@ -74,6 +76,9 @@ async def _stream(stub, proto: router_pb2.ChatCompletionRequest, md) -> Streamin
             yield DONE
         except grpc.aio.AioRpcError as exc:
             yield sse_error(from_rpc_error(exc))
+        except Exception:  # noqa: BLE001 - the stream has started: end it with an error event
+            log.exception("unexpected error while streaming")
+            yield sse_error(GatewayError(ErrorKind.INTERNAL, "internal error in rest_facade"))
         finally:
             call.cancel()  # no-op when finished; on client disconnect it tells the router
 
@@ -85,7 +90,7 @@ async def _stream(stub, proto: router_pb2.ChatCompletionRequest, md) -> Streamin
 @router.post("/embeddings")
 async def embeddings(request: Request):
     body = await json_body(request)
-    proto = conv.embeddings_request_to_proto(body)
+    proto = await off_loop(len(await request.body()), conv.embeddings_request_to_proto, body)
     call = request.app.state.router.Embeddings(proto, metadata=grpc_metadata(request))
     try:
         resp = await call

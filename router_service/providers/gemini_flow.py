@@ -3,7 +3,9 @@ translate, and build the answer / stream state. The providers only add URL, auth
 
 from __future__ import annotations
 
+from gemgate import offload
 from gemgate.config import Deployment
+from router_service import cost
 from router_service.providers.gemini import translate
 from router_service.providers.gemini.fetch_images import MediaFetcher
 
@@ -15,7 +17,18 @@ def choices_requested(request: dict) -> int:
 
 async def chat_body(fetcher: MediaFetcher, dep: Deployment, request: dict, *, vertex: bool) -> dict:
     request = await fetcher.inline_remote_media(request)
-    return translate.to_gemini_request(request, vertex=vertex, deployment=dep.litellm_params.as_dict)
+    size_hint = 128 * (len(request.get("messages") or ()) + len(request.get("tools") or ()))
+    return await offload.cpu(size_hint, translate.to_gemini_request, request, vertex=vertex,
+                             deployment=dep.litellm_params.as_dict, output_limit=output_limit(dep))
+
+
+def output_limit(dep: Deployment) -> int | None:
+    """The model's output token limit when known (model_info.max_output_tokens, else the price
+    table entry of model_info.base_model / the upstream model); None for unknown models."""
+    if dep.model_info.max_output_tokens:
+        return dep.model_info.max_output_tokens
+    known = cost.lookup(dep.model_info.base_model or dep.litellm_params.model)
+    return known.max_output_tokens if known else None
 
 
 def chat_reply(payload: dict, request: dict, *, vertex: bool) -> dict:

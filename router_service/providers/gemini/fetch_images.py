@@ -28,6 +28,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 _FILE_TYPES = ("image/", "audio/", "video/", "application/pdf", "text/plain")
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")           # ::a.b.c.d (deprecated form)
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -35,9 +37,26 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return [info[4][0] for info in infos]
 
 
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address] | None:
+    """The IPv4 address(es) an IPv6 address carries and is routed to: IPv4-mapped (::ffff:a.b.c.d),
+    IPv4-compatible (::a.b.c.d), 6to4 (2002:AABB:CCDD::/16), Teredo (2001::/32: server and
+    client), NAT64 (64:ff9b::/96 well-known, 64:ff9b:1::/48 local-use). None for other addresses."""
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)
+    if any(ip in net for net in _NAT64) or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    return None
+
+
 def is_public_ip(ip: IPAddress) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = embedded_ipv4(ip)
+        if embedded is not None:  # judged by where it really goes
+            return all(is_public_ip(v4) for v4 in embedded)
     if ip.is_multicast or ip.is_reserved or ip.is_unspecified or ip.is_loopback or ip.is_link_local:
         return False
     if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:

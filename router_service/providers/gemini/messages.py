@@ -113,6 +113,7 @@ def to_contents(messages: list[dict], *, vertex: bool) -> tuple[list[dict], dict
     system: list[str] = []
     contents: list[dict] = []
     names: dict[str, str] = {}
+    last_is_result = False  # does contents[-1] hold function responses (tracked: O(1) per message)
     for i, msg in enumerate(messages):
         role = msg.get("role")
         if role in ("system", "developer"):
@@ -128,22 +129,21 @@ def to_contents(messages: list[dict], *, vertex: bool) -> tuple[list[dict], dict
             raise invalid(f"message role {role!r} is not supported", f"messages[{i}].role")
         if not parts:
             raise invalid(f"messages[{i}] has empty content", f"messages[{i}].content")
-        _append(contents, g_role, parts)
+        last_is_result = _append(contents, g_role, parts, last_is_result)
     if not contents:
         contents.append({"role": "user", "parts": [{"text": " "}]})
     texts = [t for t in system if t]
     return contents, ({"parts": [{"text": t} for t in texts]} if texts else None)
 
 
-def _is_tool_result(content: dict) -> bool:
-    return any("functionResponse" in p for p in content["parts"])
-
-
-def _append(contents: list[dict], role: str, parts: list[dict]) -> None:
+def _append(contents: list[dict], role: str, parts: list[dict], last_is_result: bool) -> bool:
     """Merge adjacent same-role turns, but never mix function responses with other user parts
-    (the responses of one step must form their own content)."""
+    (the responses of one step must form their own content). Cost: O(len(parts)), never the size of
+    the merged turn (20,000 same-role messages stay linear). Returns whether the last turn holds
+    function responses."""
     new_is_result = any("functionResponse" in p for p in parts)
-    if contents and contents[-1]["role"] == role and _is_tool_result(contents[-1]) == new_is_result:
+    if contents and contents[-1]["role"] == role and last_is_result == new_is_result:
         contents[-1]["parts"].extend(parts)
     else:
         contents.append({"role": role, "parts": parts})
+    return new_is_result

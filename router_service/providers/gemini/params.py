@@ -131,19 +131,28 @@ def _logprobs(req: dict) -> dict:
     return out
 
 
-def _max_tokens(req: dict, deployment: dict) -> int | None:
+def _max_tokens(req: dict, deployment: dict, limit: int | None) -> int | None:
+    """The request's output limit (int32 like Gemini's field), clamped to the model's known output
+    limit: asking for more than a model can produce just means "as much as it can" (the budget
+    reservation uses the same clamped value)."""
+    val = None
     for key in ("max_completion_tokens", "max_tokens"):
-        val = _int(req, key, 1)
+        val = _int(req, key, 1, 2**31 - 1)
         if val is not None:
-            return val
-    return deployment.get("max_tokens")
+            break
+    if val is None:
+        val = deployment.get("max_tokens")
+    if val is not None and limit:
+        val = min(val, limit)
+    return val
 
 
-def generation_config(req: dict, deployment: dict, model: str, dropped: set[str]) -> dict:
+def generation_config(req: dict, deployment: dict, model: str, dropped: set[str],
+                      output_limit: int | None = None) -> dict:
     gen: dict[str, Any] = {}
     pairs = [("temperature", _number(req, "temperature", 0, 2)), ("topP", _number(req, "top_p", 0, 1)),
              ("topK", _int(req, "top_k", 1)), ("candidateCount", _int(req, "n", 1, 8)),
-             ("maxOutputTokens", _max_tokens(req, deployment)), ("seed", _int(req, "seed", -(2**31), 2**31 - 1)),
+             ("maxOutputTokens", _max_tokens(req, deployment, output_limit)), ("seed", _int(req, "seed", -(2**31), 2**31 - 1)),
              ("presencePenalty", _number(req, "presence_penalty", -2, 2)),
              ("frequencyPenalty", _number(req, "frequency_penalty", -2, 2))]
     gen.update({k: v for k, v in pairs if v is not None})

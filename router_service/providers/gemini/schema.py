@@ -1,5 +1,9 @@
 """OpenAI JSON Schema -> Gemini `Schema` (OpenAPI subset). Returns None when sanitizing would lose
-meaning (cycles, oneOf/allOf/not, ...): the caller then sends `parametersJsonSchema` instead."""
+meaning (cycles, oneOf/allOf/not, ...): the caller then sends `parametersJsonSchema` instead.
+
+Key order is the client's, exactly (properties, required, enum are copied in order; the facade
+carries schemas as JSON text, never as a protobuf Struct map whose order depends on the hash seed),
+and objects get `propertyOrdering` so Gemini generates their keys in that order."""
 
 from __future__ import annotations
 
@@ -74,6 +78,9 @@ def _convert(node: Any, root: dict, seen: tuple[str, ...]) -> dict:
         out["format"] = node["format"]
     if out.get("type") == "OBJECT" and not out.get("properties"):
         raise Lossy("free-form object")
+    if len(out.get("properties") or ()) > 1 and "propertyOrdering" not in out:
+        # Gemini orders generated object keys alphabetically unless told: keep the client's order
+        out["propertyOrdering"] = list(out["properties"])
     if out.get("type") == "ARRAY" and "items" not in out:
         raise Lossy("array without items")
     return out

@@ -35,8 +35,11 @@ def _model_name(req: dict, deployment: dict) -> str:
     return str(deployment.get("model") or req.get("model") or "")
 
 
-def to_gemini_request(req: dict, *, vertex: bool = False, deployment: dict | None = None) -> dict:
-    """OpenAI chat request dict -> Gemini GenerateContentRequest dict (raises 400 GatewayError)."""
+def to_gemini_request(req: dict, *, vertex: bool = False, deployment: dict | None = None,
+                      output_limit: int | None = None) -> dict:
+    """OpenAI chat request dict -> Gemini GenerateContentRequest dict (raises 400 GatewayError).
+    `output_limit`: the model's known output token limit (max_tokens above it is clamped).
+    Linear in the size of the request."""
     deployment = deployment or {}
     messages = req.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -55,7 +58,7 @@ def to_gemini_request(req: dict, *, vertex: bool = False, deployment: dict | Non
     safety = to_safety_settings(req.get("safety_settings"), deployment.get("safety_settings"), vertex=vertex)
     if safety:
         body["safetySettings"] = safety
-    gen = generation_config(req, deployment, _model_name(req, deployment), dropped)
+    gen = generation_config(req, deployment, _model_name(req, deployment), dropped, output_limit)
     if gen:
         body["generationConfig"] = gen
     labels = vertex_labels(req.get("user")) if vertex else None

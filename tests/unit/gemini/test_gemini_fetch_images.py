@@ -179,3 +179,33 @@ def test_pure_helpers():
     out = with_fetched_images(req, {"https://a.example/x.png": ("image/png", "AA==")})
     assert out["messages"][1]["content"][0]["image_url"]["url"] == "data:image/png;base64,AA=="
     assert req["messages"][1]["content"][0]["image_url"]["url"].startswith("https://")  # input untouched
+
+
+# IPv6 forms that carry an IPv4 address are judged by that IPv4 (where the packet really goes).
+@pytest.mark.parametrize("ip,public", [
+    ("2002:7f00:1::", False),                    # 6to4 of 127.0.0.1
+    ("2002:a00:1::1", False),                    # 6to4 of 10.0.0.1
+    ("2002:a9fe:a9fe::", False),                 # 6to4 of 169.254.169.254 (metadata)
+    ("2002:808:808::", True),                    # 6to4 of 8.8.8.8
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", False),  # Teredo, client 127.0.0.1 (obfuscated)
+    ("2001:0:808:808:8000:63bf:f7f7:f7f7", True),      # Teredo, server 8.8.8.8, client 8.8.8.8
+    ("2001:0:a00:1:8000:63bf:f7f7:f7f7", False),       # Teredo via a private server 10.0.0.1
+    ("64:ff9b::7f00:1", False),                  # NAT64 of 127.0.0.1
+    ("64:ff9b::a9fe:a9fe", False),               # NAT64 of 169.254.169.254
+    ("64:ff9b::808:808", True),                  # NAT64 of 8.8.8.8
+    ("64:ff9b:1::a00:1", False),                 # local-use NAT64 of 10.0.0.1
+    ("::127.0.0.1", False), ("::10.1.2.3", False),  # IPv4-compatible
+    ("::8.8.8.8", True),
+    ("::ffff:169.254.169.254", False), ("::ffff:8.8.8.8", True),  # IPv4-mapped
+])
+def test_ipv6_embedding_ipv4_is_judged_by_the_ipv4(ip, public):
+    assert is_public_ip(ipaddress.ip_address(ip)) is public
+
+
+@pytest.mark.parametrize("ip", ["2002:7f00:1::", "64:ff9b::a9fe:a9fe", "::127.0.0.1", "2001:0:4136:e378:8000:63bf:80ff:fffe"])
+async def test_embedded_private_ipv4_is_refused_when_resolved(ip):
+    async def resolver(host, port):
+        return [ip]
+    with pytest.raises(GatewayError) as exc:
+        await _fetch("http://images.example/cat.png", resolver=resolver)
+    _expect_400(exc)
