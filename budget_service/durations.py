@@ -45,13 +45,20 @@ class Period:
         return max(1, int(self.period_end(now) - now)) + 3600
 
 
+MAX_SECONDS = 100 * 366 * 86400  # durations up to 100 years (beyond that datetimes overflow)
+MAX_MONTHS = 1200
+
+
 def parse_duration(text: str, field: str = "budget_duration") -> Period:
-    m = _RE.match(text or "")
+    m = _RE.match(text or "") if isinstance(text, str) and len(text) <= 32 else None
     if not m or int(m.group(1)) <= 0:
         raise invalid(
             f"{field}: {text!r} is not a duration; use e.g. '30s', '30m', '30h', '30d' or '1mo'", param=field
         )
-    return Period(text.strip(), int(m.group(1)), m.group(2))
+    count, unit = int(m.group(1)), m.group(2)
+    if (count > MAX_MONTHS) if unit == "mo" else (count * _SECONDS[unit] > MAX_SECONDS):
+        raise invalid(f"{field}: {text!r} is longer than 100 years", param=field)
+    return Period(text.strip(), count, unit)
 
 
 def duration_seconds(text: str, now: float, field: str = "duration") -> float:

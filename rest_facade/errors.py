@@ -40,7 +40,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
-        loc = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        loc = ".".join(str(p) for p in first.get("loc", ())[1:] or first.get("loc", ()))  # drop body/query/path
         return error_response(GatewayError(ErrorKind.INVALID_REQUEST, f"{loc}: {first.get('msg', 'invalid request')}", param=loc or None))
 
     @app.exception_handler(StarletteHTTPException)

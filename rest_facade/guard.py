@@ -87,8 +87,9 @@ class InputGuard:
             return
         headers = scope.get("headers") or []
         err = header_error(headers)
-        if err is not None:
-            await send_error(send, err, close=self._body_expected(headers))
+        if err is not None:  # read a small body first, so the connection stays usable
+            drained = await self._drain(receive, self.preauth_bytes)
+            await send_error(send, err, close=not drained)
             return
         length = self._content_length(headers)
         if length is not None and length > self.max_body_bytes:
@@ -128,8 +129,18 @@ class InputGuard:
         await self._run_app(scope, self._replay(body, receive), send)
 
     @staticmethod
-    def _body_expected(headers) -> bool:
-        return any(n in (b"content-length", b"transfer-encoding") for n, _ in headers)
+    async def _drain(receive, limit: int) -> bool:
+        """Read and drop the request body if it is at most `limit` bytes; False if it is larger."""
+        total = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return False
+            total += len(message.get("body", b""))
+            if total > limit:
+                return False
+            if not message.get("more_body", False):
+                return True
 
     @staticmethod
     def _content_length(headers) -> int | None:

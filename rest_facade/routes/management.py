@@ -13,7 +13,10 @@ from typing import Any
 import grpc
 from fastapi import APIRouter, Request
 from google.protobuf import json_format
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gemgate import safejson
+from gemgate.openai_proto import STRUCT_MAX_DEPTH
 
 from gemgate.errors import ErrorKind, GatewayError, invalid
 from gemgate.grpc_errors import from_rpc_error
@@ -29,14 +32,25 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+MAX_USD = 1e12       # fits the ledger's int64 micro-USD with room to spare
+MAX_LIMIT = 10**12   # rpm/tpm/parallel limits: exact in Redis Lua numbers (doubles)
+
+
 class _Limits(_Body):
     models: list[str] | None = None
-    max_budget: float | None = None
-    budget_duration: str | None = None
-    tpm_limit: int | None = None
-    rpm_limit: int | None = None
-    max_parallel_requests: int | None = None
+    max_budget: float | None = Field(default=None, ge=0, le=MAX_USD, allow_inf_nan=False)
+    budget_duration: str | None = Field(default=None, max_length=32)
+    tpm_limit: int | None = Field(default=None, ge=0, le=MAX_LIMIT)
+    rpm_limit: int | None = Field(default=None, ge=0, le=MAX_LIMIT)
+    max_parallel_requests: int | None = Field(default=None, ge=0, le=MAX_LIMIT)
     metadata: dict[str, Any] | None = None
+
+    @field_validator("metadata")
+    @classmethod
+    def _shallow(cls, v: dict | None) -> dict | None:
+        if v is not None:
+            safejson.check_depth(v, STRUCT_MAX_DEPTH, base=("metadata",))
+        return v
 
 
 class KeyBody(_Limits):
@@ -44,7 +58,7 @@ class KeyBody(_Limits):
     key_alias: str | None = None
     team_id: str | None = None
     user_id: str | None = None
-    duration: str | None = None
+    duration: str | None = Field(default=None, max_length=32)
     aliases: dict[str, str] | None = None
     blocked: bool | None = None
 
@@ -73,6 +87,8 @@ async def _body(request: Request, model: type[BaseModel]) -> BaseModel:
     data = await json_body(request, empty_ok=True)
     try:
         return model.model_validate(data)
+    except GatewayError:
+        raise
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
