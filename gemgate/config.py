@@ -160,6 +160,10 @@ class GeneralSettings(_Strict):
     media_fetch_timeout: float = Field(default=10.0, gt=0)
     # LiteLLM's name: the largest request body the facade reads (MB); larger ones are a 413
     max_request_size_mb: float = Field(default=64.0, gt=0, le=4096)
+    # security switches (ops): see README "Virtual keys" and "Internal gRPC API"
+    dangerously_permit_weak_or_unset_master_key: bool = False  # LiteLLM's name
+    internal_secret: str | None = Field(default=None, repr=False)  # else env GEMGATE_INTERNAL_SECRET
+    metrics_token: str | None = Field(default=None, repr=False)  # else env GEMGATE_METRICS_TOKEN
 
     @field_validator("media_allowed_networks")
     @classmethod
