@@ -11,23 +11,24 @@ def _same_role(n: int) -> dict:
     return {"model": "m", "messages": [{"role": "user", "content": f"message {i}"} for i in range(n)]}
 
 
-def _best_time(req: dict, runs: int = 3) -> float:
+def _best_time(req: dict, runs: int = 5) -> float:
+    """Best-of-N CPU time of this process (time spent waiting for a busy machine's cores does not count)."""
     best = float("inf")
     for _ in range(runs):
-        t = time.perf_counter()
+        t = time.process_time()
         to_gemini_request(req)
-        best = min(best, time.perf_counter() - t)
+        best = min(best, time.process_time() - t)
     return best
 
 
 def test_same_role_messages_translate_in_linear_time():
-    small, big = _same_role(5_000), _same_role(20_000)
+    small, big = _same_role(2_500), _same_role(20_000)
     out = to_gemini_request(big)
     assert len(out["contents"]) == 1 and len(out["contents"][0]["parts"]) == 20_000
-    # 4x the messages: linear work takes ~4x, the old quadratic merge took ~16x. Best-of-3 timings
+    # 8x the messages: linear work takes ~8x, the old quadratic merge took ~64x. Best-of-5 CPU times
     # keep scheduler noise out; the absolute bound is generous (measured ~30 ms on one core).
     ratio = _best_time(big) / _best_time(small)
-    assert ratio < 8, f"20k/5k translation time ratio {ratio:.1f} (linear ~4, quadratic ~16)"
+    assert ratio < 24, f"20k/2.5k translation time ratio {ratio:.1f} (linear ~8, quadratic ~64)"
     assert _best_time(big) < 1.0
 
 
