@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+import grpc
 import httpx
 from fastapi import FastAPI
 from grpc_health.v1 import health_pb2_grpc

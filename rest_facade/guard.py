@@ -85,6 +85,23 @@ class InputGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = False
+
+        async def tracking_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self._guarded(scope, receive, tracking_send)
+        except Exception as exc:  # the last resort: log it, answer the envelope, keep the connection
+            log.exception("unexpected error in facade", exc_info=exc)
+            if started:
+                raise
+            await send_error(send, GatewayError(ErrorKind.INTERNAL, "internal error in rest_facade"))
+
+    async def _guarded(self, scope, receive, send) -> None:
         headers = scope.get("headers") or []
         err = header_error(headers)
         if err is not None:  # read a small body first, so the connection stays usable
@@ -126,7 +143,7 @@ class InputGuard:
                 break
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()
-        await self._run_app(scope, self._replay(body, receive), send)
+        await self.app(scope, self._replay(body, receive), send)
 
     @staticmethod
     async def _drain(receive, limit: int) -> bool:
@@ -172,21 +189,3 @@ class InputGuard:
             return await receive()
 
         return replay
-
-    async def _run_app(self, scope, receive, send) -> None:
-        started = False
-
-        async def tracking_send(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as exc:  # the last resort: log it, answer the envelope, keep the connection
-            log.exception("unexpected error in facade", exc_info=exc)
-            if not started:
-                await send_error(send, GatewayError(ErrorKind.INTERNAL, "internal error in rest_facade"))
-            else:
-                raise
