@@ -106,7 +106,10 @@ def test_kill_9_of_a_grpc_service_gives_503_then_recovers(gw, fake_gemini, victi
     log = gw.log()
     assert f"{victim} exited unexpectedly (killed by SIGKILL); restarting in" in log
     assert f"{victim} restarted" in log
-    assert httpx.get(f"{gw.base_url}/health/readiness", timeout=5).status_code == 200
+    deadline = time.monotonic() + 10  # the facade's own channels reconnect within ~1 s
+    while httpx.get(f"{gw.base_url}/health/readiness", timeout=5).status_code != 200:
+        assert time.monotonic() < deadline, "readiness did not recover"
+        time.sleep(0.1)
 
 
 def test_kill_9_of_the_facade_recovers(gw, fake_gemini):
