@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from grpc_health.v1 import health_pb2_grpc
 
 from gemgate.grpc_server import MESSAGE_OPTIONS
-from gemgate.v1 import budget_pb2_grpc, router_pb2_grpc
+from gemgate.v1 import budget_pb2_grpc, records_pb2_grpc, router_pb2_grpc
 from rest_facade import errors
-from rest_facade.routes import health, management, metrics, openai
+from rest_facade.routes import health, management, metrics, openai, records
 
 GRPC_OPTIONS = [*MESSAGE_OPTIONS, ("grpc.keepalive_time_ms", 30000)]
 
@@ -34,11 +34,12 @@ def create_app(settings: FacadeSettings) -> FastAPI:
         app.state.router = router_pb2_grpc.RouterServiceStub(router_channel)
         app.state.router_health = health_pb2_grpc.HealthStub(router_channel)
         budget_channel = None
-        app.state.budget = app.state.budget_health = None
+        app.state.budget = app.state.budget_health = app.state.records = None
         if settings.budget_address:
             budget_channel = grpc.aio.insecure_channel(settings.budget_address, options=GRPC_OPTIONS)
             app.state.budget = budget_pb2_grpc.BudgetServiceStub(budget_channel)
             app.state.budget_health = health_pb2_grpc.HealthStub(budget_channel)
+            app.state.records = records_pb2_grpc.RecordServiceStub(budget_channel)
         try:
             yield
         finally:
@@ -52,5 +53,6 @@ def create_app(settings: FacadeSettings) -> FastAPI:
     app.include_router(openai.router)
     app.include_router(health.router)
     app.include_router(management.router)
+    app.include_router(records.router)
     app.include_router(metrics.router)
     return app
