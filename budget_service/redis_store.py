@@ -34,6 +34,8 @@ from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from gemgate.errors import ErrorKind, GatewayError
 
@@ -199,9 +201,12 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "gemgate:", deadline: float = 2.0) -> "RedisStore":
+        # one immediate retry on a dropped connection (Redis restarted: the pooled sockets are stale);
+        # safe because every script is idempotent by request id
         client = aioredis.from_url(
             url, decode_responses=True, socket_timeout=deadline, socket_connect_timeout=deadline,
-            health_check_interval=30,
+            health_check_interval=30, retry=Retry(NoBackoff(), 1),
+            retry_on_error=[redis.exceptions.ConnectionError],
         )
         return cls(client, prefix=prefix, deadline=deadline)
 
