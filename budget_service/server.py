@@ -13,7 +13,7 @@ from budget_service.record.migrate import MigrationError
 from budget_service.records_servicer import RecordServicer
 from budget_service.redis_store import RedisStore
 from budget_service.servicer import BudgetServicer
-from gemgate import logsetup, loop, metrics
+from gemgate import internal_auth, logsetup, loop, metrics
 from gemgate.config import ConfigError, GatewayConfig, load_config
 from gemgate.errors import GatewayError
 from gemgate.grpc_server import serve
@@ -44,7 +44,7 @@ async def redis_is_volatile(store: RedisStore) -> bool | None:
     return cfg.get("appendonly") == "no" and not (cfg.get("save") or "").strip()
 
 
-async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:") -> None:
+async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", secret: str | None = None) -> None:
     gs = config.general_settings
     store = RedisStore.from_url(config.redis_url(), prefix=prefix, deadline=gs.budget_deadline)
     if gs.master_key:
@@ -94,12 +94,20 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:") 
             await durable.stop()
         await store.close()
 
+    async def redis_reachable() -> bool:  # readiness: keyed requests need Redis
+        try:
+            return await store.ping()
+        except GatewayError:
+            return False
+
     await serve(
         name="budget_service",
         address=address,
         register=register,
         service_names=[SERVICE_NAME, RECORD_SERVICE_NAME],
         on_stop=on_stop,
+        internal_secret=secret,
+        probe=redis_reachable if config.general_settings.master_key else None,
     )
 
 
@@ -118,6 +126,10 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         sys.exit(f"budget_service: {exc}")
     logsetup.configure("budget", config.litellm_settings)
+    try:
+        secret = internal_auth.require(config, who="budget_service")
+    except internal_auth.SecretError as exc:
+        sys.exit(str(exc))
     if args.metrics_port:
         metrics.start_metrics_server(args.metrics_port)
-    loop.run(run(config, f"{args.host}:{args.port}", prefix=args.redis_prefix))
+    loop.run(run(config, f"{args.host}:{args.port}", prefix=args.redis_prefix, secret=secret))
