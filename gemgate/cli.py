@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
                                      "--metrics-port", str(budget_metrics),
                                      "--redis-prefix", args.redis_prefix], (ih, budget_port))
     router = Child("router_service", [py, "-m", "router_service", "--config", args.config, "--host", ih, "--port", str(router_port), "--budget", budget_addr,
-                                     "--metrics-port", str(router_metrics)], (ih, router_port))
+                                     "--metrics-port", str(router_metrics), "--redis-prefix", args.redis_prefix], (ih, router_port))
     facade = Child("rest_facade", [py, "-m", "rest_facade", "--config", args.config, "--host", args.host, "--port", str(args.port), "--router", router_addr, "--budget", budget_addr,
                                   "--metrics-urls", metrics_urls], (args.host, args.port))
     sup = Supervisor([budget, router, facade])
