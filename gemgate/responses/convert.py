@@ -252,7 +252,8 @@ def _text_to_dict(text: pb.ResponseTextConfig) -> dict:
     fmt: dict[str, Any] = {"type": text.format.type or "text"}
     if text.format.type == "json_schema":
         fmt["name"] = text.format.name
-        fmt["schema"] = struct_to_dict(text.format.schema)
+        if text.format.HasField("schema"):
+            fmt["schema"] = struct_to_dict(text.format.schema)
         if text.format.description:
             fmt["description"] = text.format.description
         fmt["strict"] = text.format.strict if text.format.HasField("strict") else None
