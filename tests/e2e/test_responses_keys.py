@@ -145,3 +145,37 @@ def test_stored_per_key_in_redis(gw, fake_gemini):
     a.responses.delete(resp.id)
     with pytest.raises(openai.NotFoundError):
         a.responses.retrieve(resp.id)
+
+
+def test_grpc_callers_get_the_responses_rpcs(gw, fake_gemini):
+    import grpc
+
+    from gemgate.v1 import responses_pb2 as rpb
+    from gemgate.v1 import router_pb2_grpc
+
+    key = new_key(gw, max_budget=1.0)
+    md = (("authorization", f"Bearer {key}"),)
+    req = rpb.CreateResponseRequest(model="flash", input_text="via grpc")
+    with grpc.insecure_channel(gw.router_address) as ch:
+        stub = router_pb2_grpc.RouterServiceStub(ch)
+        with pytest.raises(grpc.RpcError) as exc:
+            stub.CreateResponse(req, timeout=10)
+        assert exc.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        resp, call = stub.CreateResponse.with_call(req, metadata=md, timeout=10)
+        assert resp.status == "completed" and resp.output[0].content[0].text == "echo: via grpc"
+        trailers = dict(call.trailing_metadata())
+        assert trailers["x-gemgate-model-group"] == "flash" and float(trailers["x-gemgate-response-cost"]) > 0
+        events = list(stub.StreamResponse(rpb.CreateResponseRequest(model="flash", input_text="s", previous_response_id=resp.id),
+                                          metadata=md, timeout=10))
+        assert events[0].type == "response.created" and events[-1].type == "response.completed"
+        assert [e.sequence_number for e in events] == list(range(len(events)))
+        streamed_id = events[-1].response.id
+        got = stub.GetResponse(rpb.GetResponseRequest(response_id=streamed_id), metadata=md, timeout=10)
+        assert got.previous_response_id == resp.id
+        items = stub.ListResponseInputItems(rpb.ListResponseInputItemsRequest(response_id=streamed_id, order="asc", limit=2),
+                                            metadata=md, timeout=10)
+        assert [i.type for i in items.data] == ["message", "message"] and items.has_more
+        assert stub.DeleteResponse(rpb.DeleteResponseRequest(response_id=streamed_id), metadata=md, timeout=10).deleted
+        with pytest.raises(grpc.RpcError) as exc:
+            stub.GetResponse(rpb.GetResponseRequest(response_id=streamed_id), metadata=md, timeout=10)
+        assert exc.value.code() == grpc.StatusCode.NOT_FOUND
