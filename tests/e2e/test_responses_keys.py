@@ -154,12 +154,13 @@ def test_grpc_callers_get_the_responses_rpcs(gw, fake_gemini):
     from gemgate.v1 import router_pb2_grpc
 
     key = new_key(gw, max_budget=1.0)
-    md = (("authorization", f"Bearer {key}"),)
+    internal = gw.internal_metadata
+    md = (("authorization", f"Bearer {key}"), *internal)
     req = rpb.CreateResponseRequest(model="flash", input_text="via grpc")
     with grpc.insecure_channel(gw.router_address) as ch:
         stub = router_pb2_grpc.RouterServiceStub(ch)
         with pytest.raises(grpc.RpcError) as exc:
-            stub.CreateResponse(req, timeout=10)
+            stub.CreateResponse(req, metadata=internal, timeout=10)  # no virtual key
         assert exc.value.code() == grpc.StatusCode.UNAUTHENTICATED
         resp, call = stub.CreateResponse.with_call(req, metadata=md, timeout=10)
         assert resp.status == "completed" and resp.output[0].content[0].text == "echo: via grpc"
