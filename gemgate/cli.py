@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--restart-delay", type=float, default=RESTART_DELAY,
                     help=f"first restart backoff in seconds after a crash, doubled per crash in a row up to 10 s (default {RESTART_DELAY})")
     args = ap.parse_args(argv)
+    if args.restart_delay <= 0:
+        ap.error("--restart-delay must be a positive number of seconds")
 
     try:
         config = load_config(args.config)  # fail fast, once, with the field named
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
                                       "--redis-prefix", args.redis_prefix],
                    ready=lambda: _grpc_serving(budget_addr, "gemgate.v1.BudgetService"), env=env)
     router = Child("router_service", [py, "-m", "router_service", "--config", args.config, "--host", ih, "--port", str(router_port), "--budget", budget_addr,
-                                      "--metrics-port", str(router_metrics)],
+                                      "--metrics-port", str(router_metrics), "--redis-prefix", args.redis_prefix],
                    ready=lambda: _grpc_serving(router_addr, "gemgate.v1.RouterService"), env=env)
     facade = Child("rest_facade", [py, "-m", "rest_facade", "--config", args.config, "--host", args.host, "--port", str(args.port), "--router", router_addr, "--budget", budget_addr,
                                    "--metrics-urls", metrics_urls, *([master_key_policy.FLAG] if permit else [])],

@@ -12,13 +12,12 @@ from grpc_health.v1 import health_pb2_grpc
 
 from gemgate import internal_auth
 from gemgate.grpc_server import MESSAGE_OPTIONS
-from gemgate.v1 import budget_pb2_grpc, router_pb2_grpc
+from gemgate.v1 import budget_pb2, budget_pb2_grpc, records_pb2_grpc, router_pb2_grpc
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import from_rpc_error
-from gemgate.v1 import budget_pb2
 from rest_facade import errors
 from rest_facade.guard import DEFAULT_MAX_BODY_BYTES, InputGuard
-from rest_facade.routes import health, management, metrics, openai
+from rest_facade.routes import health, management, metrics, openai, records, responses
 
 GRPC_OPTIONS = [*MESSAGE_OPTIONS, ("grpc.keepalive_time_ms", 30000)]
 
@@ -45,11 +44,12 @@ def create_app(settings: FacadeSettings) -> FastAPI:
         app.state.router = router_pb2_grpc.RouterServiceStub(router_channel)
         app.state.router_health = health_pb2_grpc.HealthStub(router_channel)
         budget_channel = None
-        app.state.budget = app.state.budget_health = None
+        app.state.budget = app.state.budget_health = app.state.records = None
         if settings.budget_address:
             budget_channel = internal_auth.channel(settings.budget_address, settings.internal_secret, GRPC_OPTIONS)
             app.state.budget = budget_pb2_grpc.BudgetServiceStub(budget_channel)
             app.state.budget_health = health_pb2_grpc.HealthStub(budget_channel)
+            app.state.records = records_pb2_grpc.RecordServiceStub(budget_channel)
         try:
             yield
         finally:
@@ -76,7 +76,9 @@ def create_app(settings: FacadeSettings) -> FastAPI:
     app.add_middleware(InputGuard, max_body_bytes=settings.max_body_bytes,
                        check_key=check_key if settings.auth_required else None)
     app.include_router(openai.router)
+    app.include_router(responses.router)
     app.include_router(health.router)
     app.include_router(management.router)
+    app.include_router(records.router)
     app.include_router(metrics.router)
     return app
