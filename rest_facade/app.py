@@ -15,7 +15,7 @@ from gemgate.grpc_server import MESSAGE_OPTIONS
 from gemgate.v1 import budget_pb2, budget_pb2_grpc, records_pb2_grpc, router_pb2_grpc
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import from_rpc_error
-from rest_facade import errors
+from rest_facade import errors, openapi_models
 from rest_facade.guard import DEFAULT_MAX_BODY_BYTES, InputGuard
 from rest_facade.routes import health, management, metrics, openai, records, responses
 
@@ -81,4 +81,5 @@ def create_app(settings: FacadeSettings) -> FastAPI:
     app.include_router(management.router)
     app.include_router(records.router)
     app.include_router(metrics.router)
+    openapi_models.install(app)
     return app

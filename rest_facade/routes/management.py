@@ -21,6 +21,7 @@ from gemgate.openai_proto import STRUCT_MAX_DEPTH
 from gemgate.errors import ErrorKind, GatewayError, invalid
 from gemgate.grpc_errors import from_rpc_error
 from gemgate.v1 import budget_pb2
+from rest_facade import openapi_models as docs
 from rest_facade.auth import caller_key
 from rest_facade.body import json_body
 
@@ -184,7 +185,7 @@ def _generated(resp: budget_pb2.GenerateKeyResponse) -> dict:
 
 
 # ---------------- keys ----------------
-@router.post("/key/generate")
+@router.post("/key/generate", openapi_extra=docs.body_doc(KeyBody, required=False), responses=docs.ERRORS)
 async def key_generate(request: Request):
     body = await _body(request, KeyBody)
     resp = await _call(request, "GenerateKey", budget_pb2.GenerateKeyRequest(
@@ -192,13 +193,13 @@ async def key_generate(request: Request):
     return _generated(resp)
 
 
-@router.get("/key/info")
+@router.get("/key/info", responses=docs.ERRORS)
 async def key_info(request: Request, key: str | None = None):
     resp = await _call(request, "KeyInfo", budget_pb2.KeyRef(api_key=caller_key(request) or "", key=key or ""))
     return {"key": key or resp.info.token, "info": _key_json(resp.info)}
 
 
-@router.post("/key/update")
+@router.post("/key/update", openapi_extra=docs.body_doc(KeyBody, required=True), responses=docs.ERRORS)
 async def key_update(request: Request):
     body = await _body(request, KeyBody)
     if not body.key:
@@ -208,7 +209,7 @@ async def key_update(request: Request):
     return _key_json(resp.info)
 
 
-@router.post("/key/delete")
+@router.post("/key/delete", openapi_extra=docs.body_doc(KeysBody, required=True), responses=docs.ERRORS)
 async def key_delete(request: Request):
     body = await _body(request, KeysBody)
     keys = list(body.keys or [])
@@ -221,7 +222,7 @@ async def key_delete(request: Request):
     return {"deleted_keys": list(resp.deleted_keys)}
 
 
-@router.get("/key/list")
+@router.get("/key/list", responses=docs.ERRORS)
 async def key_list(request: Request, team_id: str | None = None, user_id: str | None = None,
                    key_alias: str | None = None, return_full_object: bool = False, page: int = 1, size: int = 10):
     """LiteLLM's paging: `page` (1-based) and `size` (default 10, at most 100)."""
@@ -238,8 +239,8 @@ async def key_list(request: Request, team_id: str | None = None, user_id: str | 
             "total_pages": max(1, -(-len(listed) // size))}
 
 
-@router.post("/key/regenerate")
-@router.post("/key/{key}/regenerate")
+@router.post("/key/regenerate", openapi_extra=docs.body_doc(KeyRefBody, required=True), responses=docs.ERRORS)
+@router.post("/key/{key}/regenerate", responses=docs.ERRORS)
 async def key_regenerate(request: Request, key: str | None = None):
     if key is None:
         key = (await _body(request, KeyRefBody)).key
@@ -247,14 +248,14 @@ async def key_regenerate(request: Request, key: str | None = None):
     return _generated(resp)
 
 
-@router.post("/key/block")
+@router.post("/key/block", openapi_extra=docs.body_doc(KeyRefBody, required=True), responses=docs.ERRORS)
 async def key_block(request: Request):
     body = await _body(request, KeyRefBody)
     resp = await _call(request, "BlockKey", budget_pb2.KeyRef(api_key=caller_key(request) or "", key=body.key))
     return _key_json(resp.info)
 
 
-@router.post("/key/unblock")
+@router.post("/key/unblock", openapi_extra=docs.body_doc(KeyRefBody, required=True), responses=docs.ERRORS)
 async def key_unblock(request: Request):
     body = await _body(request, KeyRefBody)
     resp = await _call(request, "UnblockKey", budget_pb2.KeyRef(api_key=caller_key(request) or "", key=body.key))
@@ -266,7 +267,7 @@ def _team_response(resp: budget_pb2.EntityInfoResponse) -> dict:
     return {**_entity_json(resp.info, "team"), "keys": [_key_json(k) for k in resp.info.keys]}
 
 
-@router.post("/team/new")
+@router.post("/team/new", openapi_extra=docs.body_doc(TeamBody, required=False), responses=docs.ERRORS)
 async def team_new(request: Request):
     body = await _body(request, TeamBody)
     spec = _entity_spec(body, body.team_alias, "team_alias" in body.model_fields_set)
@@ -274,14 +275,14 @@ async def team_new(request: Request):
     return _team_response(resp)
 
 
-@router.get("/team/info")
+@router.get("/team/info", responses=docs.ERRORS)
 async def team_info(request: Request, team_id: str = ""):
     resp = await _call(request, "TeamInfo", budget_pb2.EntityRef(api_key=caller_key(request) or "", id=team_id))
     return {"team_id": resp.info.id, "team_info": _entity_json(resp.info, "team"),
             "keys": [_key_json(k) for k in resp.info.keys]}
 
 
-@router.post("/team/update")
+@router.post("/team/update", openapi_extra=docs.body_doc(TeamBody, required=True), responses=docs.ERRORS)
 async def team_update(request: Request):
     body = await _body(request, TeamBody)
     if not body.team_id:
@@ -291,7 +292,7 @@ async def team_update(request: Request):
     return _team_response(resp)
 
 
-@router.post("/user/new")
+@router.post("/user/new", openapi_extra=docs.body_doc(UserBody, required=False), responses=docs.ERRORS)
 async def user_new(request: Request):
     body = await _body(request, UserBody)
     alias = body.user_email or body.user_alias
@@ -300,7 +301,7 @@ async def user_new(request: Request):
     return _entity_json(resp.info, "user")
 
 
-@router.get("/user/info")
+@router.get("/user/info", responses=docs.ERRORS)
 async def user_info(request: Request, user_id: str = ""):
     resp = await _call(request, "UserInfo", budget_pb2.EntityRef(api_key=caller_key(request) or "", id=user_id))
     return {"user_id": resp.info.id, "user_info": _entity_json(resp.info, "user"),
@@ -316,7 +317,7 @@ def _opt_budget(row: budget_pb2.SpendRow) -> float | None:
     return row.max_budget if row.HasField("max_budget") else None
 
 
-@router.get("/spend/keys")
+@router.get("/spend/keys", responses=docs.ERRORS)
 async def spend_keys(request: Request):
     resp = await _spend(request, "keys")
     return [{"token": r.token, "key_name": r.name, "key_alias": r.key_alias or None, "spend": r.spend,
@@ -324,25 +325,25 @@ async def spend_keys(request: Request):
             for r in resp.rows]
 
 
-@router.get("/spend/users")
+@router.get("/spend/users", responses=docs.ERRORS)
 async def spend_users(request: Request):
     resp = await _spend(request, "users")
     return [{"user_id": r.name, "spend": r.spend, "max_budget": _opt_budget(r)} for r in resp.rows]
 
 
-@router.get("/global/spend")
+@router.get("/global/spend", responses=docs.ERRORS)
 async def global_spend(request: Request):
     resp = await _spend(request, "global")
     return {"spend": resp.total_spend, "max_budget": None}
 
 
-@router.get("/global/spend/models")
+@router.get("/global/spend/models", responses=docs.ERRORS)
 async def global_spend_models(request: Request):
     resp = await _spend(request, "models")
     return [{"model": r.name, "total_spend": r.spend} for r in resp.rows]
 
 
-@router.get("/global/spend/keys")
+@router.get("/global/spend/keys", responses=docs.ERRORS)
 async def global_spend_keys(request: Request):
     resp = await _spend(request, "keys")
     return [{"api_key": r.token, "key_name": r.name, "key_alias": r.key_alias or None, "total_spend": r.spend}

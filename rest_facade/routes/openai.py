@@ -16,6 +16,7 @@ from gemgate import openai_proto as conv
 from gemgate.errors import ErrorKind, GatewayError, invalid
 from gemgate.grpc_errors import from_rpc_error
 from gemgate.v1 import router_pb2
+from rest_facade import openapi_models as docs
 from rest_facade.auth import grpc_metadata
 from rest_facade.body import json_body, off_loop
 from rest_facade.errors import error_response, sse_error
@@ -34,8 +35,12 @@ def _dumps(obj: dict) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-@router.post("/v1/chat/completions")
-@router.post("/chat/completions")
+_CHAT_DOC = dict(openapi_extra=docs.body_doc(docs.ChatCompletionRequest),
+                 responses={200: {"model": docs.ChatCompletion, "content": {"text/event-stream": {}}}, **docs.ERRORS})
+
+
+@router.post("/v1/chat/completions", **_CHAT_DOC)
+@router.post("/chat/completions", **_CHAT_DOC)
 @router.post("/v1/openai/deployments/{deployment}/chat/completions", include_in_schema=False)
 async def chat_completions(request: Request):
     body = await json_body(request)
@@ -86,8 +91,12 @@ async def _stream(stub, proto: router_pb2.ChatCompletionRequest, md) -> Streamin
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
 
-@router.post("/v1/embeddings")
-@router.post("/embeddings")
+_EMBED_DOC = dict(openapi_extra=docs.body_doc(docs.EmbeddingsRequest),
+                  responses={200: {"model": docs.EmbeddingsResponse}, **docs.ERRORS})
+
+
+@router.post("/v1/embeddings", **_EMBED_DOC)
+@router.post("/embeddings", **_EMBED_DOC)
 async def embeddings(request: Request):
     body = await json_body(request)
     proto = await off_loop(len(await request.body()), conv.embeddings_request_to_proto, body)
@@ -108,14 +117,14 @@ async def _models(request: Request) -> list[dict]:
     return [{"id": m.id, "object": "model", "created": m.created, "owned_by": m.owned_by} for m in resp.data]
 
 
-@router.get("/v1/models")
-@router.get("/models")
+@router.get("/v1/models", responses={200: {"model": docs.ModelList}, **docs.ERRORS})
+@router.get("/models", responses={200: {"model": docs.ModelList}, **docs.ERRORS})
 async def list_models(request: Request):
     return {"object": "list", "data": await _models(request)}
 
 
-@router.get("/v1/models/{model_id:path}")
-@router.get("/models/{model_id:path}")
+@router.get("/v1/models/{model_id:path}", responses={200: {"model": docs.Model}, **docs.ERRORS})
+@router.get("/models/{model_id:path}", responses={200: {"model": docs.Model}, **docs.ERRORS})
 async def get_model(model_id: str, request: Request):
     for m in await _models(request):
         if m["id"] == model_id:
