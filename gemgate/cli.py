@@ -9,10 +9,11 @@ internal gRPC secret (gemgate/internal_auth.py), generated here unless one is co
 from __future__ import annotations
 
 import argparse
+import logging
 import socket
 import sys
 
-from gemgate import internal_auth, master_key_policy
+from gemgate import internal_auth, logsetup, master_key_policy
 from gemgate.config import ConfigError, load_config
 from gemgate.supervisor import RESTART_DELAY, Child, Supervisor, child_env
 
@@ -35,6 +36,11 @@ def _grpc_serving(address: str, service: str) -> bool:
         except grpc.RpcError:
             return False
     return resp.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def _fail(message: str) -> None:
+    logsetup.console(message, level=logging.ERROR)  # one JSON object when json_logs is on
+    sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -62,17 +68,21 @@ def main(argv: list[str] | None = None) -> None:
         config = load_config(args.config)  # fail fast, once, with the field named
     except ConfigError as exc:
         sys.exit(f"gemgate: {exc}")
+    logsetup.configure("cli", config.litellm_settings)
+    json_logs = config.litellm_settings.json_logs
+    if json_logs:
+        logsetup.json_stderr("cli")
     permit = args.permit_weak_master_key or config.general_settings.dangerously_permit_weak_or_unset_master_key
     try:
         for warning in master_key_policy.check(config.general_settings.master_key, args.host, permit=permit):
-            print(f"gemgate: warning: {warning}", file=sys.stderr, flush=True)
+            logsetup.console(f"gemgate: warning: {warning}", level=logging.WARNING)
     except master_key_policy.UnsafeStartup as exc:
-        sys.exit(f"gemgate: refusing to start: {exc}")
+        _fail(f"gemgate: refusing to start: {exc}")
     secret = internal_auth.resolve(config) or internal_auth.generate()
     try:
         internal_auth.require(environ={internal_auth.ENV: secret})
     except internal_auth.SecretError as exc:
-        sys.exit(str(exc))
+        _fail(str(exc))
 
     ih = args.internal_host
     router_port = args.router_port or args.port + 1
@@ -83,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     metrics_urls = f"http://127.0.0.1:{router_metrics}/metrics,http://127.0.0.1:{budget_metrics}/metrics"
     for port in (args.port, router_port, budget_port, router_metrics, budget_metrics):
         if _port_open("127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host, port) or _port_open(ih, port):
-            sys.exit(f"gemgate: port {port} is already in use (choose others with --port/--router-port/--budget-port)")
+            _fail(f"gemgate: port {port} is already in use (choose others with --port/--router-port/--budget-port)")
     probe_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
     # the secret travels in the environment, never in argv; the facade need not repeat our warnings
     env = child_env({internal_auth.ENV: secret, master_key_policy.CHECKED_ENV: "1"})
@@ -91,23 +101,23 @@ def main(argv: list[str] | None = None) -> None:
     budget = Child("budget_service", [py, "-m", "budget_service", "--config", args.config, "--host", ih, "--port", str(budget_port),
                                       "--metrics-port", str(budget_metrics),
                                       "--redis-prefix", args.redis_prefix],
-                   ready=lambda: _grpc_serving(budget_addr, "gemgate.v1.BudgetService"), env=env)
+                   ready=lambda: _grpc_serving(budget_addr, "gemgate.v1.BudgetService"), env=env, json_logs=json_logs, log_name="budget")
     router = Child("router_service", [py, "-m", "router_service", "--config", args.config, "--host", ih, "--port", str(router_port), "--budget", budget_addr,
                                       "--metrics-port", str(router_metrics), "--redis-prefix", args.redis_prefix],
-                   ready=lambda: _grpc_serving(router_addr, "gemgate.v1.RouterService"), env=env)
+                   ready=lambda: _grpc_serving(router_addr, "gemgate.v1.RouterService"), env=env, json_logs=json_logs, log_name="router")
     facade = Child("rest_facade", [py, "-m", "rest_facade", "--config", args.config, "--host", args.host, "--port", str(args.port), "--router", router_addr, "--budget", budget_addr,
                                    "--metrics-urls", metrics_urls, *([master_key_policy.FLAG] if permit else [])],
-                   ready=lambda: _port_open(probe_host, args.port), env=env)
+                   ready=lambda: _port_open(probe_host, args.port), env=env, json_logs=json_logs, log_name="facade")
     sup = Supervisor([budget, router, facade], exit_on_crash=args.exit_on_child_crash, restart_delay=args.restart_delay)
     sup.install_signals()
     code = 0
     try:
         sup.start_all()
         if not sup.stopping:
-            print(f"gemgate: ready on http://{args.host}:{args.port} (OpenAI base_url http://{probe_host}:{args.port}/v1)", file=sys.stderr, flush=True)
+            logsetup.console(f"gemgate: ready on http://{args.host}:{args.port} (OpenAI base_url http://{probe_host}:{args.port}/v1)")
             code = sup.watch()
     except SystemExit as exc:
-        print(exc, file=sys.stderr)
+        logsetup.console(str(exc), level=logging.ERROR)
         code = 1
     finally:
         sup.stop_all()

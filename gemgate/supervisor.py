@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from gemgate import logsetup
+
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 RESTART_DELAY = 0.5  # first backoff (seconds); doubled per crash in a row
@@ -34,7 +36,7 @@ def _die_with_parent() -> None:  # runs in the child before exec (Linux): never 
 
 
 def log(msg: str) -> None:
-    print(f"gemgate: {msg}", file=sys.stderr, flush=True)
+    logsetup.console(f"gemgate: {msg}")
 
 
 def describe_exit(code: int) -> str:
@@ -59,9 +61,16 @@ class Child:
     started_at: float = 0.0
     restart_at: float | None = None  # monotonic time of the scheduled restart
     announced_ready: bool = field(default=True)
+    json_logs: bool = False  # relay the child's output, each line as one JSON object
+    log_name: str | None = None  # the `service` of relayed lines (the child's own logsetup name)
 
     def spawn(self) -> None:
-        self.proc = subprocess.Popen(self.argv, preexec_fn=_die_with_parent, env=self.env)
+        if self.json_logs:
+            self.proc = subprocess.Popen(self.argv, preexec_fn=_die_with_parent, env=self.env,
+                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            logsetup.relay_output(self.proc.stdout, self.log_name or self.name)
+        else:
+            self.proc = subprocess.Popen(self.argv, preexec_fn=_die_with_parent, env=self.env)
         self.started_at = time.monotonic()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
@@ -56,7 +57,9 @@ def main(argv: list[str] | None = None) -> None:
         max_body_bytes=int(gs.max_request_size_mb * 1024 * 1024) if gs else DEFAULT_MAX_BODY_BYTES,
         auth_required=bool(gs and gs.master_key and args.budget),
     ))
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
+    logging.getLogger("gemgate.facade").info("rest_facade listening on %s:%s", args.host, args.port)
+    # log_config=None: uvicorn's records go through our root handler (json_logs formats them too)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False, log_config=None,
                 timeout_graceful_shutdown=10, loop="auto", http="auto")
 
 
