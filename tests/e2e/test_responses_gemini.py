@@ -155,3 +155,40 @@ def test_delete_and_keys_are_isolated(gateway, fake_gemini):
     a.responses.delete(resp.id)
     with pytest.raises(openai.NotFoundError):
         a.responses.retrieve(resp.id)
+
+
+def test_codex_shaped_turns_with_thoughts(client, fake_gemini):
+    """What Codex CLI sends: instructions, developer + user messages, function tools, reasoning with
+    summaries, store=false, include encrypted reasoning, a prompt_cache_key, streaming, full input."""
+    body = {"candidates": [{"content": {"role": "model", "parts": [
+        {"text": "Planning the call.", "thought": True},
+        {"functionCall": {"name": "shell", "args": {"command": ["ls"]}}, "thoughtSignature": "c2lnbmF0dXJl"}]},
+        "finishReason": "STOP", "index": 0}],
+        "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "thoughtsTokenCount": 4, "totalTokenCount": 19}}
+    fake_gemini.enqueue("gemini-3-pro-preview", {"sse": [body]})
+    shell = {"type": "function", "name": "shell", "strict": False,
+             "parameters": {"type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}}}}}
+    common = dict(model="g3", instructions="You are Codex.", tools=[shell], tool_choice="auto", parallel_tool_calls=False,
+                  reasoning={"effort": "medium", "summary": "auto"}, store=False, include=["reasoning.encrypted_content"],
+                  extra_body={"prompt_cache_key": "thread-1", "drop_params": True})
+    inp = [{"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "sandbox: read-only"}]},
+           {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "list files"}]}]
+    with client.responses.stream(input=inp, **common) as stream:
+        events = list(stream)
+        first = stream.get_final_response()
+    assert "response.reasoning_summary_text.delta" in [e.type for e in events]
+    reasoning, call = first.output
+    assert reasoning.summary[0].text == "Planning the call." and call.name == "shell"
+    assert first.usage.output_tokens_details.reasoning_tokens == 4
+    sent = last_body(fake_gemini)
+    assert sent["generationConfig"]["thinkingConfig"]["includeThoughts"] is True
+    assert "prompt_cache_key" not in json.dumps(sent)
+    inp += [o.model_dump(exclude_none=True) for o in first.output]
+    inp.append({"type": "function_call_output", "call_id": call.call_id, "output": "README.md"})
+    with client.responses.stream(input=inp, **common) as stream:
+        final = stream.get_final_response()
+    assert final.status == "completed"
+    model_turn = last_body(fake_gemini)["contents"][1]
+    assert model_turn["role"] == "model"
+    assert model_turn["parts"][0]["functionCall"]["name"] == "shell"
+    assert model_turn["parts"][0]["thoughtSignature"] == "c2lnbmF0dXJl"  # carried in the call_id
