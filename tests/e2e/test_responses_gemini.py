@@ -192,3 +192,26 @@ def test_codex_shaped_turns_with_thoughts(client, fake_gemini):
     assert model_turn["role"] == "model"
     assert model_turn["parts"][0]["functionCall"]["name"] == "shell"
     assert model_turn["parts"][0]["thoughtSignature"] == "c2lnbmF0dXJl"  # carried in the call_id
+
+
+def test_bad_response_ids_are_400(gateway):
+    for rid in ("a" * 200, "resp:x*"):
+        r = httpx.get(f"{gateway.base_url}/v1/responses/{rid}", timeout=10)
+        assert r.status_code == 400 and r.json()["error"]["param"] == "response_id"
+        r = httpx.post(f"{gateway.base_url}/v1/responses", json={"model": "flash", "input": "x", "previous_response_id": rid}, timeout=10)
+        assert r.status_code == 400 and r.json()["error"]["param"] == "previous_response_id"
+    r = httpx.get(f"{gateway.base_url}/v1/responses/resp_x/input_items?limit=1000", timeout=10)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "limit"
+    r = httpx.get(f"{gateway.base_url}/v1/responses/resp_x/input_items?limit=abc", timeout=10)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "limit"
+
+
+def test_input_items_pagination(client):
+    inp = [{"role": "user", "content": f"m{i}"} for i in range(5)]
+    resp = client.responses.create(model="flash", input=inp)
+    page = client.responses.input_items.list(resp.id, limit=2, order="asc")
+    assert [i.content[0].text for i in page.data] == ["m0", "m1"] and page.has_more
+    nxt = client.responses.input_items.list(resp.id, limit=2, order="asc", after=page.last_id)
+    assert [i.content[0].text for i in nxt.data] == ["m2", "m3"]
+    every = [i.content[0].text for i in client.responses.input_items.list(resp.id, limit=2)]  # auto-paging, newest first
+    assert every == ["m4", "m3", "m2", "m1", "m0"]
