@@ -1,14 +1,17 @@
 """OpenAI Responses API end to end: the official openai client through the real CLI against the
-strict fake Gemini (AI Studio): create, stream, tool loops (previous_response_id and full input),
+strict fake Gemini (AI Studio), and the OpenAI Agents SDK: create, stream, tool loops (previous_response_id and full input),
 stored responses (get, delete, input_items, per key), refusals naming the field."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
 import openai
+import agents
 import pytest
+from openai import AsyncOpenAI
 
 from tests.e2e.test_gemini_fidelity import MODEL, call_response, last_body
 
@@ -215,3 +218,51 @@ def test_input_items_pagination(client):
     assert [i.content[0].text for i in nxt.data] == ["m2", "m3"]
     every = [i.content[0].text for i in client.responses.input_items.list(resp.id, limit=2)]  # auto-paging, newest first
     assert every == ["m4", "m3", "m2", "m1", "m0"]
+
+
+# ---------------------------------------------------------------- the OpenAI Agents SDK
+
+def _agent(gateway):
+    calls = []
+
+    @agents.function_tool
+    def get_weather(city: str) -> str:
+        """Weather for a city."""
+        calls.append(city)
+        return f"sunny in {city}"
+
+    client = AsyncOpenAI(base_url=f"{gateway.base_url}/v1", api_key="agent-key", max_retries=0)
+    model = agents.OpenAIResponsesModel(model="flash", openai_client=client)
+    return agents.Agent(name="weather", instructions="Use the tool.", model=model, tools=[get_weather]), calls
+
+
+@pytest.fixture
+def _no_tracing():
+    agents.set_tracing_disabled(True)
+    yield
+
+
+def test_agents_sdk_tool_loop(gateway, fake_gemini, _no_tracing):
+    fake_gemini.enqueue(MODEL, {"status": 200, "body": call_response(("get_weather", {"city": "Oslo"}))})
+    agent, calls = _agent(gateway)
+    result = asyncio.run(agents.Runner.run(agent, "weather in Oslo?"))
+    assert calls == ["Oslo"]
+    contents = last_body(fake_gemini)["contents"]
+    assert contents[-1]["parts"][0]["functionResponse"]["response"]
+    assert "sunny in Oslo" in str(contents[-1])
+    assert result.final_output.startswith("echo:")
+
+
+def test_agents_sdk_streamed(gateway, fake_gemini, _no_tracing):
+    fake_gemini.enqueue(MODEL, {"sse": [call_response(("get_weather", {"city": "Lima"}))]})
+    agent, calls = _agent(gateway)
+
+    async def run():
+        streamed = agents.Runner.run_streamed(agent, "weather in Lima?")
+        kinds = [ev.type async for ev in streamed.stream_events()]
+        return streamed, kinds
+
+    streamed, kinds = asyncio.run(run())
+    assert calls == ["Lima"]
+    assert "raw_response_event" in kinds
+    assert streamed.final_output.startswith("echo:")
