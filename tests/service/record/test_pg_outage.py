@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 import grpc
 import pytest
 
+from gemgate import metrics
 from gemgate.errors import ErrorKind
 from gemgate.grpc_errors import from_rpc_error
 from gemgate.v1 import budget_pb2
@@ -52,9 +53,15 @@ async def test_postgres_down_requests_served_writes_refused_rows_delivered_once(
             await stub.UpdateKey(budget_pb2.UpdateKeyRequest(api_key=MASTER, key=key,
                                                              spec=budget_pb2.KeySpec(max_budget=2.0)))
         assert (await stub.KeyInfo(budget_pb2.KeyRef(api_key=MASTER, key=key))).info.max_budget == 1.0
-        # the rows are waiting, not lost
-        await asyncio.sleep(0.3)
+        # the rows are waiting, not lost (and the wait is visible in /metrics)
+        failures = metrics.SPEND_LOG_WRITE_FAILURES._value.get()
+        for _ in range(60):
+            if metrics.SPEND_LOG_PENDING._value.get() == n and metrics.SPEND_LOG_WRITE_FAILURES._value.get() > failures:
+                break
+            await asyncio.sleep(0.05)
         assert await gw.redis.r.xlen(gw.redis.k("outbox")) == n
+        assert metrics.SPEND_LOG_PENDING._value.get() == n
+        assert metrics.SPEND_LOG_WRITE_FAILURES._value.get() > failures
 
         proxy.restore()
         for _ in range(100):
