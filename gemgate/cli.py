@@ -6,7 +6,6 @@ until each is ready, and stops them all (facade first) on Ctrl-C / SIGTERM or wh
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import os
 import signal
@@ -16,7 +15,8 @@ import sys
 import time
 from dataclasses import dataclass
 
-from gemgate.config import ConfigError, load_config
+from gemgate import cli_flags
+from gemgate.config import ConfigError, load_config, print_warnings
 
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
@@ -100,23 +100,35 @@ class Supervisor:
         return 0
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="gemgate", description="OpenAI-compatible gateway for Gemini and Vertex AI")
-    ap.add_argument("--config", required=True, help="LiteLLM-format config.yaml")
-    ap.add_argument("--host", default="0.0.0.0", help="facade listen host (default 0.0.0.0)")
-    ap.add_argument("--port", type=int, default=4000, help="facade port (default 4000)")
-    ap.add_argument("--internal-host", default="127.0.0.1", help="host of the internal gRPC services")
-    ap.add_argument("--router-port", type=int, default=None, help="router_service gRPC port (default port+1)")
-    ap.add_argument("--budget-port", type=int, default=None, help="budget_service gRPC port (default port+2)")
-    ap.add_argument("--redis-prefix", default="gemgate:", help="prefix of every Redis key the gateway writes")
-    ap.add_argument("--router-metrics-port", type=int, default=None, help="router_service metrics port (default port+3)")
-    ap.add_argument("--budget-metrics-port", type=int, default=None, help="budget_service metrics port (default port+4)")
-    args = ap.parse_args(argv)
-
+def prepare(argv: list[str] | None):
+    """Parse flags (gemgate.cli_flags), load the config once (exporting its environment_variables
+    for the services), print its one-time warnings. None: --skip_server_startup, nothing to run."""
+    prog = os.path.basename(sys.argv[0]) if os.path.basename(sys.argv[0]) == "litellm" else "gemgate"
+    args, notes = cli_flags.parse(argv, prog)
+    for note in notes:
+        print(f"gemgate: {note}", file=sys.stderr)
+    level = cli_flags.log_level(args)
+    if level:
+        os.environ["GEMGATE_LOG_LEVEL"] = level
     try:
-        load_config(args.config)  # fail fast, once, with the field named
+        config = load_config(args.config)  # fail fast, once, with the field named
     except ConfigError as exc:
         sys.exit(f"gemgate: {exc}")
+    from router_service.price_table import unpriced_warnings
+
+    config.warnings.extend(unpriced_warnings(config))
+    print_warnings(config)
+    os.environ["GEMGATE_WARNED"] = "1"  # the services started below do not repeat them
+    if args.skip_server_startup:
+        print("gemgate: config OK (--skip_server_startup)", file=sys.stderr)
+        return None
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = prepare(argv)
+    if args is None:
+        sys.exit(0)
 
     ih = args.internal_host
     router_port = args.router_port or args.port + 1

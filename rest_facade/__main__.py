@@ -22,14 +22,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--config", default=None, help="config.yaml (the facade reads only its logging settings)")
     args = ap.parse_args(argv)
     logsetup.setup("facade")
+    config = None
     if args.config:
         try:
-            logsetup.configure("facade", load_config(args.config).litellm_settings)
+            config = load_config(args.config)
         except ConfigError as exc:
             sys.exit(f"rest_facade: {exc}")
+        logsetup.configure("facade", config.litellm_settings)
     app = create_app(FacadeSettings(
         router_address=args.router, budget_address=args.budget,
-        metrics_urls=tuple(u for u in args.metrics_urls.split(",") if u),
+        metrics_urls=tuple(u for u in args.metrics_urls.split(",") if u), config=config,
     ))
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
                 timeout_graceful_shutdown=10, loop="auto", http="auto")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import httpx
@@ -23,6 +24,11 @@ class FacadeSettings:
     router_address: str
     budget_address: str | None = None
     metrics_urls: tuple[str, ...] = ()  # other processes' /metrics, merged into ours
+    config: Any = None  # gemgate.config.GatewayConfig (LiteLLM utility endpoints, allowed_routes)
+
+    @property
+    def forward_headers(self) -> bool:
+        return bool(self.config is not None and self.config.general_settings.forward_client_headers_to_llm_api)
 
 
 def create_app(settings: FacadeSettings) -> FastAPI:

@@ -7,7 +7,7 @@ import os
 import sys
 
 from gemgate import logsetup, loop, metrics
-from gemgate.config import ConfigError, GatewayConfig, load_config
+from gemgate.config import ConfigError, GatewayConfig, load_config, print_warnings
 from gemgate.grpc_server import serve
 from gemgate.v1 import router_pb2, router_pb2_grpc
 from router_service.budget_client import BudgetGate, OpenGate
@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         sys.exit(f"router_service: {exc}")
     logsetup.configure("router", config.litellm_settings)
+    print_warnings(config, "router_service")  # standalone runs; under the gemgate CLI it printed them
     budget = args.budget or config.general_settings.budget_address
     if args.metrics_port:
         metrics.start_metrics_server(args.metrics_port)

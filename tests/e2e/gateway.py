@@ -61,7 +61,7 @@ def write_config(tmp_path: Path, config: dict, name: str = "config.yaml") -> Pat
 
 
 def start_gateway(config_path: Path, log_dir: Path, env: dict | None = None, wait: bool = True,
-                  redis_prefix: str | None = None) -> Gateway:
+                  redis_prefix: str | None = None, extra_args: list[str] | None = None) -> Gateway:
     port, router_port, budget_port, router_metrics, budget_metrics = (free_port() for _ in range(5))
     redis_prefix = redis_prefix or f"gemgate-test-{uuid.uuid4().hex[:8]}:"
     log_path = log_dir / f"gemgate-{port}.log"
@@ -70,7 +70,7 @@ def start_gateway(config_path: Path, log_dir: Path, env: dict | None = None, wai
         [sys.executable, "-m", "gemgate.cli", "--config", str(config_path), "--host", "127.0.0.1",
          "--port", str(port), "--router-port", str(router_port), "--budget-port", str(budget_port),
          "--router-metrics-port", str(router_metrics), "--budget-metrics-port", str(budget_metrics),
-         "--redis-prefix", redis_prefix],
+         "--redis-prefix", redis_prefix, *(extra_args or [])],
         stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, cwd=ROOT, env=full_env,
     )
     gw = Gateway(proc, port, router_port, budget_port, log_path, redis_prefix)
