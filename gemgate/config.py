@@ -20,6 +20,12 @@ ENV_PREFIX = "os.environ/"
 ALL_MODELS = "all-proxy-models"  # a virtual key's `models` entry that allows every group (LiteLLM's name)
 
 
+_NOT_YET = {
+    "max_budget": "give each virtual key a max_budget (POST /key/generate) instead",
+    "cache": "remove it (responses are not cached)",
+}
+
+
 class ConfigError(Exception):
     """Invalid configuration; the message names the offending field."""
 
@@ -363,6 +369,11 @@ class GatewayConfig(_Strict):
                 raise ValueError(f"router_settings.model_group_alias.{alias}: give the target model group name")
             if group not in names:
                 raise ValueError(f"router_settings.model_group_alias.{alias}: model group {group!r} is not in model_list")
+        ls = self.litellm_settings
+        for name, on in (("max_budget", ls.max_budget is not None), ("cache", ls.cache)):
+            if on and name in _NOT_YET:  # accepted names whose implementation has not landed yet
+                raise ValueError(f"litellm_settings.{name}: LiteLLM setting {name!r} is not supported by gemgate yet: "
+                                 f"{_NOT_YET[name]}")
         if self.litellm_settings.budget_duration and self.litellm_settings.max_budget is None:
             raise ValueError("litellm_settings.budget_duration needs litellm_settings.max_budget")
         if self.litellm_settings.budget_duration:
