@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 
+from gemgate import master_key_policy
+from gemgate.supervisor import RESTART_DELAY
+
 # LiteLLM flags accepted with a note: name -> (takes a value, note)
 NOTED: dict[str, tuple[bool, str]] = {
     "num_workers": (True, "gemgate runs one facade, one router and one budget process; scale out with replicas"),
@@ -68,6 +71,12 @@ def build_parser(prog: str = "gemgate") -> argparse.ArgumentParser:
     ap.add_argument("--redis-prefix", default="gemgate:", help="prefix of every Redis key the gateway writes")
     ap.add_argument("--router-metrics-port", type=int, default=None, help="router_service metrics port (default port+3)")
     ap.add_argument("--budget-metrics-port", type=int, default=None, help="budget_service metrics port (default port+4)")
+    ap.add_argument("--exit-on-child-crash", action="store_true",
+                    help="stop everything and exit 1 when a service dies (for an outer supervisor) instead of restarting it")
+    ap.add_argument(master_key_policy.FLAG, dest="permit_weak_master_key", action="store_true",
+                    help="start even without a master_key / with a weak one on a non-loopback --host (dangerous)")
+    ap.add_argument("--restart-delay", type=float, default=RESTART_DELAY,
+                    help=f"first restart backoff in seconds after a crash, doubled per crash in a row up to 10 s (default {RESTART_DELAY})")
     ap.add_argument("--debug", action="store_true", help="INFO-level logs (LiteLLM flag)")
     ap.add_argument("--detailed_debug", "--detailed-debug", action="store_true", help="DEBUG-level logs (LiteLLM flag)")
     ap.add_argument("--skip_server_startup", "--skip-server-startup", action="store_true",

@@ -313,6 +313,10 @@ class GeneralSettings(_Strict):
     forward_client_headers_to_llm_api: bool = False
     # per-request mock_* switches from any key (else only without master_key or from the master key)
     dangerously_allow_mock_testing_request_params: bool = False
+    # security switches (ops): see README "Virtual keys" and "Internal gRPC API"
+    dangerously_permit_weak_or_unset_master_key: bool = False  # LiteLLM's name
+    internal_secret: str | None = Field(default=None, repr=False)  # else env GEMGATE_INTERNAL_SECRET
+    metrics_token: str | None = Field(default=None, repr=False)  # else env GEMGATE_METRICS_TOKEN
 
     @field_validator("media_allowed_networks")
     @classmethod

@@ -140,7 +140,7 @@ def ls_gateway(langsmith, fake_gemini_server, tmp_path_factory):
         "environment_variables": {"LANGSMITH_API_KEY": "lsv2_pt_xxxxxxxx", "LANGSMITH_PROJECT": "litellm-proxy",
                                   "LANGSMITH_BASE_URL": langsmith.url},
     }
-    gw = start_gateway(write_config(tmp, cfg), tmp, env={"GEMINI_API_KEY": KEY}, extra_args=["--detailed_debug"])
+    gw = start_gateway(write_config(tmp, cfg), tmp, env={"GEMINI_API_KEY": KEY}, args=["--detailed_debug"])
     yield gw
     assert gw.stop() == 0, gw.log()
 
