@@ -134,9 +134,10 @@ def test_model_group_alias_and_wildcards():
         parse({"model_list": [dep()], "router_settings": {"model_group_alias": {"a": "nope"}}})
 
 
-def test_global_budget_settings_validate():
-    with pytest.raises(ConfigError, match="not a duration"):
-        parse({"litellm_settings": {"max_budget": 1, "budget_duration": "monthly"}})
+def test_global_budget_and_cache_refused_until_implemented():
+    for data in ({"max_budget": 1, "budget_duration": "30d"}, {"cache": True}):
+        with pytest.raises(ConfigError, match="is not supported by gemgate yet"):
+            parse({"litellm_settings": data})
     with pytest.raises(ConfigError, match="needs litellm_settings.max_budget"):
         parse({"litellm_settings": {"budget_duration": "1d"}})
 
