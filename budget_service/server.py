@@ -71,5 +71,5 @@ def main(argv: list[str] | None = None) -> None:
     except internal_auth.SecretError as exc:
         sys.exit(str(exc))
     if args.metrics_port:
-        metrics.start_metrics_server(args.metrics_port)
+        metrics.start_metrics_server(args.metrics_port, secret=secret)
     loop.run(run(config, f"{args.host}:{args.port}", prefix=args.redis_prefix, secret=secret))
