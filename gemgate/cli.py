@@ -37,7 +37,6 @@ def _grpc_serving(address: str, service: str) -> bool:
     return resp.status == health_pb2.HealthCheckResponse.SERVING
 
 
-<<<<<<< HEAD
 def prepare(argv: list[str] | None):
     """Parse flags (gemgate.cli_flags: gemgate's and LiteLLM's), load the config once (exporting its
     environment_variables for the services), print its one-time warnings.
@@ -49,29 +48,6 @@ def prepare(argv: list[str] | None):
     level = cli_flags.log_level(args)
     if level:
         os.environ["GEMGATE_LOG_LEVEL"] = level
-=======
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="gemgate", description="OpenAI-compatible gateway for Gemini and Vertex AI")
-    ap.add_argument("--config", required=True, help="LiteLLM-format config.yaml")
-    ap.add_argument("--host", default="0.0.0.0", help="facade listen host (default 0.0.0.0)")
-    ap.add_argument("--port", type=int, default=4000, help="facade port (default 4000)")
-    ap.add_argument("--internal-host", default="127.0.0.1", help="host of the internal gRPC services")
-    ap.add_argument("--router-port", type=int, default=None, help="router_service gRPC port (default port+1)")
-    ap.add_argument("--budget-port", type=int, default=None, help="budget_service gRPC port (default port+2)")
-    ap.add_argument("--redis-prefix", default="gemgate:", help="prefix of every Redis key the gateway writes")
-    ap.add_argument("--router-metrics-port", type=int, default=None, help="router_service metrics port (default port+3)")
-    ap.add_argument("--budget-metrics-port", type=int, default=None, help="budget_service metrics port (default port+4)")
-    ap.add_argument("--exit-on-child-crash", action="store_true",
-                    help="stop everything and exit 1 when a service dies (for an outer supervisor) instead of restarting it")
-    ap.add_argument(master_key_policy.FLAG, dest="permit_weak_master_key", action="store_true",
-                    help="start even without a master_key / with a weak one on a non-loopback --host (dangerous)")
-    ap.add_argument("--restart-delay", type=float, default=RESTART_DELAY,
-                    help=f"first restart backoff in seconds after a crash, doubled per crash in a row up to 10 s (default {RESTART_DELAY})")
-    args = ap.parse_args(argv)
-    if args.restart_delay <= 0:
-        ap.error("--restart-delay must be a positive number of seconds")
-
->>>>>>> main
     try:
         config = load_config(args.config)  # fail fast, once, with the field named
     except ConfigError as exc:

@@ -107,6 +107,8 @@ def parse(argv: list[str] | None = None, prog: str = "gemgate") -> tuple[argpars
             ap.exit(2, f"{prog}: LiteLLM flag --{name} is not supported by gemgate: {advice}\n")
     if not args.config:
         ap.error("the following arguments are required: --config")
+    if args.restart_delay <= 0:
+        ap.error("--restart-delay must be a positive number of seconds")
     notes = [f"LiteLLM flag --{name} accepted: {note}" for name, (_, note) in NOTED.items()
              if getattr(args, f"litellm_{name}") not in (None, False)]
     return args, notes
