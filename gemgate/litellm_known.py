@@ -168,7 +168,6 @@ KNOWN: dict[str, dict[str, tuple[str, str]]] = {
         "alerting_args": (WARN, _ALERTS),
         "alert_to_webhook_url": (WARN, _ALERTS),
         "spend_report_frequency": (WARN, _ALERTS),
-        "database_connection_pool_limit": (WARN, _DB),
         "database_connection_timeout": (WARN, _DB),
         "database_args": (WARN, _DB),
         "disable_prisma_schema_update": (WARN, _DB),

@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import time
+import uuid
 
 import httpx
 import openai
@@ -197,11 +198,21 @@ def test_gemini_pro_is_priced_not_fallback(ls_gateway):
 # ---------------------------------------------------------------- virtual keys + budgets
 @pytest.fixture(scope="module")
 def budget_gateway(fake_gemini_server, tmp_path_factory):
+    from tests.e2e.test_database import PG_URL, _sql
+
     tmp = tmp_path_factory.mktemp("seed-budget")
-    cfg = {"model_list": [gemini_pro(fake_gemini_server.base_url)], "general_settings": {"master_key": "sk-1234"}}
+    schema = f"gg_seed_{uuid.uuid4().hex[:12]}"
+    _sql(f"CREATE SCHEMA {schema}")
+    # the page's config: master_key + database_url (PostgreSQL; a schema of its own on the shared server)
+    cfg = {"model_list": [gemini_pro(fake_gemini_server.base_url)],
+           "general_settings": {"master_key": "sk-1234", "database_url": f"{PG_URL}?search_path={schema}"}}
     gw = start_gateway(write_config(tmp, cfg), tmp, env={"GEMINI_API_KEY": KEY})
-    yield gw
-    assert gw.stop() == 0, gw.log()
+    try:
+        yield gw
+        assert gw.stop() == 0, gw.log()
+    finally:
+        gw.stop()
+        _sql(f"DROP SCHEMA {schema} CASCADE")
 
 
 def test_virtual_key_and_zero_budget_says_budget_exceeded_error(budget_gateway):
