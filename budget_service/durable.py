@@ -201,11 +201,12 @@ class DurableStore:
 
     async def settle(self, *, now: float, request_id: str, cost: int, tokens: int, model: str, done_ttl: int,
                      how: str) -> tuple[bool, int]:
-        await self.ensure_synced()
+        # a reservation only exists in a synced Redis, so the common path needs no sync check
         applied, charged = await self.redis.settle(now=now, request_id=request_id, cost=cost, tokens=tokens,
                                                    model=model, done_ttl=done_ttl, how=how)
         if applied or await self.redis._do(self.redis.r.exists(self.redis.k(f"done:{request_id}"))):
             return applied, charged
+        await self.ensure_synced()  # Redis lost it: restore first, so the rebuild cannot overwrite this charge
         return await self._charge_unreserved(now, request_id, max(0, int(cost)), model, done_ttl)
 
     async def _charge_unreserved(self, now: float, rid: str, cost: int, model: str, done_ttl: int) -> tuple[bool, int]:
