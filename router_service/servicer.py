@@ -21,6 +21,7 @@ from gemgate.grpc_errors import abort
 from gemgate.v1 import router_pb2, router_pb2_grpc
 from router_service.budget_client import charge_micros
 from router_service.cost import estimate_prompt_tokens
+from router_service.native_rpcs import NativeRPCs
 from router_service.router import RouteInfo, Router
 from router_service.usage.record import new_record
 from router_service.usage.tracking import mark_first_token, track
@@ -158,7 +159,7 @@ class CallScope:
         track(self.usage_sink, rec, error=self.error, secrets=(self.api_key,) if self.api_key else ())
 
 
-class RouterServicer(router_pb2_grpc.RouterServiceServicer):
+class RouterServicer(NativeRPCs, router_pb2_grpc.RouterServiceServicer):
     def __init__(self, router: Router, gate, usage=None) -> None:
         self.router = router
         self.gate = gate

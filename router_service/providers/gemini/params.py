@@ -20,7 +20,7 @@ TRANSLATED = {
     "model", "messages", "temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens", "n",
     "stop", "seed", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs",
     "response_format", "tools", "tool_choice", "parallel_tool_calls", "reasoning_effort", "user",
-    "modalities",
+    "modalities", "thinking",
 }
 # gateway-level keys handled elsewhere (router, budget, facade); never translation params
 GATEWAY_KEYS = {
@@ -54,8 +54,9 @@ def unsupported_params(req: dict) -> list[str]:
 def check_params(req: dict, deployment: dict, model: str) -> set[str]:
     """Raise 400 for the first unsupported param unless drop_params; return the keys to ignore."""
     bad = unsupported_params(req)
-    if req.get("reasoning_effort") is not None and _thinking_family(model) is None:
-        bad.append("reasoning_effort")
+    for key in ("reasoning_effort", "thinking"):
+        if req.get(key) is not None and _thinking_family(model) is None:
+            bad.append(key)
     if bad and not _drop_params(req, deployment):
         raise invalid(f"{bad[0]} is not supported by Gemini models (set drop_params to ignore it)", bad[0])
     return set(bad)
@@ -158,7 +159,24 @@ def generation_config(req: dict, deployment: dict, model: str, dropped: set[str]
     effort = req.get("reasoning_effort")
     if effort is not None and "reasoning_effort" not in dropped:
         gen["thinkingConfig"] = _thinking_config(effort, model)
+    thinking = req.get("thinking")
+    if thinking is not None and "thinking" not in dropped:
+        gen["thinkingConfig"] = _anthropic_thinking(thinking, model)
     return gen
+
+
+def _anthropic_thinking(thinking: Any, model: str) -> dict:
+    """Anthropic-style `thinking` (LiteLLM accepts it for Gemini too): {"type": "enabled",
+    "budget_tokens": N} -> thinkingBudget N with thoughts returned; {"type": "disabled"} -> no
+    thinking (128, the least gemini-*-pro allows)."""
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if kind == "disabled":
+        return {"thinkingBudget": 128 if "pro" in model.lower() else 0}
+    budget = thinking.get("budget_tokens") if isinstance(thinking, dict) else None
+    if kind != "enabled" or isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
+        raise invalid("thinking must be {\"type\": \"enabled\", \"budget_tokens\": N} or {\"type\": \"disabled\"}",
+                      "thinking")
+    return {"thinkingBudget": budget, "includeThoughts": True}
 
 
 _LABEL_BAD = re.compile(r"[^a-z0-9_-]")

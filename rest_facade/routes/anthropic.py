@@ -1,0 +1,118 @@
+"""Anthropic Messages API: POST /v1/messages (unary + SSE) and /v1/messages/count_tokens.
+
+The key comes in `x-api-key` (what the anthropic SDK and Claude Code send) or `Authorization:
+Bearer`. Every failure is Anthropic's error shape `{"type": "error", "error": {"type", "message"}}`
+with the matching HTTP status; after a stream has started, an `event: error`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import grpc
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from gemgate import anthropic_proto as conv
+from gemgate.errors import GatewayError
+from gemgate.grpc_errors import from_rpc_error
+from rest_facade.auth import caller_key
+from rest_facade.body import json_body
+
+router = APIRouter()
+
+_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+          404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error", 529: "overloaded_error"}
+
+
+def error_body(err: GatewayError) -> dict:
+    status = err.kind.info.http_status
+    etype = _TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    return {"type": "error", "error": {"type": etype, "message": err.message}}
+
+
+def error_response(err: GatewayError, headers: dict[str, str] | None = None) -> JSONResponse:
+    hdrs = dict(headers or {})
+    if err.retry_after is not None:
+        hdrs["retry-after"] = str(max(1, int(round(err.retry_after))))
+    return JSONResponse(error_body(err), status_code=err.kind.info.http_status, headers=hdrs)
+
+
+def metadata(request: Request) -> tuple[tuple[str, str], ...]:
+    md: list[tuple[str, str]] = []
+    key = caller_key(request) or (request.headers.get("x-api-key") or "").strip() or None
+    if key:
+        md.append(("authorization", f"Bearer {key}"))
+    rid = request.headers.get("x-request-id")
+    if rid:
+        md.append(("x-request-id", rid[:128]))
+    return tuple(md)
+
+
+def gemgate_headers(md) -> dict[str, str]:
+    return {k: v for k, v in (md or ()) if k.startswith("x-gemgate-")}
+
+
+def _sse(event: dict) -> bytes:
+    data = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    return f"event: {event.get('type', 'message')}\ndata: {data}\n\n".encode()
+
+
+async def _proto(request: Request):
+    body = await json_body(request)
+    betas = request.headers.getlist("anthropic-beta") if hasattr(request.headers, "getlist") else []
+    return body, conv.messages_request_to_proto(body, betas=betas)
+
+
+@router.post("/v1/messages")
+@router.post("/anthropic/v1/messages", include_in_schema=False)
+async def messages(request: Request):
+    try:
+        _, proto = await _proto(request)
+    except GatewayError as err:
+        return error_response(err)
+    stub, md = request.app.state.router, metadata(request)
+    if not proto.stream:
+        call = stub.AnthropicMessages(proto, metadata=md)
+        try:
+            resp = await call
+        except grpc.aio.AioRpcError as exc:
+            return error_response(from_rpc_error(exc), gemgate_headers(exc.trailing_metadata()))
+        return JSONResponse(conv.message_to_dict(resp), headers=gemgate_headers(await call.trailing_metadata()))
+    call = stub.StreamAnthropicMessages(proto, metadata=md)
+    try:
+        first = await call.read()
+    except grpc.aio.AioRpcError as exc:
+        return error_response(from_rpc_error(exc), gemgate_headers(exc.trailing_metadata()))
+    headers = gemgate_headers(await call.initial_metadata())
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            msg = first
+            while msg is not grpc.aio.EOF:
+                yield _sse(conv.event_to_dict(msg))
+                msg = await call.read()
+        except grpc.aio.AioRpcError as exc:
+            yield _sse(error_body(from_rpc_error(exc)))
+        finally:
+            call.cancel()  # no-op when finished; on client disconnect it tells the router
+
+    headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+@router.post("/v1/messages/count_tokens")
+@router.post("/anthropic/v1/messages/count_tokens", include_in_schema=False)
+async def count_tokens(request: Request):
+    try:
+        _, proto = await _proto(request)
+    except GatewayError as err:
+        return error_response(err)
+    proto.stream = False
+    call = request.app.state.router.AnthropicCountTokens(proto, metadata=metadata(request))
+    try:
+        resp = await call
+    except grpc.aio.AioRpcError as exc:
+        return error_response(from_rpc_error(exc), gemgate_headers(exc.trailing_metadata()))
+    return JSONResponse({"input_tokens": resp.input_tokens}, headers=gemgate_headers(await call.trailing_metadata()))
