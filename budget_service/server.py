@@ -8,7 +8,7 @@ import sys
 from budget_service.ledger import Ledger
 from budget_service.redis_store import RedisStore
 from budget_service.servicer import BudgetServicer
-from gemgate import logsetup, loop, metrics
+from gemgate import internal_auth, logsetup, loop, metrics
 from gemgate.config import ConfigError, GatewayConfig, load_config
 from gemgate.errors import GatewayError
 from gemgate.grpc_server import serve
@@ -21,7 +21,7 @@ def build(config: GatewayConfig, store: RedisStore, **ledger_kw) -> BudgetServic
     return BudgetServicer(Ledger(store, config.general_settings.master_key, **ledger_kw))
 
 
-async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:") -> None:
+async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", secret: str | None = None) -> None:
     store = RedisStore.from_url(config.redis_url(), prefix=prefix, deadline=config.general_settings.budget_deadline)
     if config.general_settings.master_key:
         try:
@@ -34,12 +34,21 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:") 
                 "environment variable (e.g. redis://127.0.0.1:6379/0)."
             ) from None
     servicer = build(config, store)
+
+    async def redis_reachable() -> bool:  # readiness: keyed requests need Redis
+        try:
+            return await store.ping()
+        except GatewayError:
+            return False
+
     await serve(
         name="budget_service",
         address=address,
         register=lambda s: budget_pb2_grpc.add_BudgetServiceServicer_to_server(servicer, s),
         service_names=[SERVICE_NAME],
         on_stop=store.close,
+        internal_secret=secret,
+        probe=redis_reachable if config.general_settings.master_key else None,
     )
 
 
@@ -57,6 +66,10 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         sys.exit(f"budget_service: {exc}")
     logsetup.configure("budget", config.litellm_settings)
+    try:
+        secret = internal_auth.require(config, who="budget_service")
+    except internal_auth.SecretError as exc:
+        sys.exit(str(exc))
     if args.metrics_port:
         metrics.start_metrics_server(args.metrics_port)
-    loop.run(run(config, f"{args.host}:{args.port}", prefix=args.redis_prefix))
+    loop.run(run(config, f"{args.host}:{args.port}", prefix=args.redis_prefix, secret=secret))

@@ -158,6 +158,10 @@ class GeneralSettings(_Strict):
     media_allowed_networks: list[str] = Field(default_factory=list)
     media_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     media_fetch_timeout: float = Field(default=10.0, gt=0)
+    # security switches (ops): see README "Virtual keys" and "Internal gRPC API"
+    dangerously_permit_weak_or_unset_master_key: bool = False  # LiteLLM's name
+    internal_secret: str | None = Field(default=None, repr=False)  # else env GEMGATE_INTERNAL_SECRET
+    metrics_token: str | None = Field(default=None, repr=False)  # else env GEMGATE_METRICS_TOKEN
 
     @field_validator("media_allowed_networks")
     @classmethod

@@ -3,8 +3,10 @@
 Each service process records into `REGISTRY` with the helpers below and exposes it with
 `render_metrics()` (or `start_metrics_server(port)` on an internal port). The facade's `GET /metrics`
 returns `merge_expositions([own, router, budget])`, fetching the other processes with
-`fetch_expositions(urls)`. Label values are bounded (model groups, key aliases, error kinds, deployment
-ids from config); never put request ids or raw keys in labels.
+`fetch_expositions(urls)`. Label values are bounded and never come from unvalidated client input:
+model groups only when configured (`set_model_groups`, else "unknown"), key aliases only of real keys
+(from budget_service's identity), ErrorKind names, deployment ids from config. Never put request ids
+or raw keys in labels. The facade serves the result only to the master key / metrics token.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import asyncio
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from gemgate.errors import ErrorKind
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -45,30 +49,51 @@ USAGE_FAILED = Counter("gemgate_usage_records_failed_total", "Usage records a si
                        ["sink"], registry=REGISTRY)
 
 
+# ---- label hygiene -------------------------------------------------------------------------------
+UNKNOWN = "unknown"
+_model_groups: set[str] = set()
+_ERROR_TYPES = frozenset(ErrorKind.__members__)
+
+
+def set_model_groups(names) -> None:
+    """The configured model groups (router startup); any other model name is labelled "unknown"."""
+    _model_groups.update(str(n) for n in names)
+
+
+def group_label(name: str | None) -> str:
+    return name if name and name in _model_groups else UNKNOWN
+
+
+def error_label(kind: str | None) -> str:
+    return kind if kind in _ERROR_TYPES else "INTERNAL"
+
+
 # ---- recording helpers -------------------------------------------------------------------------
 def observe_request(model_group: str, status: str, latency: float | None = None,
                     error_type: str | None = None) -> None:
-    REQUESTS.labels(model_group, status).inc()
+    group = group_label(model_group)
+    REQUESTS.labels(group, "success" if status == "success" else "failure").inc()
     if latency is not None:
-        REQUEST_LATENCY.labels(model_group).observe(latency)
+        REQUEST_LATENCY.labels(group).observe(latency)
     if status != "success":
-        ERRORS.labels(error_type or "INTERNAL").inc()
+        ERRORS.labels(error_label(error_type)).inc()
 
 
 def observe_ttft(model_group: str, seconds: float) -> None:
-    TTFT.labels(model_group).observe(seconds)
+    TTFT.labels(group_label(model_group)).observe(seconds)
 
 
 def add_tokens(model_group: str, key_alias: str, prompt: int, completion: int) -> None:
+    group = group_label(model_group)
     if prompt:
-        TOKENS.labels(model_group, key_alias, "prompt").inc(prompt)
+        TOKENS.labels(group, key_alias, "prompt").inc(prompt)
     if completion:
-        TOKENS.labels(model_group, key_alias, "completion").inc(completion)
+        TOKENS.labels(group, key_alias, "completion").inc(completion)
 
 
 def add_spend(model_group: str, key_alias: str, usd: float) -> None:
     if usd > 0:
-        SPEND.labels(model_group, key_alias).inc(usd)
+        SPEND.labels(group_label(model_group), key_alias).inc(usd)
 
 
 def set_cooldown(deployment: str, cooling: bool) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-import grpc
 import httpx
 from fastapi import FastAPI
 from grpc_health.v1 import health_pb2_grpc
 
+from gemgate import internal_auth
 from gemgate.grpc_server import MESSAGE_OPTIONS
 from gemgate.v1 import budget_pb2_grpc, router_pb2_grpc
 from rest_facade import errors
@@ -23,6 +23,10 @@ class FacadeSettings:
     router_address: str
     budget_address: str | None = None
     metrics_urls: tuple[str, ...] = ()  # other processes' /metrics, merged into ours
+    internal_secret: str | None = field(default=None, repr=False)  # sent to router/budget (internal_auth)
+    # who may read /metrics (rest_facade/routes/metrics.py): the master key or the metrics token
+    master_key: str | None = field(default=None, repr=False)
+    metrics_token: str | None = field(default=None, repr=False)
 
 
 def create_app(settings: FacadeSettings) -> FastAPI:
@@ -30,13 +34,13 @@ def create_app(settings: FacadeSettings) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.settings = settings
         app.state.http = httpx.AsyncClient(trust_env=False)
-        router_channel = grpc.aio.insecure_channel(settings.router_address, options=GRPC_OPTIONS)
+        router_channel = internal_auth.channel(settings.router_address, settings.internal_secret, GRPC_OPTIONS)
         app.state.router = router_pb2_grpc.RouterServiceStub(router_channel)
         app.state.router_health = health_pb2_grpc.HealthStub(router_channel)
         budget_channel = None
         app.state.budget = app.state.budget_health = None
         if settings.budget_address:
-            budget_channel = grpc.aio.insecure_channel(settings.budget_address, options=GRPC_OPTIONS)
+            budget_channel = internal_auth.channel(settings.budget_address, settings.internal_secret, GRPC_OPTIONS)
             app.state.budget = budget_pb2_grpc.BudgetServiceStub(budget_channel)
             app.state.budget_health = health_pb2_grpc.HealthStub(budget_channel)
         try:
