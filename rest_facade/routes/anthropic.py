@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from gemgate import anthropic_proto as conv
-from gemgate.errors import GatewayError
+from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import from_rpc_error
 from rest_facade.auth import caller_key
 from rest_facade.body import json_body
@@ -59,8 +59,13 @@ def _sse(event: dict) -> bytes:
     return f"event: {event.get('type', 'message')}\ndata: {data}\n\n".encode()
 
 
-async def _proto(request: Request):
+async def _proto(request: Request, *, vertex_model: str | None = None, stream: bool | None = None):
     body = await json_body(request)
+    if vertex_model is not None:  # Vertex rawPredict shape: model in the URL, anthropic_version in the body
+        body.pop("anthropic_version", None)
+        body = {**body, "model": body.get("model") if vertex_model == "count-tokens" else vertex_model}
+        if stream is not None:
+            body["stream"] = stream
     betas = request.headers.getlist("anthropic-beta") if hasattr(request.headers, "getlist") else []
     return body, conv.messages_request_to_proto(body, betas=betas)
 
@@ -72,6 +77,29 @@ async def messages(request: Request):
         _, proto = await _proto(request)
     except GatewayError as err:
         return error_response(err)
+    return await _messages(request, proto)
+
+
+@router.post("/vertex_ai/{version}/projects/{project}/locations/{location}/publishers/anthropic/models/{target:path}")
+async def vertex_raw_predict(version: str, project: str, location: str, target: str, request: Request):
+    """Claude's Vertex shape (what Claude Code sends with CLAUDE_CODE_USE_VERTEX): {model} is a model
+    group; the path's project and location are not an address (the group's deployments are used)."""
+    model, _, op = target.rpartition(":")
+    try:
+        if version not in ("v1", "v1beta1") or not model:
+            raise GatewayError(ErrorKind.NOT_FOUND, f"{target!r} is not served by gemgate")
+        if model == "count-tokens" and op == "rawPredict":
+            _, proto = await _proto(request, vertex_model=model)
+            return await _count(request, proto)
+        if op not in ("rawPredict", "streamRawPredict"):
+            raise GatewayError(ErrorKind.NOT_FOUND, f"method {op!r} is not served by gemgate")
+        _, proto = await _proto(request, vertex_model=model, stream=op == "streamRawPredict")
+    except GatewayError as err:
+        return error_response(err)
+    return await _messages(request, proto)
+
+
+async def _messages(request: Request, proto):
     stub, md = request.app.state.router, metadata(request)
     if not proto.stream:
         call = stub.AnthropicMessages(proto, metadata=md)
@@ -109,6 +137,10 @@ async def count_tokens(request: Request):
         _, proto = await _proto(request)
     except GatewayError as err:
         return error_response(err)
+    return await _count(request, proto)
+
+
+async def _count(request: Request, proto):
     proto.stream = False
     call = request.app.state.router.AnthropicCountTokens(proto, metadata=metadata(request))
     try:

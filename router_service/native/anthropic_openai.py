@@ -53,7 +53,10 @@ class _Mapper:
 
     # ---- blocks ----
     def check_fields(self, block: dict, where: str) -> None:
-        allowed = _BLOCK_FIELDS.get(block.get("type"), set())
+        if block.get("type") not in _BLOCK_FIELDS:
+            self.refuse(f"content block type {block.get('type')!r}", f"{where}.type")
+            return
+        allowed = _BLOCK_FIELDS[block["type"]]
         for key in sorted(set(block) - allowed):
             if block[key] is not None:
                 self.refuse(f"field {key!r}", f"{where}.{key}")

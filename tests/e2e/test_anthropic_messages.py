@@ -230,3 +230,19 @@ def test_count_tokens(client, fake_claude, fake_gemini):
     assert counted.input_tokens > 0
     sent = fake_claude.requests[-1]
     assert sent["model"] == "count-tokens" and sent["body"]["model"] == "claude-sonnet-4-5"
+
+
+def test_vertex_shaped_claude_paths_like_claude_code_on_vertex(gw, key, fake_claude):
+    client = anthropic.AnthropicVertex(region="us-east5", project_id="client-project", access_token=key,
+                                       base_url=f"{gw.base_url}/vertex_ai/v1", max_retries=0, timeout=30)
+    msg = client.messages.create(model="claude", max_tokens=20, messages=[{"role": "user", "content": "hi"}])
+    assert msg.content[0].text == "Hello!"
+    sent = fake_claude.requests[-1]
+    assert sent["path"].startswith("/v1/projects/proj-1/locations/us-east5/")  # the deployment's, not the client's
+    assert "model" not in sent["body"] and sent["body"]["anthropic_version"] == "vertex-2023-10-16"
+    with client.messages.stream(model="claude", max_tokens=20, messages=[{"role": "user", "content": "hi"}]) as stream:
+        assert "".join(stream.text_stream) == "Hello there"
+    assert client.messages.count_tokens(model="claude", messages=[{"role": "user", "content": "hi"}]).input_tokens > 0
+    with pytest.raises(anthropic.APIStatusError) as exc:
+        client.messages.create(model="claude-opus-4@x", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+    assert exc.value.status_code in (403, 404)  # only configured model groups are reachable
