@@ -9,11 +9,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf import struct_pb2
+from google.protobuf import message, struct_pb2
 
 from gemgate.errors import invalid
-from gemgate.openai_proto import _int, _num, _obj, _str, dict_to_struct, struct_to_dict, _value_to_py
+from gemgate.openai_proto import _int, _num, _obj, _str, struct_to_dict, _value_to_py
+from gemgate.openai_proto import dict_to_struct as _dict_to_struct
 from gemgate.v1 import anthropic_pb2 as pb
+
+
+MAX_DEPTH = 32  # JSON nesting a body may have: each level is two protobuf levels, whose limit is 100
+
+
+def check_depth(value: Any, param: str = "body", limit: int = MAX_DEPTH) -> None:
+    """A 400 (not a protobuf crash) for JSON nested deeper than `limit` levels."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            raise invalid(f"{param} is nested more than {limit} levels deep", param)
+        stack.extend((child, depth + 1) for child in children)
+
+
+def dict_to_struct(d: dict, param: str) -> struct_pb2.Struct:
+    """A JSON object as a Struct; nesting deeper than protobuf allows is a 400 naming the field."""
+    try:
+        return _dict_to_struct(d, param)
+    except message.Error:
+        raise invalid(f"{param} is nested too deeply", param) from None
 
 _TYPED = {"model", "max_tokens", "messages", "system", "tools", "tool_choice", "stop_sequences",
           "temperature", "top_p", "top_k", "metadata", "thinking", "stream"}
@@ -27,6 +55,8 @@ def _value(v: Any, param: str) -> struct_pb2.Value:
         out.struct_value.update({"v": v})
     except (ValueError, TypeError):
         raise invalid(f"{param} is not valid JSON", param) from None
+    except message.Error:
+        raise invalid(f"{param} is nested too deeply", param) from None
     out.CopyFrom(out.struct_value.fields["v"])
     return out
 
@@ -48,6 +78,7 @@ def _blocks(content: Any, param: str, *, system: bool = False) -> None:
 
 def messages_request_to_proto(body: Any, *, betas: list[str] | None = None) -> pb.AnthropicMessagesRequest:
     body = _obj(body, "body")
+    check_depth(body)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise invalid("model: Field required", "model")

@@ -9,9 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from google.protobuf import message, struct_pb2
+
 from gemgate.errors import invalid
-from gemgate.openai_proto import _int, _obj, _str, dict_to_struct, struct_to_dict
+from gemgate.openai_proto import _int, _obj, _str, struct_to_dict
+from gemgate.openai_proto import dict_to_struct as _dict_to_struct
+from gemgate.anthropic_proto import check_depth
 from gemgate.v1 import gemini_native_pb2 as pb
+
+
+def dict_to_struct(d: dict, param: str) -> struct_pb2.Struct:
+    """A JSON object as a Struct; nesting deeper than protobuf allows is a 400 naming the field."""
+    try:
+        return _dict_to_struct(d, param)
+    except message.Error:
+        raise invalid(f"{param} is nested too deeply", param) from None
 
 SNAKE = {"system_instruction": "systemInstruction", "tool_config": "toolConfig", "safety_settings": "safetySettings",
          "generation_config": "generationConfig", "cached_content": "cachedContent",
@@ -35,6 +47,7 @@ def _objects(value: Any, param: str) -> list[dict]:
 
 def generate_request_to_proto(body: Any, *, model: str, api: str) -> pb.GeminiGenerateRequest:
     body = camel(_obj(body, "body"))
+    check_depth(body)
     out = pb.GeminiGenerateRequest(model=model, api=api)
     contents = _objects(body.get("contents"), "contents")
     for i, c in enumerate(contents):
@@ -99,10 +112,11 @@ def response_to_dict(r: pb.GeminiGenerateResponse) -> dict:
 
 def count_request_to_proto(body: Any, *, model: str, api: str) -> pb.GeminiCountTokensRequest:
     body = camel(_obj(body, "body"))
+    check_depth(body)
     out = pb.GeminiCountTokensRequest(model=model)
     gen = body.get("generateContentRequest")
     if gen is not None:
-        if body.get("contents"):
+        if "contents" in body:
             raise invalid("send either contents or generateContentRequest, not both", "generateContentRequest")
         out.generate_content_request.CopyFrom(generate_request_to_proto(gen, model=model, api=api))
     else:
@@ -146,6 +160,7 @@ def _embed_one(body: Any, param: str, model: str) -> pb.GeminiEmbedRequest:
 
 
 def embed_request_to_proto(body: Any, *, model: str, batch: bool) -> pb.GeminiBatchEmbedRequest:
+    check_depth(body)
     out = pb.GeminiBatchEmbedRequest(model=model)
     if not batch:
         out.requests.append(_embed_one(body, "body", model))

@@ -185,6 +185,12 @@ class VertexProvider(Provider):
             result = await native_api.unary(self._post_op, self.fetcher, deployment, call, group, vertex=True, timeout=timeout)
             if result is not None:
                 return result
+        if is_claude(lp.upstream_model) and call.family != "anthropic" and call.op == "count_tokens":
+            request = await self.fetcher.inline_remote_media(call.to_openai(deployment, group))
+            body = claude_pass.count_body(claude.to_claude_request(request, deployment=lp.as_dict),
+                                          upstream_model=lp.upstream_model)
+            payload = await self._post(deployment, self.url(deployment, "rawPredict", model="count-tokens"), body, timeout)
+            return {"body": {"totalTokens": int(payload.get("input_tokens") or 0)}, "usage": None}
         if not (call.family == "anthropic" and is_claude(lp.upstream_model)):
             return await super().native(deployment, call, group, timeout=timeout)
         extra = claude_pass.beta_headers(call.betas)

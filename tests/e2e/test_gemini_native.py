@@ -169,6 +169,8 @@ def test_claude_group_is_translated(client, claude_fake):
         client.models.generate_content(model="claude", contents="x", config=types.GenerateContentConfig(
             presence_penalty=0.5))
     assert exc.value.code == 400 and "presencePenalty" in exc.value.message
+    assert client.models.count_tokens(model="claude", contents="count these words").total_tokens > 0
+    assert claude_fake.requests[-1]["model"] == "count-tokens"
 
 
 def test_vertex_sdk_paths(vertex_client, fake_gemini, gw, key):
@@ -202,6 +204,7 @@ def test_keys_and_google_errors(gw, key, fake_gemini):
     vertex_labels = httpx.post(url, json={**body, "labels": {"team": "a"}}, params={"key": key})
     assert vertex_labels.status_code == 400 and "labels" in vertex_labels.json()["error"]["message"]
     other = httpx.post(f"{gw.base_url}/vertex_ai/v1/projects/p/locations/l/publishers/anthropic/models/x:rawPredict",
-                       json=body, params={"key": key})
+                       json={"anthropic_version": "vertex-2023-10-16", "max_tokens": 5,
+                             "messages": [{"role": "user", "content": "hi"}]}, headers={"Authorization": f"Bearer {key}"})
     assert other.status_code in (403, 404)  # `x` is no model group: not an open proxy
     assert not any(r["path"].endswith("x:rawPredict") for r in fake_gemini.requests)
