@@ -246,3 +246,36 @@ def test_vertex_shaped_claude_paths_like_claude_code_on_vertex(gw, key, fake_cla
     with pytest.raises(anthropic.APIStatusError) as exc:
         client.messages.create(model="claude-opus-4@x", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
     assert exc.value.status_code in (403, 404)  # only configured model groups are reachable
+
+
+def test_gemini_streamed_tool_loop_with_thinking_like_claude_code(client, fake_gemini):
+    """Claude Code's loop against a Gemini group: streamed thinking + tool_use, then the assistant turn
+    (thinking blocks included) and the tool_result sent back; Gemini gets its thought signature back."""
+    fake_gemini.enqueue("gemini-2.5-flash", {"sse": [
+        {"candidates": [{"content": {"role": "model", "parts": [{"text": "Let me look.", "thought": True}]}}]},
+        {"candidates": [{"content": {"role": "model", "parts": [
+            {"functionCall": {"id": "fc9", "name": "read_file", "args": {"path": "a.txt"}}, "thoughtSignature": "U0lH"}]},
+            "finishReason": "STOP"}],
+         "usageMetadata": {"promptTokenCount": 9, "candidatesTokenCount": 4, "thoughtsTokenCount": 3, "totalTokenCount": 16}}]})
+    tools = [{"name": "read_file", "description": "Read", "input_schema": {
+        "type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}}]
+    ask = [{"role": "user", "content": "What is in a.txt?"}]
+    with client.messages.stream(model="gflash", max_tokens=4096, tools=tools, messages=ask,
+                                thinking={"type": "enabled", "budget_tokens": 2048}) as stream:
+        first = stream.get_final_message()
+    assert [b.type for b in first.content] == ["thinking", "tool_use"]
+    assert first.content[0].thinking == "Let me look." and first.stop_reason == "tool_use"
+    call = first.content[1]
+    assert call.input == {"path": "a.txt"} and first.usage.output_tokens == 7
+    sent = fake_gemini.requests[-1]["body"]
+    assert sent["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 2048, "includeThoughts": True}
+    with client.messages.stream(model="gflash", max_tokens=4096, tools=tools,
+                                thinking={"type": "enabled", "budget_tokens": 2048}, messages=[
+                                    *ask, {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+                                    {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "hi"},
+                                                                 {"type": "text", "text": "summarise"}]}]) as stream:
+        second = stream.get_final_message()
+    assert second.content[-1].text == "echo: summarise"
+    model_turn = fake_gemini.requests[-1]["body"]["contents"][1]
+    assert model_turn["parts"] == [{"functionCall": {"id": "fc9", "name": "read_file", "args": {"path": "a.txt"}},
+                                    "thoughtSignature": "U0lH"}]
