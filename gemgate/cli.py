@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
                                       "--redis-prefix", args.redis_prefix],
                    ready=lambda: _grpc_serving(budget_addr, "gemgate.v1.BudgetService"), env=env)
     router = Child("router_service", [py, "-m", "router_service", "--config", args.config, "--host", ih, "--port", str(router_port), "--budget", budget_addr,
-                                      "--metrics-port", str(router_metrics)],
+                                      "--metrics-port", str(router_metrics), "--redis-prefix", args.redis_prefix],
                    ready=lambda: _grpc_serving(router_addr, "gemgate.v1.RouterService"), env=env)
     facade = Child("rest_facade", [py, "-m", "rest_facade", "--config", args.config, "--host", args.host, "--port", str(args.port), "--router", router_addr, "--budget", budget_addr,
                                    "--metrics-urls", metrics_urls, *([master_key_policy.FLAG] if permit else [])],

@@ -13,7 +13,7 @@ from gemgate import internal_auth
 from gemgate.grpc_server import MESSAGE_OPTIONS
 from gemgate.v1 import budget_pb2_grpc, router_pb2_grpc
 from rest_facade import errors
-from rest_facade.routes import anthropic, gemini, health, management, metrics, openai
+from rest_facade.routes import anthropic, gemini, health, management, metrics, openai, responses
 
 GRPC_OPTIONS = [*MESSAGE_OPTIONS, ("grpc.keepalive_time_ms", 30000)]
 
@@ -54,6 +54,7 @@ def create_app(settings: FacadeSettings) -> FastAPI:
     app = FastAPI(title="gemgate", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     errors.install(app)
     app.include_router(openai.router)
+    app.include_router(responses.router)
     app.include_router(anthropic.router)
     app.include_router(gemini.router)
     app.include_router(health.router)

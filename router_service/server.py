@@ -13,12 +13,14 @@ from gemgate.v1 import router_pb2, router_pb2_grpc
 from router_service.budget_client import BudgetGate, OpenGate
 from router_service.providers.google_auth import GoogleTokens
 from router_service.providers.registry import build_providers, http_client, media_fetcher
+from router_service.responses.redis_store import build_store
 from router_service.router import Router
 from router_service.servicer import RouterServicer
 from router_service.usage.factory import build_dispatcher
 
 
-async def run(config: GatewayConfig, address: str, budget_address: str | None, secret: str | None = None) -> None:
+async def run(config: GatewayConfig, address: str, budget_address: str | None, secret: str | None = None,
+              redis_prefix: str = "gemgate:") -> None:
     usage = build_dispatcher(config, os.environ)
     usage.start()
     http = http_client()
@@ -32,12 +34,14 @@ async def run(config: GatewayConfig, address: str, budget_address: str | None, s
                           channel=internal_auth.channel(budget_address, secret))
     else:
         gate = OpenGate()
-    servicer = RouterServicer(router, gate, usage)
+    store = build_store(config, redis_prefix, dict(os.environ))
+    servicer = RouterServicer(router, gate, usage, store)
 
     async def on_stop() -> None:
         await servicer.settlements.drain()
         await usage.aclose(deadline=5.0)
         await gate.close()
+        await store.close()
         await http.aclose()
 
     await serve(
@@ -56,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=4001)
     ap.add_argument("--budget", default=None, help="budget_service address host:port")
+    ap.add_argument("--redis-prefix", default="gemgate:", help="prefix of the Redis keys it writes (stored responses)")
     ap.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on 127.0.0.1:PORT")
     args = ap.parse_args(argv)
     logsetup.setup("router")
@@ -72,6 +77,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.metrics_port:
         metrics.start_metrics_server(args.metrics_port)
     try:
-        loop.run(run(config, f"{args.host}:{args.port}", budget, secret))
+        loop.run(run(config, f"{args.host}:{args.port}", budget, secret, args.redis_prefix))
     except ConfigError as exc:  # callbacks configured without their environment
         sys.exit(f"router_service: {exc}")

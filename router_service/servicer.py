@@ -22,6 +22,8 @@ from gemgate.v1 import router_pb2, router_pb2_grpc
 from router_service.budget_client import charge_micros
 from router_service.cost import estimate_prompt_tokens
 from router_service.native_rpcs import NativeRPCs
+from router_service.responses.rpc import ResponsesRPCs
+from router_service.responses.store import MemoryResponseStore
 from router_service.router import RouteInfo, Router
 from router_service.usage.record import new_record
 from router_service.usage.tracking import mark_first_token, track
@@ -159,11 +161,12 @@ class CallScope:
         track(self.usage_sink, rec, error=self.error, secrets=(self.api_key,) if self.api_key else ())
 
 
-class RouterServicer(NativeRPCs, router_pb2_grpc.RouterServiceServicer):
-    def __init__(self, router: Router, gate, usage=None) -> None:
+class RouterServicer(ResponsesRPCs, NativeRPCs, router_pb2_grpc.RouterServiceServicer):
+    def __init__(self, router: Router, gate, usage=None, response_store=None) -> None:
         self.router = router
         self.gate = gate
         self.usage = usage
+        self.response_store = response_store if response_store is not None else MemoryResponseStore()
         self.settlements = BackgroundTasks()
 
     async def ChatCompletion(self, request, context: grpc.aio.ServicerContext):

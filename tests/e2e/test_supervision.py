@@ -87,11 +87,17 @@ def test_kill_9_of_a_grpc_service_gives_503_then_recovers(gw, fake_gemini, victi
     assert_clean_503(stream)
     ready = httpx.get(f"{gw.base_url}/health/readiness", timeout=5)
     assert ready.status_code == 503 and ready.json()[victim] != "healthy"
+    if victim == "budget_service":  # management needs the budget service too
+        assert_clean_503(httpx.post(f"{gw.base_url}/key/generate", headers={"Authorization": f"Bearer {MASTER}"},
+                                    json={}, timeout=10))
+    else:
+        assert_clean_503(httpx.get(f"{gw.base_url}/v1/models", headers={"Authorization": f"Bearer {MASTER}"}, timeout=10))
     if victim == "budget_service":
         t.join(20)
         assert in_flight["r"].status_code == 200, in_flight["r"].text
         assert in_flight["r"].json()["choices"][0]["message"]["content"] == "echo: slow one"
     waited = wait_until_served(gw)
+    print(f"{victim}: served again {waited:.2f}s after the first 503 checks (restart delay {RESTART_DELAY}s)")
     assert waited < 20
     assert gw.proc.poll() is None  # the CLI is still there
     after = children(gw.proc.pid)
@@ -100,7 +106,10 @@ def test_kill_9_of_a_grpc_service_gives_503_then_recovers(gw, fake_gemini, victi
     log = gw.log()
     assert f"{victim} exited unexpectedly (killed by SIGKILL); restarting in" in log
     assert f"{victim} restarted" in log
-    assert httpx.get(f"{gw.base_url}/health/readiness", timeout=5).status_code == 200
+    deadline = time.monotonic() + 10  # the facade's own channels reconnect within ~1 s
+    while httpx.get(f"{gw.base_url}/health/readiness", timeout=5).status_code != 200:
+        assert time.monotonic() < deadline, "readiness did not recover"
+        time.sleep(0.1)
 
 
 def test_kill_9_of_the_facade_recovers(gw, fake_gemini):
@@ -114,17 +123,3 @@ def test_kill_9_of_the_facade_recovers(gw, fake_gemini):
     after = children(gw.proc.pid)
     assert after["rest_facade"] != before["rest_facade"]
     assert after["router_service"] == before["router_service"] and after["budget_service"] == before["budget_service"]
-
-
-def test_repeated_crashes_back_off(gw, fake_gemini):
-    """Two crashes in a row double the delay (logged), and the gateway still comes back."""
-    for _ in range(2):
-        pid = children(gw.proc.pid)["router_service"]
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while children(gw.proc.pid).get("router_service") in (pid, None) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    log = gw.log()
-    assert f"restarting in {RESTART_DELAY * 2:.1f}s (crash 2 in a row)" in log
-    wait_until_served(gw)
-    assert gw.proc.poll() is None
