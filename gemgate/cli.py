@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--restart-delay", type=float, default=RESTART_DELAY,
                     help=f"first restart backoff in seconds after a crash, doubled per crash in a row up to 10 s (default {RESTART_DELAY})")
     args = ap.parse_args(argv)
+    if args.restart_delay <= 0:
+        ap.error("--restart-delay must be a positive number of seconds")
 
     try:
         config = load_config(args.config)  # fail fast, once, with the field named

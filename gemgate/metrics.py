@@ -14,10 +14,15 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+import hmac
+import threading
+from http.server import ThreadingHTTPServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, MetricsHandler
 
 from gemgate.errors import ErrorKind
+from gemgate.internal_auth import METADATA_KEY
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -123,9 +128,33 @@ def render_metrics(registry: CollectorRegistry = REGISTRY) -> bytes:
     return generate_latest(registry)
 
 
-def start_metrics_server(port: int, host: str = "127.0.0.1", registry: CollectorRegistry = REGISTRY):
-    """Serve this process's registry on http://host:port/metrics (daemon thread). Returns (server, thread)."""
-    return start_http_server(port, addr=host, registry=registry)
+SECRET_HEADER = METADATA_KEY  # the internal gRPC credential, as an HTTP header
+
+
+def start_metrics_server(port: int, host: str = "127.0.0.1", registry: CollectorRegistry = REGISTRY,
+                         secret: str | None = None):
+    """Serve this process's registry on http://host:port/metrics (daemon thread). With `secret`,
+    only requests carrying it in the `x-gemgate-internal-secret` header (the facade) are answered.
+    Returns (server, thread)."""
+    base = MetricsHandler.factory(registry)
+
+    class Handler(base):  # type: ignore[misc, valid-type]
+        def do_GET(self) -> None:
+            if secret and not hmac.compare_digest((self.headers.get(SECRET_HEADER) or "").encode(), secret.encode()):
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            super().do_GET()
+
+        def log_message(self, *args) -> None:  # no access log on stderr
+            return
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
+    thread.start()
+    return server, thread
 
 
 def merge_expositions(texts: list[bytes | str]) -> bytes:
@@ -176,12 +205,15 @@ def merge_expositions(texts: list[bytes | str]) -> bytes:
     return ("\n".join(out) + "\n").encode() if out else b""
 
 
-async def fetch_expositions(client: httpx.AsyncClient, urls: list[str], timeout: float = 1.0) -> list[bytes]:
-    """GET each metrics URL concurrently; an unreachable/slow process contributes nothing."""
+async def fetch_expositions(client: httpx.AsyncClient, urls: list[str], timeout: float = 1.0,
+                            secret: str | None = None) -> list[bytes]:
+    """GET each metrics URL concurrently (with the internal secret, if any); an unreachable/slow
+    process contributes nothing."""
+    headers = {SECRET_HEADER: secret} if secret else None
 
     async def one(url: str) -> bytes:
         try:
-            resp = await client.get(url, timeout=timeout)
+            resp = await client.get(url, timeout=timeout, headers=headers)
             return resp.content if resp.status_code == 200 else b""
         except (httpx.HTTPError, asyncio.TimeoutError):
             return b""
@@ -189,6 +221,7 @@ async def fetch_expositions(client: httpx.AsyncClient, urls: list[str], timeout:
     return list(await asyncio.gather(*(one(u) for u in urls)))
 
 
-async def merged_metrics(client: httpx.AsyncClient, urls: list[str], timeout: float = 1.0) -> bytes:
+async def merged_metrics(client: httpx.AsyncClient, urls: list[str], timeout: float = 1.0,
+                         secret: str | None = None) -> bytes:
     """What the facade's GET /metrics returns: its own registry + every process in `urls`."""
-    return merge_expositions([render_metrics(), *await fetch_expositions(client, urls, timeout)])
+    return merge_expositions([render_metrics(), *await fetch_expositions(client, urls, timeout, secret)])

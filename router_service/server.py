@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(str(exc))
     budget = args.budget or config.general_settings.budget_address
     if args.metrics_port:
-        metrics.start_metrics_server(args.metrics_port)
+        metrics.start_metrics_server(args.metrics_port, secret=secret)
     try:
         loop.run(run(config, f"{args.host}:{args.port}", budget, secret, args.redis_prefix))
     except ConfigError as exc:  # callbacks configured without their environment

@@ -30,6 +30,7 @@ class Gateway:
     log_path: Path
     redis_prefix: str = ""
     internal_secret: str = ""
+    metrics_ports: tuple[int, ...] = ()  # router's and budget's internal /metrics (loopback)
 
     @property
     def internal_metadata(self) -> tuple[tuple[str, str], ...]:
@@ -81,7 +82,8 @@ def start_gateway(config_path: Path, log_dir: Path, env: dict | None = None, wai
          "--redis-prefix", redis_prefix, *(args or [])],
         stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, cwd=ROOT, env=full_env,
     )
-    gw = Gateway(proc, port, router_port, budget_port, log_path, redis_prefix, full_env[internal_auth.ENV])
+    gw = Gateway(proc, port, router_port, budget_port, log_path, redis_prefix, full_env[internal_auth.ENV],
+                 (router_metrics, budget_metrics))
     if wait:
         deadline = time.monotonic() + 40
         while True:

@@ -47,6 +47,12 @@ def test_metrics_need_master_key_or_token(gw):
     for cred in (MASTER, TOKEN):
         r = scrape(gw, cred)
         assert r.status_code == 200 and "gemgate_budget_call_latency_seconds" in r.text
+    # the per-process ports behind it answer only the facade (the internal secret)
+    for port in gw.metrics_ports:
+        url = f"http://127.0.0.1:{port}/metrics"
+        assert httpx.get(url, timeout=5).status_code == 401
+        assert httpx.get(url, headers={"x-gemgate-internal-secret": "w" * 43}, timeout=5).status_code == 401
+        assert httpx.get(url, headers={"x-gemgate-internal-secret": gw.internal_secret}, timeout=5).status_code == 200
 
 
 def test_random_models_and_pasted_keys_stay_out_of_labels(gw, fake_gemini):

@@ -88,6 +88,20 @@ def test_start_metrics_server_serves_registry():
         server.shutdown()
 
 
+def test_metrics_server_with_secret_refuses_others():
+    import socket
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+    server, _ = metrics.start_metrics_server(port, secret="s" * 40)
+    try:
+        url = f"http://127.0.0.1:{port}/metrics"
+        assert httpx.get(url).status_code == 401
+        assert httpx.get(url, headers={metrics.SECRET_HEADER: "s" * 39}).status_code == 401
+        ok = httpx.get(url, headers={metrics.SECRET_HEADER: "s" * 40})
+        assert ok.status_code == 200 and "gemgate_" in ok.text
+    finally:
+        server.shutdown()
+
+
 async def test_budget_call_timer_observes_even_on_error():
     import pytest
     before = metrics.BUDGET_CALL_LATENCY.labels("Settle")._sum.get()
