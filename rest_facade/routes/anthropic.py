@@ -81,6 +81,8 @@ async def messages(request: Request):
 
 
 @router.post("/vertex_ai/{version}/projects/{project}/locations/{location}/publishers/anthropic/models/{target:path}")
+@router.post("/vertex-ai/{version}/projects/{project}/locations/{location}/publishers/anthropic/models/{target:path}",
+             include_in_schema=False)
 async def vertex_raw_predict(version: str, project: str, location: str, target: str, request: Request):
     """Claude's Vertex shape (what Claude Code sends with CLAUDE_CODE_USE_VERTEX): {model} is a model
     group; the path's project and location are not an address (the group's deployments are used)."""

@@ -161,6 +161,8 @@ async def gemini_post(version: str, target: str, request: Request):
 
 
 @router.post("/vertex_ai/{version}/projects/{project}/locations/{location}/publishers/google/models/{target:path}")
+@router.post("/vertex-ai/{version}/projects/{project}/locations/{location}/publishers/google/models/{target:path}",
+             include_in_schema=False)
 async def vertex_post(version: str, project: str, location: str, target: str, request: Request):
     async def run():
         if version not in VERTEX_VERSIONS:

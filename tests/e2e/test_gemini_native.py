@@ -165,6 +165,9 @@ def test_claude_group_is_translated(client, claude_fake):
     assert resp.text == "Hello!"
     body = claude_fake.requests[-1]["body"]
     assert body["max_tokens"] == 64 and body["top_k"] == 4 and body["messages"][0]["role"] == "user"
+    chunks = list(client.models.generate_content_stream(model="claude", contents="stream claude"))
+    assert "".join(c.text or "" for c in chunks) == "Hello there"
+    assert chunks[-1].candidates[0].finish_reason == "STOP" and chunks[-1].usage_metadata.candidates_token_count == 7
     with pytest.raises(genai_errors.ClientError) as exc:
         client.models.generate_content(model="claude", contents="x", config=types.GenerateContentConfig(
             presence_penalty=0.5))
