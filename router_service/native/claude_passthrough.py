@@ -35,7 +35,7 @@ def beta_headers(betas: tuple[str, ...] | list[str]) -> dict[str, str]:
 def count_body(body: dict, *, upstream_model: str) -> dict:
     """Body of Vertex's Claude `count-tokens:rawPredict`: the request's prompt fields and the model."""
     keep = ("messages", "system", "tools", "tool_choice", "thinking")
-    out: dict[str, Any] = {"model": upstream_model.split("@", 1)[0]}
+    out: dict[str, Any] = {"model": upstream_model}
     out.update({k: body[k] for k in keep if body.get(k) is not None})
     return out
 

@@ -229,7 +229,7 @@ def test_count_tokens(client, fake_claude, fake_gemini):
     counted = client.messages.count_tokens(model="claude", messages=[{"role": "user", "content": "count me"}])
     assert counted.input_tokens > 0
     sent = fake_claude.requests[-1]
-    assert sent["model"] == "count-tokens" and sent["body"]["model"] == "claude-sonnet-4-5"
+    assert sent["model"] == "count-tokens" and sent["body"]["model"] == CLAUDE
 
 
 def test_vertex_shaped_claude_paths_like_claude_code_on_vertex(gw, key, fake_claude):

@@ -206,8 +206,8 @@ def _check(body: Any) -> None:
 def validate_count_body(body: Any) -> dict | None:
     """Vertex's Claude count-tokens:rawPredict: the model and the prompt fields (no max_tokens)."""
     try:
-        _need(isinstance(body, dict) and isinstance(body.get("model"), str) and "@" not in body["model"],
-              "model: Field required (without @version)")
+        _need(isinstance(body, dict) and isinstance(body.get("model"), str) and body["model"].startswith("claude"),
+              "model: Field required")
         unknown = set(body) - {"model", "messages", "system", "tools", "tool_choice", "thinking", "anthropic_version"}
         _need(not unknown, f"{sorted(unknown)[0] if unknown else ''}: Extra inputs are not permitted")
         _need(isinstance(body.get("messages"), list) and body["messages"], "messages: Field required")
