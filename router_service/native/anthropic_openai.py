@@ -3,7 +3,8 @@
 
 Request mapping (`to_openai`): system -> system message; text / image / document blocks -> content
 parts (base64 and URL sources); tool_use -> tool_calls; tool_result -> tool messages (`is_error`
-results become `{"error": ...}`, Gemini's error convention); tools (custom) -> functions;
+results become `{"error": ...}`, Gemini's error convention; images / documents inside a result follow
+the tool results as user content); tools (custom) -> functions;
 tool_choice auto/any/tool/none -> auto/required/function/none, disable_parallel_tool_use ->
 parallel_tool_calls false; max_tokens, stop_sequences, temperature, top_p, top_k as is;
 metadata.user_id -> user; thinking -> `thinking` (the Gemini translator turns the budget into
@@ -91,6 +92,7 @@ class _Mapper:
         """-> (tool messages, user content parts)."""
         tools: list[dict] = []
         parts: list[dict] = []
+        media: list[dict] = []
         for i, b in enumerate(blocks):
             w = f"{where}.{i}"
             if not isinstance(b, dict):
@@ -104,20 +106,26 @@ class _Mapper:
                 if part is not None:
                     parts.append(part)
             elif btype == "tool_result":
-                tools.append(self.tool_result(b, w))
+                tools.append(self.tool_result(b, w, media))
             elif btype in ("thinking", "redacted_thinking"):
                 continue
             else:
                 self.refuse(f"content block type {btype!r}", f"{w}.type")
-        return tools, parts
+        return tools, media + parts
 
-    def tool_result(self, b: dict, where: str) -> dict:
+    def tool_result(self, b: dict, where: str, media: list[dict]) -> dict:
+        """-> the tool message; images / documents of the result go to `media` (sent as user
+        content right after the tool results: chat tool messages carry text only)."""
         content = b.get("content")
         if isinstance(content, list):
             texts = []
             for j, c in enumerate(content):
                 if isinstance(c, dict) and c.get("type") == "text":
                     texts.append(str(c.get("text") or ""))
+                elif isinstance(c, dict) and c.get("type") in ("image", "document"):
+                    part = self.media_part(c, f"{where}.content.{j}")
+                    if part is not None:
+                        media.append(part)
                 elif isinstance(c, dict):
                     self.refuse(f"{c.get('type')!r} content inside tool_result", f"{where}.content.{j}.type")
             text = "\n".join(texts)

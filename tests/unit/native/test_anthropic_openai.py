@@ -105,3 +105,17 @@ def test_stream_event_sequence():
     assert events[-2]["delta"]["stop_reason"] == "tool_use" and events[-2]["usage"]["output_tokens"] == 4
     empty = AnthropicStreamFromOpenAI(group="g").finish()
     assert [e["type"] for e in empty] == ["message_start", "ping", "message_delta", "message_stop"]
+
+
+def test_tool_result_images_follow_the_tool_results_as_user_content():
+    body = {**BASE, "messages": [
+        {"role": "user", "content": "shot?"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "screenshot", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [
+            {"type": "text", "text": "here"},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "QQ=="}}]},
+            {"type": "text", "text": "what is it?"}]}]}
+    msgs = to_openai(body, group="g")["messages"]
+    assert msgs[2] == {"role": "tool", "tool_call_id": "t1", "content": "here"}
+    assert msgs[3] == {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,QQ=="}},
+                                                   {"type": "text", "text": "what is it?"}]}
