@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from gemgate import anthropic_proto as conv
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import from_rpc_error
-from rest_facade.auth import caller_key
+from rest_facade.auth import caller_key, grpc_metadata
 from rest_facade.body import json_body
 
 router = APIRouter()
@@ -40,13 +40,11 @@ def error_response(err: GatewayError, headers: dict[str, str] | None = None) -> 
 
 
 def metadata(request: Request) -> tuple[tuple[str, str], ...]:
-    md: list[tuple[str, str]] = []
+    """The common metadata (request id, forwarded headers), with the key from x-api-key too."""
+    md = [kv for kv in grpc_metadata(request) if kv[0] != "authorization"]
     key = caller_key(request) or (request.headers.get("x-api-key") or "").strip() or None
     if key:
-        md.append(("authorization", f"Bearer {key}"))
-    rid = request.headers.get("x-request-id")
-    if rid:
-        md.append(("x-request-id", rid[:128]))
+        md.insert(0, ("authorization", f"Bearer {key}"))
     return tuple(md)
 
 

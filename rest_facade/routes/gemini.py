@@ -26,7 +26,7 @@ from gemgate import gemini_proto as conv
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import from_rpc_error
 from gemgate.v1 import gemini_native_pb2 as pb
-from rest_facade.auth import caller_key
+from rest_facade.auth import caller_key, grpc_metadata
 from rest_facade.body import json_body
 
 router = APIRouter()
@@ -51,14 +51,12 @@ def error_response(err: GatewayError, headers: dict[str, str] | None = None) -> 
 
 
 def metadata(request: Request) -> tuple[tuple[str, str], ...]:
+    """The common metadata (request id, forwarded headers), with the key from x-goog-api-key or ?key=."""
+    md = [kv for kv in grpc_metadata(request) if kv[0] != "authorization"]
     key = (request.headers.get("x-goog-api-key") or "").strip() or caller_key(request) \
         or (request.query_params.get("key") or "").strip() or None
-    md: list[tuple[str, str]] = []
     if key:
-        md.append(("authorization", f"Bearer {key}"))
-    rid = request.headers.get("x-request-id")
-    if rid:
-        md.append(("x-request-id", rid[:128]))
+        md.insert(0, ("authorization", f"Bearer {key}"))
     return tuple(md)
 
 
