@@ -342,17 +342,12 @@ class Router:
                 await self.state.record_latency(i, ttft, "ttft")
                 self._served(i)
                 release = False  # the tracked stream owns the in-flight slot now
-<<<<<<< HEAD
-                return _TrackedStream(self, dep, agen, first, start)
+                return _TrackedStream(self, dep, agen, first, start, slot)
             if ctx.op == "native":
                 call = (self._provider(dep).native(dep, ctx.native, group, timeout=timeout) if mock is None
                         else native_calls.via_chat(native_calls.mock_chat(str(mock)), dep, ctx.native, group, timeout=timeout))
                 result = await self._with_timeout(call, timeout, dep)
             elif mock is not None and ctx.op == "chat":
-=======
-                return _TrackedStream(self, dep, agen, first, start, slot)
-            if mock is not None and ctx.op == "chat":
->>>>>>> main
                 result = mock_switches.completion(request, str(mock))
             else:
                 call = getattr(self._provider(dep), ctx.op)

@@ -10,11 +10,8 @@ import httpx
 from gemgate.config import Deployment
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.providers import gemini_flow as flow
-<<<<<<< HEAD
 from router_service.providers import gemini_native as native_api
-=======
 from router_service.providers import upstream_extras as extras
->>>>>>> main
 from router_service.providers.base import Provider
 from router_service.providers.gemini import translate
 from router_service.providers.gemini.fetch_images import MediaFetcher

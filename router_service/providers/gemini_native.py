@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from gemgate.config import Deployment
 from router_service.native import gemini_passthrough as gp
 from router_service.providers import gemini_flow as flow
+from router_service.providers import upstream_extras as extras
 from router_service.providers.gemini.fetch_images import MediaFetcher
 
 Post = Callable[[Deployment, str, dict, float], Awaitable[dict]]
@@ -28,7 +29,7 @@ async def unary(post: Post, fetcher: MediaFetcher, dep: Deployment, call, group:
         if call.op == "count_tokens":
             payload = await post(dep, "countTokens", gp.count_body(body, vertex=vertex, upstream_model=lp.upstream_model), timeout)
             return {"body": payload, "usage": None}
-        payload = await post(dep, "generateContent", body, timeout)
+        payload = await post(dep, "generateContent", extras.body(dep, body), timeout)
         return {"body": payload, "usage": gp.openai_usage(payload)}
     if call.op == "count_tokens":
         body = await flow.chat_body(fetcher, dep, call.to_openai(dep, group), vertex=vertex)
@@ -40,7 +41,7 @@ async def unary(post: Post, fetcher: MediaFetcher, dep: Deployment, call, group:
 async def stream(events: Events, dep: Deployment, call, *, vertex: bool, timeout: float) -> AsyncIterator[dict]:
     body = gp.upstream_body(call.body, vertex=vertex, deployment=dep.litellm_params.as_dict, drop=call.drop(dep))
     tracker = gp.GeminiEventTracker()
-    async for payload in events(dep, "streamGenerateContent", body, timeout):
+    async for payload in events(dep, "streamGenerateContent", extras.body(dep, body), timeout):
         yield {"event": tracker.see(payload)}
     tracker.finish()
     yield {"usage": tracker.openai_usage()}

@@ -14,11 +14,8 @@ import httpx
 from gemgate.config import Deployment
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.providers import gemini_flow as flow
-<<<<<<< HEAD
 from router_service.providers import gemini_native as native_api
-=======
 from router_service.providers import upstream_extras as extras
->>>>>>> main
 from router_service.providers.ai_studio import transport_error
 from router_service.native import claude_passthrough as claude_pass
 from router_service.providers.anthropic import translate as claude
@@ -70,25 +67,16 @@ class VertexProvider(Provider):
                 ErrorKind.INTERNAL,
                 f"deployment {dep.model_name!r}: vertex_project is not set and the credentials name no project",
             )
-<<<<<<< HEAD
         publisher = "anthropic" if is_claude(lp.upstream_model) else "google"
-        return vertex_url(project=project, location=location, publisher=publisher, model=model, op=op, api_base=lp.api_base)
-=======
-        publisher = "anthropic" if is_claude(model) else "google"
         return vertex_url(project=project, location=location, publisher=publisher, model=model, op=op, api_base=lp.api_base,
                           psc=lp.use_psc_endpoint_format)
->>>>>>> main
 
     def _where(self, dep: Deployment) -> str:
         return "Claude (Vertex)" if is_claude(dep.litellm_params.upstream_model) else "Vertex"
 
     async def _headers(self, dep: Deployment, extra: dict[str, str] | None = None) -> tuple[dict[str, str], str]:
         token = await self.tokens.token(dep.litellm_params.vertex_credentials)
-<<<<<<< HEAD
-        return {"content-type": "application/json", **(extra or {}), "authorization": f"Bearer {token}"}, token
-=======
-        return extras.headers(dep, {"content-type": "application/json", "authorization": f"Bearer {token}"}), token
->>>>>>> main
+        return extras.headers(dep, {"content-type": "application/json", **(extra or {}), "authorization": f"Bearer {token}"}), token
 
     def _error(self, dep: Deployment, status: int, content: bytes) -> GatewayError:
         if is_claude(dep.litellm_params.upstream_model):
@@ -215,7 +203,8 @@ class VertexProvider(Provider):
             body = claude_pass.count_body(call.body, upstream_model=lp.upstream_model)
             payload = await self._post(deployment, self.url(deployment, "rawPredict", model="count-tokens"), body, timeout, extra)
             return {"body": {"input_tokens": int(payload.get("input_tokens") or 0)}, "usage": None}
-        body = claude_pass.claude_body(call.body, stream=False, deployment=lp.as_dict, upstream_model=lp.upstream_model)
+        body = extras.body(deployment, claude_pass.claude_body(call.body, stream=False, deployment=lp.as_dict,
+                                                             upstream_model=lp.upstream_model))
         payload = await self._post(deployment, self.url(deployment, "rawPredict"), body, timeout, extra)
         return {"body": claude_pass.with_group(payload, group), "usage": claude.usage_from_claude(payload.get("usage"))}
 
@@ -230,7 +219,8 @@ class VertexProvider(Provider):
             async for item in super().native_stream(deployment, call, group, timeout=timeout):
                 yield item
             return
-        body = claude_pass.claude_body(call.body, stream=True, deployment=lp.as_dict, upstream_model=lp.upstream_model)
+        body = extras.body(deployment, claude_pass.claude_body(call.body, stream=True, deployment=lp.as_dict,
+                                                             upstream_model=lp.upstream_model))
         tracker = claude_pass.ClaudeEventTracker(group)
         feed = lambda _name, payload: [{"event": tracker.see(payload)}]  # noqa: E731
         async for item in self._events(deployment, self.url(deployment, "streamRawPredict"), body, timeout, feed,

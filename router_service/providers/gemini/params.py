@@ -54,11 +54,6 @@ def unsupported_params(req: dict) -> list[str]:
 def check_params(req: dict, deployment: dict, model: str) -> set[str]:
     """Raise 400 for the first unsupported param unless drop_params; return the keys to ignore."""
     bad = unsupported_params(req)
-<<<<<<< HEAD
-    for key in ("reasoning_effort", "thinking"):
-        if req.get(key) is not None and _thinking_family(model) is None:
-            bad.append(key)
-=======
     if req.get("reasoning_effort") is not None and _thinking_family(model) is None:
         bad.append("reasoning_effort")
     if req.get("thinking") is not None and _thinking_family(model) is None:
@@ -66,7 +61,6 @@ def check_params(req: dict, deployment: dict, model: str) -> set[str]:
     # Gemini has no switch for "at most one tool call per turn": refuse rather than ignore it
     if req.get("parallel_tool_calls") is False and req.get("tools"):
         bad.append("parallel_tool_calls")
->>>>>>> main
     if bad and not _drop_params(req, deployment):
         raise invalid(f"{bad[0]} is not supported by Gemini models (set drop_params to ignore it)", bad[0])
     return set(bad)
@@ -169,25 +163,6 @@ def generation_config(req: dict, deployment: dict, model: str, dropped: set[str]
     effort = req.get("reasoning_effort")
     if effort is not None and "reasoning_effort" not in dropped:
         gen["thinkingConfig"] = _thinking_config(effort, model)
-<<<<<<< HEAD
-    thinking = req.get("thinking")
-    if thinking is not None and "thinking" not in dropped:
-        gen["thinkingConfig"] = _anthropic_thinking(thinking, model)
-    return gen
-
-
-def _anthropic_thinking(thinking: Any, model: str) -> dict:
-    """Anthropic-style `thinking` (LiteLLM accepts it for Gemini too): {"type": "enabled",
-    "budget_tokens": N} -> thinkingBudget N with thoughts returned; {"type": "disabled"} -> no
-    thinking (128, the least gemini-*-pro allows)."""
-    kind = thinking.get("type") if isinstance(thinking, dict) else None
-    if kind == "disabled":
-        return {"thinkingBudget": 128 if "pro" in model.lower() else 0}
-    budget = thinking.get("budget_tokens") if isinstance(thinking, dict) else None
-    if kind != "enabled" or isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
-        raise invalid("thinking must be {\"type\": \"enabled\", \"budget_tokens\": N} or {\"type\": \"disabled\"}",
-                      "thinking")
-=======
     elif req.get("thinking") is not None and "thinking" not in dropped:
         gen["thinkingConfig"] = _thinking_param(req["thinking"])
     return gen
@@ -203,7 +178,6 @@ def _thinking_param(thinking: Any) -> dict:
     budget = thinking.get("budget_tokens")
     if not isinstance(budget, int) or isinstance(budget, bool) or budget < 0:
         raise invalid("thinking.budget_tokens must be an integer >= 0", "thinking.budget_tokens")
->>>>>>> main
     return {"thinkingBudget": budget, "includeThoughts": True}
 
 
