@@ -18,7 +18,7 @@ from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import from_rpc_error
 from rest_facade import errors, openapi_models
 from rest_facade.guard import DEFAULT_MAX_BODY_BYTES, InputGuard
-from rest_facade.routes import health, management, metrics, openai, records, responses
+from rest_facade.routes import anthropic, completions, gemini, health, litellm_utils, management, metrics, openai, records, responses
 
 GRPC_OPTIONS = [*MESSAGE_OPTIONS, ("grpc.keepalive_time_ms", 30000)]
 
@@ -83,9 +83,14 @@ def create_app(settings: FacadeSettings) -> FastAPI:
                        check_key=check_key if settings.auth_required else None)
     app.include_router(openai.router)
     app.include_router(responses.router)
+    app.include_router(anthropic.router)
+    app.include_router(gemini.router)
     app.include_router(health.router)
     app.include_router(management.router)
     app.include_router(records.router)
     app.include_router(metrics.router)
+    app.include_router(completions.router)
+    app.include_router(litellm_utils.router)
+    litellm_utils.install_allowed_routes(app)
     openapi_models.install(app)
     return app
