@@ -39,7 +39,7 @@ RANGES: dict[str, tuple[float, float]] = {
 }
 # A google.protobuf.Struct nests two proto levels per JSON level and gRPC decodes at most 100:
 # metadata and extra parameters carried as Struct may nest this deep (JSON levels below the field).
-STRUCT_MAX_DEPTH = 24
+STRUCT_MAX_DEPTH = 32
 
 
 # ---------------------------------------------------------------- Struct helpers

@@ -91,7 +91,7 @@ HOSTILE = [
      _body(response_format={"type": "json_schema", "json_schema": {"name": "s", "schema": _nest(900)}}), {}, 400, "response_format"),
     ("tool parameters 200 levels", "POST", "/v1/chat/completions",
      _body(tools=[{"type": "function", "function": {"name": "f", "parameters": _nest(200)}}]), {}, 400, "tools"),
-    ("metadata 30 levels (fits the body, not the Struct)", "POST", "/v1/chat/completions", _body(metadata=_nest(30)), {}, 400, "metadata"),
+    ("metadata 40 levels (fits the body, not the Struct)", "POST", "/v1/chat/completions", _body(metadata=_nest(40)), {}, 400, "metadata"),
     ("tab in x-request-id", "POST", "/v1/chat/completions", _body(), {"x-request-id": "a\tb"}, 400, "x-request-id"),
     ("non-ascii x-request-id", "POST", "/v1/chat/completions", _body(), {"x-request-id": "caf\xe9"}, 400, "x-request-id"),
     ("tab in authorization", "POST", "/v1/chat/completions", _body(), {"Authorization": "Bearer\tsk-x"}, 401, "authorization"),
