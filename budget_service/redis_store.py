@@ -11,6 +11,9 @@ Layout (P = key prefix, default "gemgate:"):
   P res:{request_id}         reservation record (hash); P resz: zset request_id -> deadline
   P done:{request_id}        settled marker (idempotency), expires after done_ttl
   P stat:{key|team|user|model} hashes of lifetime spend; P stat:global lifetime total
+  P outbox                   stream of charges for the system of record (only while P outbox:on
+                             exists, i.e. database_url is set; see budget_service/outbox.py);
+                             P log:{request_id} the router's spend-log facts, read by the charge
 
 Reservation expiry: a reservation whose deadline passed (its router crashed or never settled) is
 swept by the next Reserve/Settle/Sweep script: the FULL reserved amount is charged as spent, its
@@ -31,6 +34,8 @@ from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from gemgate.errors import ErrorKind, GatewayError
 
@@ -65,6 +70,12 @@ local function charge(P, rid, cost, tokens, model, how, done_ttl)
     redis.call('INCRBY', P .. 'stat:global', cost)
   end
   redis.call('SET', P .. 'done:' .. rid, how .. ':' .. cost, 'EX', done_ttl)
+  -- system of record (budget_service/outbox.py): the charge joins the outbox in the same script
+  if redis.call('EXISTS', P .. 'outbox:on') == 1 then
+    redis.call('XADD', P .. 'outbox', '*', 'rid', rid, 'cost', cost, 'how', how, 'attrib', r[4] or '{}',
+      'model', model, 'log', redis.call('GET', P .. 'log:' .. rid) or '')
+    redis.call('DEL', P .. 'log:' .. rid)
+  end
   redis.call('DEL', rk)
   redis.call('ZREM', P .. 'resz', rid)
   return cost
@@ -190,9 +201,12 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "gemgate:", deadline: float = 2.0) -> "RedisStore":
+        # one immediate retry on a dropped connection (Redis restarted: the pooled sockets are stale);
+        # safe because every script is idempotent by request id
         client = aioredis.from_url(
             url, decode_responses=True, socket_timeout=deadline, socket_connect_timeout=deadline,
-            health_check_interval=30,
+            health_check_interval=30, retry=Retry(NoBackoff(), 1),
+            retry_on_error=[redis.exceptions.ConnectionError],
         )
         return cls(client, prefix=prefix, deadline=deadline)
 

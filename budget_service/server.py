@@ -3,27 +3,51 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
+from budget_service.durable import DurableStore
 from budget_service.ledger import Ledger
+from budget_service.record import open_record
+from budget_service.record.migrate import MigrationError
+from budget_service.records_servicer import RecordServicer
 from budget_service.redis_store import RedisStore
 from budget_service.servicer import BudgetServicer
 from gemgate import internal_auth, logsetup, loop, metrics
 from gemgate.config import ConfigError, GatewayConfig, load_config
 from gemgate.errors import GatewayError
 from gemgate.grpc_server import serve
-from gemgate.v1 import budget_pb2, budget_pb2_grpc
+from gemgate.v1 import budget_pb2, budget_pb2_grpc, records_pb2, records_pb2_grpc
 
 SERVICE_NAME = budget_pb2.DESCRIPTOR.services_by_name["BudgetService"].full_name
+RECORD_SERVICE_NAME = records_pb2.DESCRIPTOR.services_by_name["RecordService"].full_name
+log = logging.getLogger("gemgate.budget")
+
+VOLATILE_WARNING = (
+    "Redis has no persistence (appendonly no, no save points) and no database_url is set: a Redis restart "
+    "loses every virtual key, team and user, all spend and budgets (keys then answer 401). Set "
+    "general_settings.database_url (PostgreSQL) to keep them, or turn on Redis AOF (appendonly yes)."
+)
 
 
-def build(config: GatewayConfig, store: RedisStore, **ledger_kw) -> BudgetServicer:
+def build(config: GatewayConfig, store, **ledger_kw) -> BudgetServicer:
     return BudgetServicer(Ledger(store, config.general_settings.master_key, **ledger_kw))
 
 
+async def redis_is_volatile(store: RedisStore) -> bool | None:
+    """True when Redis keeps nothing across a restart; None when it will not say (CONFIG disabled)."""
+    try:
+        cfg = await store._do(store.r.config_get("appendonly"))
+        cfg.update(await store._do(store.r.config_get("save")))
+    except Exception:  # managed Redis often disables CONFIG
+        return None
+    return cfg.get("appendonly") == "no" and not (cfg.get("save") or "").strip()
+
+
 async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", secret: str | None = None) -> None:
-    store = RedisStore.from_url(config.redis_url(), prefix=prefix, deadline=config.general_settings.budget_deadline)
-    if config.general_settings.master_key:
+    gs = config.general_settings
+    store = RedisStore.from_url(config.redis_url(), prefix=prefix, deadline=gs.budget_deadline)
+    if gs.master_key:
         try:
             await store.ping()
         except GatewayError:
@@ -33,7 +57,42 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", 
                 "is not reachable. Provide one with general_settings.redis_url in the config or the REDIS_URL "
                 "environment variable (e.g. redis://127.0.0.1:6379/0)."
             ) from None
-    servicer = build(config, store)
+    db_url = config.database_url()
+    record = durable = None
+    if db_url:
+        try:
+            record = await open_record(db_url, pool_size=gs.database_connection_pool_limit)
+        except GatewayError:
+            await store.close()
+            raise SystemExit("budget_service: database_url is set but PostgreSQL is not reachable (or refused the "
+                             "login); start it or fix general_settings.database_url / DATABASE_URL.") from None
+        except MigrationError as exc:
+            await store.close()
+            raise SystemExit(f"budget_service: database schema: {exc}") from None
+        durable = DurableStore(store, record)
+        ledger = Ledger(durable, gs.master_key)
+        durable.bind(ledger)
+        try:
+            await durable.start()
+        except GatewayError as exc:
+            await record.close()
+            await store.close()
+            raise SystemExit(f"budget_service: cannot sync Redis with the database: {exc.message}") from None
+    else:
+        ledger = Ledger(store, gs.master_key)
+        if gs.master_key and await redis_is_volatile(store):
+            log.warning(VOLATILE_WARNING)
+    servicer = BudgetServicer(ledger)
+    records = RecordServicer(ledger, record)
+
+    def register(server) -> None:
+        budget_pb2_grpc.add_BudgetServiceServicer_to_server(servicer, server)
+        records_pb2_grpc.add_RecordServiceServicer_to_server(records, server)
+
+    async def on_stop() -> None:
+        if durable is not None:
+            await durable.stop()
+        await store.close()
 
     async def redis_reachable() -> bool:  # readiness: keyed requests need Redis
         try:
@@ -44,9 +103,9 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", 
     await serve(
         name="budget_service",
         address=address,
-        register=lambda s: budget_pb2_grpc.add_BudgetServiceServicer_to_server(servicer, s),
-        service_names=[SERVICE_NAME],
-        on_stop=store.close,
+        register=register,
+        service_names=[SERVICE_NAME, RECORD_SERVICE_NAME],
+        on_stop=on_stop,
         internal_secret=secret,
         probe=redis_reachable if config.general_settings.master_key else None,
     )
@@ -63,6 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     logsetup.setup("budget")
     try:
         config = load_config(args.config)
+        config.database_url()
     except ConfigError as exc:
         sys.exit(f"budget_service: {exc}")
     logsetup.configure("budget", config.litellm_settings)

@@ -11,9 +11,9 @@ from grpc_health.v1 import health_pb2_grpc
 
 from gemgate import internal_auth
 from gemgate.grpc_server import MESSAGE_OPTIONS
-from gemgate.v1 import budget_pb2_grpc, router_pb2_grpc
+from gemgate.v1 import budget_pb2_grpc, records_pb2_grpc, router_pb2_grpc
 from rest_facade import errors
-from rest_facade.routes import health, management, metrics, openai, responses
+from rest_facade.routes import health, management, metrics, openai, records, responses
 
 GRPC_OPTIONS = [*MESSAGE_OPTIONS, ("grpc.keepalive_time_ms", 30000)]
 
@@ -38,11 +38,12 @@ def create_app(settings: FacadeSettings) -> FastAPI:
         app.state.router = router_pb2_grpc.RouterServiceStub(router_channel)
         app.state.router_health = health_pb2_grpc.HealthStub(router_channel)
         budget_channel = None
-        app.state.budget = app.state.budget_health = None
+        app.state.budget = app.state.budget_health = app.state.records = None
         if settings.budget_address:
             budget_channel = internal_auth.channel(settings.budget_address, settings.internal_secret, GRPC_OPTIONS)
             app.state.budget = budget_pb2_grpc.BudgetServiceStub(budget_channel)
             app.state.budget_health = health_pb2_grpc.HealthStub(budget_channel)
+            app.state.records = records_pb2_grpc.RecordServiceStub(budget_channel)
         try:
             yield
         finally:
@@ -57,5 +58,6 @@ def create_app(settings: FacadeSettings) -> FastAPI:
     app.include_router(responses.router)
     app.include_router(health.router)
     app.include_router(management.router)
+    app.include_router(records.router)
     app.include_router(metrics.router)
     return app

@@ -153,7 +153,7 @@ class BudgetGate:
         return Admission(request_id, resp.identity, model, resp.reserved_micros, est_tokens)
 
     async def settle(self, admission: Admission, *, usage: dict | None, route, success: bool,
-                     cost_micros: int | None = None) -> int:
+                     cost_micros: int | None = None, log: budget_pb2.SpendLogEntry | None = None) -> int:
         """Charge the request; returns the micro-USD charged (0 if it was already settled).
         `cost_micros`: the price the caller already computed with `charge_micros`."""
         if admission is None or admission.settled:
@@ -163,7 +163,7 @@ class BudgetGate:
             admission, usage=usage, route=route, success=success)
         tokens = int((usage or {}).get("total_tokens") or 0)
         req = budget_pb2.SettleRequest(request_id=admission.request_id, actual_cost_micros=actual,
-                                       actual_tokens=tokens, model=admission.model, success=success)
+                                       actual_tokens=tokens, model=admission.model, success=success, log=log)
         # shield: a cancelled caller (client disconnect) must not abort the settlement
         await asyncio.shield(self._settle_with_retries(req))
         return actual

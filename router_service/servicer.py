@@ -24,6 +24,7 @@ from router_service.cost import estimate_prompt_tokens
 from router_service.responses.rpc import ResponsesRPCs
 from router_service.responses.store import MemoryResponseStore
 from router_service.router import RouteInfo, Router
+from router_service.spend_entry import spend_entry
 from router_service.usage.record import new_record
 from router_service.usage.tracking import mark_first_token, track
 
@@ -137,7 +138,14 @@ class CallScope:
         if self.gate.enforces:
             self.settlements.spawn(
                 self.gate.settle(self.admission, usage=self.usage, route=self.info, success=self.ok,
-                                 cost_micros=self.cost_micros))
+                                 cost_micros=self.cost_micros, log=self.spend_entry()))
+
+    def spend_entry(self):
+        """This request's spend-log facts (stored when budget_service has a database)."""
+        rec = self.record
+        return spend_entry(call_type=self.call_type, request=self.request, identity=self.admission.identity,
+                           info=self.info, usage=self.usage, start_time=rec.start_time if rec else time.time(),
+                           ok=self.ok, error=self.error, stream=self.stream, response_model=rec.model if rec else "")
 
     async def fail(self, exc: BaseException) -> None:
         err = exc if isinstance(exc, GatewayError) else internal_error(exc)
