@@ -63,6 +63,7 @@ class DurableStore:
         self._rebuild_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
         self.rebuilds = 0
+        self._synced_once = False
 
     def __getattr__(self, name):  # everything not overridden is the RedisStore's
         return getattr(self.redis, name)
@@ -117,12 +118,13 @@ class DurableStore:
         async with self._rebuild_lock:
             if await self.redis._do(self.redis.r.exists(self.marker)):
                 return
-            # documents without the marker: a Redis-only gateway's state (every write through this
-            # store syncs first, so after a Redis loss there are none) -> adopt it; else rebuild
-            if any([await self.redis.ids(k) for k in KINDS]):
+            # before this process ever synced, documents without the marker are a Redis-only
+            # gateway's state -> adopt them; afterwards a missing marker always means Redis lost data
+            if not self._synced_once and any([await self.redis.ids(k) for k in KINDS]):
                 await self._adopt()
             else:
                 await self.rebuild()
+            self._synced_once = True
 
     async def rebuild(self) -> None:
         """Restore Redis from the record (Redis was emptied or replaced)."""

@@ -136,11 +136,12 @@ async def test_rebuild_by_itself_without_any_request(gateway):
     await gateway.durable.outbox.flush()
     before = gateway.durable.rebuilds
     await gateway.wipe_redis()
-    for _ in range(100):  # the watcher notices within its interval
-        if await gateway.redis.get_doc("key", hash_key(key)) is not None:
+    for _ in range(200):  # the watcher notices within its interval (no request asks for the key)
+        if gateway.durable.rebuilds > before:
             break
         await asyncio.sleep(0.05)
     assert gateway.durable.rebuilds == before + 1
+    assert await gateway.redis.get_doc("key", hash_key(key)) is not None
     assert await gateway.redis.get_int(gateway.ledger.spend_key("key", (await gateway.redis.get_doc(
         "key", hash_key(key)))["id"], {}, gateway.clock())[0]) == 10
 
