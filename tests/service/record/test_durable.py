@@ -197,3 +197,25 @@ async def test_spend_logs_and_report_rpcs(gateway):
     with pytest.raises(grpc.aio.AioRpcError) as ei:
         await rec.SpendLogs(records_pb2.SpendLogsRequest(api_key=MASTER, page_size=100000))
     assert from_rpc_error(ei.value).kind is ErrorKind.INVALID_REQUEST
+
+
+async def test_proxy_wide_budget_holds_across_redis_loss(schema):
+    """litellm_settings.max_budget (the proxy's own budget) is rebuilt from the log too."""
+    from tests.service.record.conftest import start_gateway
+
+    gw = await start_gateway(schema, proxy_budget={"max_budget": 5000, "budget_duration": "30d"})
+    try:
+        stub = gw.stub()
+        k1, k2 = await new_key(stub), await new_key(stub)
+        await spend(stub, k1, "p1", 3000, 3000)
+        await gw.durable.outbox.flush()
+        await gw.wipe_redis()
+        await stub.Reserve(budget_pb2.ReserveRequest(api_key=k2, request_id="p2", estimated_cost_micros=1500))
+        with pytest.raises(grpc.aio.AioRpcError) as ei:  # 3000 + 1500 held + 1000 > 5000
+            await stub.Reserve(budget_pb2.ReserveRequest(api_key=k2, request_id="p3", estimated_cost_micros=1000))
+        assert from_rpc_error(ei.value).kind is ErrorKind.BUDGET_EXCEEDED
+        assert "proxy" in from_rpc_error(ei.value).message
+    finally:
+        await gw.close()
+        await gw.redis.delete_prefix()
+        await gw.redis.close()
