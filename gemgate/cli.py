@@ -67,6 +67,12 @@ def prepare(argv: list[str] | None):
     except ConfigError as exc:
         sys.exit(f"gemgate: {exc}")
     from router_service.price_table import unpriced_warnings
+    from router_service.usage.factory import build_dispatcher
+
+    try:  # callbacks: known names and their environment, checked before anything starts
+        build_dispatcher(config, os.environ)
+    except ConfigError as exc:
+        sys.exit(f"gemgate: {exc}")
 
     config.warnings.extend(unpriced_warnings(config))
     print_warnings(config)
