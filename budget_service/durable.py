@@ -80,13 +80,13 @@ class DurableStore:
     async def start(self) -> None:
         """At startup: adopt what a Redis-only gateway left in Redis, or rebuild an empty Redis."""
         await self.redis._do(self.redis.r.set(self.redis.k("outbox:on"), "1"))
-        if not await self.redis._do(self.redis.r.exists(self.marker)):
-            if any([await self.redis.ids(k) for k in KINDS]):
-                await self._adopt()
-            else:
-                await self.rebuild()
-        self._tasks = [asyncio.get_running_loop().create_task(self.outbox.run()),
-                       asyncio.get_running_loop().create_task(self._watch())]
+        await self.ensure_synced()
+        self.start_tasks()
+
+    def start_tasks(self) -> None:
+        if not self._tasks:
+            self._tasks = [asyncio.get_running_loop().create_task(self.outbox.run()),
+                           asyncio.get_running_loop().create_task(self._watch())]
 
     async def stop(self) -> None:
         self.outbox.stop()
@@ -117,7 +117,12 @@ class DurableStore:
         async with self._rebuild_lock:
             if await self.redis._do(self.redis.r.exists(self.marker)):
                 return
-            await self.rebuild()
+            # documents without the marker: a Redis-only gateway's state (every write through this
+            # store syncs first, so after a Redis loss there are none) -> adopt it; else rebuild
+            if any([await self.redis.ids(k) for k in KINDS]):
+                await self._adopt()
+            else:
+                await self.rebuild()
 
     async def rebuild(self) -> None:
         """Restore Redis from the record (Redis was emptied or replaced)."""

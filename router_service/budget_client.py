@@ -121,6 +121,7 @@ class BudgetGate:
         # a little over the service's own Redis deadline, so its UNAVAILABLE arrives first
         self.timeout = deadline + 0.5
         self.groups = config.groups() if config is not None else {}
+        self._resolve = config.deployments_for if config is not None else self.groups.get
 
     async def authorize(self, api_key: str | None) -> budget_pb2.KeyIdentity:
         if not api_key:
@@ -139,7 +140,7 @@ class BudgetGate:
             raise missing_key()
         model = str(request.get("model", ""))
         if deployments is None:
-            deployments = self.groups.get(model)
+            deployments = self._resolve(model)  # its group, an alias's group or wildcard deployments
         est_cost, est_tokens = estimate(request, deployments)
         try:
             with metrics.budget_call_timer("Reserve"):

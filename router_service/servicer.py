@@ -20,7 +20,9 @@ from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import abort
 from gemgate.v1 import router_pb2, router_pb2_grpc
 from router_service.budget_client import charge_micros
+from router_service import request_policy
 from router_service.cost import estimate_prompt_tokens
+from router_service.providers import upstream_extras
 from router_service.responses.rpc import ResponsesRPCs
 from router_service.responses.store import MemoryResponseStore
 from router_service.router import RouteInfo, Router
@@ -100,6 +102,10 @@ class CallScope:
 
     def __init__(self, servicer: "RouterServicer", context: grpc.aio.ServicerContext, call_type: str, stream: bool) -> None:
         self.gate, self.usage_sink, self.settlements = servicer.gate, servicer.usage, servicer.settlements
+        self.config = servicer.router.config
+        fwd = request_policy.forwarded_headers(context.invocation_metadata(), self.config)
+        if fwd:
+            upstream_extras.FORWARDED.set(fwd)  # this RPC's task only
         self.context = context
         self.call_type, self.stream = call_type, stream
         self.request_id = request_id_from(context)
@@ -118,6 +124,7 @@ class CallScope:
         self.record = new_record(req.get("model", ""), request_id=self.request_id, call_type=self.call_type,
                                  stream=self.stream).with_request(req)
         self.admission = await self.gate.admit(self.api_key, self.request_id, req)
+        request_policy.check_mock_params(req, self.admission.identity, self.gate.enforces, self.config)
         apply_alias(req, self.admission.identity)
 
     def metadata(self) -> tuple[tuple[str, str], ...]:
