@@ -199,14 +199,16 @@ class DurableStore:
         """The router's spend-log facts, picked up by the charge script."""
         await self.redis._do(self.redis.r.set(self.redis.k(f"log:{request_id}"), facts_json, ex=LOG_TTL))
 
-    async def settle(self, *, now: float, request_id: str, cost: int, tokens: int, model: str, done_ttl: int,
-                     how: str) -> tuple[bool, int]:
-        await self.ensure_synced()
-        applied, charged = await self.redis.settle(now=now, request_id=request_id, cost=cost, tokens=tokens,
-                                                   model=model, done_ttl=done_ttl, how=how)
-        if applied or await self.redis._do(self.redis.r.exists(self.redis.k(f"done:{request_id}"))):
+    async def settle(self, **kw) -> tuple[bool, int]:
+        """RedisStore.settle (same arguments), plus the charge of a reservation Redis lost."""
+        # a reservation only exists in a synced Redis, so the common path needs no sync check
+        applied, charged = await self.redis.settle(**kw)
+        rid = kw["request_id"]
+        if applied or await self.redis._do(self.redis.r.exists(self.redis.k(f"done:{rid}"))):
             return applied, charged
-        return await self._charge_unreserved(now, request_id, max(0, int(cost)), model, done_ttl)
+        await self.ensure_synced()  # Redis lost it: restore first, so the rebuild cannot overwrite this charge
+        return await self._charge_unreserved(kw["now"], rid, max(0, int(kw["cost"])), kw.get("model") or "",
+                                             kw["done_ttl"])
 
     async def _charge_unreserved(self, now: float, rid: str, cost: int, model: str, done_ttl: int) -> tuple[bool, int]:
         """Redis lost this request's reservation (emptied while it ran): charge it anyway."""

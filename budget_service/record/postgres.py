@@ -176,7 +176,16 @@ class PostgresRecord(RecordStore):
                 rec.append(v)
             records.append(rec)
         # one statement per batch: unnest the columns, skip request ids already logged
-        placeholders = ", ".join(f"${i + 1}" for i in range(len(cols)))
+        kid = f"${cols.index('key_id') + 1}"
+
+        def value(i: int, c: str) -> str:
+            if c in ("api_key", "key_alias"):  # not described by the router (a sweep): from the key
+                col = "token" if c == "api_key" else "key_alias"
+                return (f"COALESCE(NULLIF(${i + 1}, ''), (SELECT {col} FROM gemgate_keys WHERE key_id = {kid} "
+                        f"AND {kid} <> '' LIMIT 1), '')")
+            return f"${i + 1}"
+
+        placeholders = ", ".join(value(i, c) for i, c in enumerate(cols))
         sql = (f"INSERT INTO gemgate_spend_logs ({', '.join(cols)}) VALUES ({placeholders}) "
                "ON CONFLICT (request_id) DO NOTHING")
 
