@@ -21,7 +21,6 @@ ALL_MODELS = "all-proxy-models"  # a virtual key's `models` entry that allows ev
 
 
 _NOT_YET = {
-    "max_budget": "give each virtual key a max_budget (POST /key/generate) instead",
     "cache": "remove it (responses are not cached)",
 }
 
@@ -388,6 +387,9 @@ class GatewayConfig(_Strict):
             if on and name in _NOT_YET:  # accepted names whose implementation has not landed yet
                 raise ValueError(f"litellm_settings.{name}: LiteLLM setting {name!r} is not supported by gemgate yet: "
                                  f"{_NOT_YET[name]}")
+        if ls.max_budget is not None and not self.general_settings.master_key:
+            raise ValueError("litellm_settings.max_budget needs general_settings.master_key (budgets are enforced "
+                             "with virtual keys)")
         if self.litellm_settings.budget_duration and self.litellm_settings.max_budget is None:
             raise ValueError("litellm_settings.budget_duration needs litellm_settings.max_budget")
         if self.litellm_settings.budget_duration:

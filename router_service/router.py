@@ -5,6 +5,8 @@ Public surface used by the servicer (keep it stable):
     response, info = await router.chat(request)
     info, chunks = await router.stream(request)   # first chunk already fetched
     response, info = await router.embed(request)
+    result, info = await router.native(call)        # a NativeCall (Anthropic / Gemini API)
+    info, items = await router.native_stream(call)  # first item already fetched
     router.model_groups()
 
 Orchestration only; the parts live in router_service/routing/: strategies (pick), selection
@@ -26,6 +28,7 @@ from gemgate.config import Deployment, GatewayConfig
 from gemgate import error_policies
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.cost import estimate_prompt_tokens
+from router_service.native import call as native_calls
 from router_service.providers.base import Provider
 from router_service.routing import backoff, cooldowns, defaults, mock_switches
 from router_service.routing.parallel import ParallelLimits
@@ -70,9 +73,12 @@ class _Forced(GatewayError):
     """A mock_testing_* error on the primary group: goes straight to fallbacks, no retry, no cooldown."""
 
 
+STREAM_OPS = ("stream", "native_stream")
+
+
 @dataclass
 class _Ctx:
-    op: str  # "chat" | "stream" | "embed"
+    op: str  # "chat" | "stream" | "embed" | "native" | "native_stream"
     request: dict  # clean provider request
     switches: dict
     num_retries: int | None  # per-request `num_retries`; None = deployment max_retries, else config
@@ -80,6 +86,7 @@ class _Ctx:
     info: RouteInfo
     fallbacks: list | None = None  # per-request `fallbacks` (group names)
     rate_limit_mock_used: bool = False
+    native: Any = None  # the NativeCall of "native" / "native_stream"
 
 
 def _usage_tokens(obj: dict | None) -> int:
@@ -193,6 +200,17 @@ class Router:
         ctx = self._ctx("stream", request)
         return ctx.info, await self._run(ctx)
 
+    async def native(self, call) -> tuple[dict, RouteInfo]:
+        """A request in a provider's own API (router_service.native.call.NativeCall)."""
+        ctx = self._ctx("native", call.router_request())
+        ctx.native = call
+        return await self._run(ctx), ctx.info
+
+    async def native_stream(self, call) -> tuple[RouteInfo, AsyncIterator[dict]]:
+        ctx = self._ctx("native_stream", call.router_request())
+        ctx.native = call
+        return ctx.info, await self._run(ctx)
+
     # ---- orchestration ----
     async def _run(self, ctx: _Ctx) -> Any:
         try:
@@ -252,7 +270,7 @@ class Router:
         attempt = 0
         while True:
             dep = await pick(strategy, await candidates(group, deps, self.state, tried), self.state,
-                             self.rng, stream=ctx.op == "stream")
+                             self.rng, stream=ctx.op in STREAM_OPS)
             attempt += 1
             info = ctx.info
             info.attempts += 1
@@ -303,22 +321,33 @@ class Router:
         release = True
         request = defaults.apply(request, dep)
         start = self.timer()
-        timeout = self._timeout(dep, ctx.op == "stream", ctx.timeout)
+        timeout = self._timeout(dep, ctx.op in STREAM_OPS, ctx.timeout)
         agen = None
         try:
             mock = sw.get("mock_response")
+            if ctx.op == "native_stream":
+                if mock is None:
+                    agen = self._provider(dep).native_stream(dep, ctx.native, group, timeout=timeout).__aiter__()
+                else:
+                    agen = native_calls.via_stream(native_calls.mock_stream(str(mock)), dep, ctx.native, group,
+                                                   timeout=timeout).__aiter__()
             if ctx.op == "stream":
                 if mock is not None:
                     agen = mock_switches.chunks(request, str(mock)).__aiter__()
                 else:
                     agen = self._provider(dep).stream(dep, request, timeout=timeout).__aiter__()
+            if agen is not None:
                 first = await self._with_timeout(agen.__anext__(), timeout, dep)
                 ttft = self.timer() - start
                 await self.state.record_latency(i, ttft, "ttft")
                 self._served(i)
                 release = False  # the tracked stream owns the in-flight slot now
                 return _TrackedStream(self, dep, agen, first, start, slot)
-            if mock is not None and ctx.op == "chat":
+            if ctx.op == "native":
+                call = (self._provider(dep).native(dep, ctx.native, group, timeout=timeout) if mock is None
+                        else native_calls.via_chat(native_calls.mock_chat(str(mock)), dep, ctx.native, group, timeout=timeout))
+                result = await self._with_timeout(call, timeout, dep)
+            elif mock is not None and ctx.op == "chat":
                 result = mock_switches.completion(request, str(mock))
             else:
                 call = getattr(self._provider(dep), ctx.op)

@@ -22,6 +22,7 @@ from gemgate.v1 import router_pb2, router_pb2_grpc
 from router_service.budget_client import charge_micros
 from router_service import request_policy
 from router_service.cost import estimate_prompt_tokens
+from router_service.native_rpcs import NativeRPCs
 from router_service.providers import upstream_extras
 from router_service.responses.rpc import ResponsesRPCs
 from router_service.responses.store import MemoryResponseStore
@@ -175,7 +176,7 @@ class CallScope:
         track(self.usage_sink, rec, error=self.error, secrets=(self.api_key,) if self.api_key else ())
 
 
-class RouterServicer(ResponsesRPCs, router_pb2_grpc.RouterServiceServicer):
+class RouterServicer(ResponsesRPCs, NativeRPCs, router_pb2_grpc.RouterServiceServicer):
     def __init__(self, router: Router, gate, usage=None, response_store=None) -> None:
         self.router = router
         self.gate = gate

@@ -134,12 +134,21 @@ def test_model_group_alias_and_wildcards():
         parse({"model_list": [dep()], "router_settings": {"model_group_alias": {"a": "nope"}}})
 
 
-def test_global_budget_and_cache_refused_until_implemented():
-    for data in ({"max_budget": 1, "budget_duration": "30d"}, {"cache": True}):
-        with pytest.raises(ConfigError, match="is not supported by gemgate yet"):
-            parse({"litellm_settings": data})
+def test_global_budget_settings_and_cache_refused_until_implemented():
+    cfg = parse({"litellm_settings": {"max_budget": 10, "budget_duration": "30d"},
+                 "general_settings": {"master_key": "sk-master-0123456789"}})
+    from budget_service.server import proxy_budget
+
+    assert proxy_budget(cfg) == {"max_budget": 10_000_000, "budget_duration": "30d"}
+    with pytest.raises(ConfigError, match="max_budget needs general_settings.master_key"):
+        parse({"litellm_settings": {"max_budget": 1}})
+    with pytest.raises(ConfigError, match="not a duration"):
+        parse({"litellm_settings": {"max_budget": 1, "budget_duration": "monthly"},
+               "general_settings": {"master_key": "sk-master-0123456789"}})
     with pytest.raises(ConfigError, match="needs litellm_settings.max_budget"):
         parse({"litellm_settings": {"budget_duration": "1d"}})
+    with pytest.raises(ConfigError, match="is not supported by gemgate yet"):
+        parse({"litellm_settings": {"cache": True}})
 
 
 # ---------------------------------------------------------------- prices
