@@ -152,6 +152,8 @@ class Router:
     def _ctx(self, op: str, request: dict) -> _Ctx:
         clean, switches, rk = mock_switches.split(request)
         rk = mock_switches.check_router_keys(rk)
+        if isinstance(clean.get("cache"), dict):  # LiteLLM per-request cache controls: no cache to control
+            clean.pop("cache")
         target = self.config.alias_target(clean.get("model", ""))
         if target is not None:  # router_settings.model_group_alias
             clean["model"] = target

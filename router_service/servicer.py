@@ -251,6 +251,9 @@ class RouterServicer(ResponsesRPCs, NativeRPCs, router_pb2_grpc.RouterServiceSer
         if identity is not None and not identity.is_master:
             names = groups + sorted(a for a in identity.aliases if a not in groups)
             allowed = set(identity.models)
+            for dep in self.router.config.model_list:  # model_info.access_groups named by the key
+                if allowed & set(dep.model_info.access_groups):
+                    allowed.add(dep.model_name)
             if allowed and ALL_MODELS not in allowed:
                 names = [n for n in names if n in allowed or identity.aliases.get(n) in allowed]
             groups = names
