@@ -1,7 +1,8 @@
 PY ?= .venv/bin/python
-PROTO_SRC := proto/gemgate/v1/router.proto proto/gemgate/v1/budget.proto
+PROTO_SRC := proto/gemgate/v1/router.proto proto/gemgate/v1/budget.proto proto/gemgate/v1/responses.proto proto/gemgate/v1/records.proto
 CONFIG ?= config.yaml
 PORT ?= 4000
+HOST ?= 127.0.0.1
 
 .PHONY: install proto proto-check test run up down bench
 
@@ -29,7 +30,7 @@ test: $(STAMP) proto-check  ## the full test suite (needs Redis on REDIS_URL or 
 	$(PY) -m pytest -q
 
 run: $(STAMP)  ## install if needed, then start the whole gateway on one machine
-	.venv/bin/gemgate --config $(CONFIG) --port $(PORT)
+	.venv/bin/gemgate --config $(CONFIG) --host $(HOST) --port $(PORT)
 
 up:
 	docker compose up -d --build

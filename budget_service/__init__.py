@@ -2,7 +2,9 @@
 
 Modules: servicer.py (gRPC transport), convert.py (docs <-> proto), ledger.py (rules),
 redis_store.py (Redis layout + Lua scripts), keys.py (key generation/hashing), durations.py
-(budget periods), server.py (CLI).
+(budget periods), server.py (CLI). With general_settings.database_url: record/ (PostgreSQL system
+of record + migrations), durable.py (Redis kept consistent with it), outbox.py (charges -> spend log),
+spendlog.py, records_servicer.py (RecordService) -- see docs/persistence.md.
 
 Design decisions
 - Keys are `sk-` + 384 random bits; only the sha256 hash is stored (the document id). Counters and

@@ -11,6 +11,9 @@ Layout (P = key prefix, default "gemgate:"):
   P res:{request_id}         reservation record (hash); P resz: zset request_id -> deadline
   P done:{request_id}        settled marker (idempotency), expires after done_ttl
   P stat:{key|team|user|model} hashes of lifetime spend; P stat:global lifetime total
+  P outbox                   stream of charges for the system of record (only while P outbox:on
+                             exists, i.e. database_url is set; see budget_service/outbox.py);
+                             P log:{request_id} the router's spend-log facts, read by the charge
 
   P lease:{router_id}        a live router instance (expires unless renewed by Reserve/Heartbeat)
   P swept:{request_id}       how a reservation was resolved without its router (for a late Settle)
@@ -41,6 +44,8 @@ from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from gemgate.errors import ErrorKind, GatewayError
 
@@ -87,6 +92,12 @@ local function charge(P, rid, cost, tokens, model, how, done_ttl, keep)
     redis.call('HSET', P .. 'swept:' .. rid, 'ents', r[3] or '[]', 'attrib', r[4] or '{}', 'model', model,
       'charged', cost)
     redis.call('EXPIRE', P .. 'swept:' .. rid, done_ttl)
+  end
+  -- system of record (budget_service/outbox.py): the charge joins the outbox in the same script
+  if redis.call('EXISTS', P .. 'outbox:on') == 1 then
+    redis.call('XADD', P .. 'outbox', '*', 'rid', rid, 'cost', cost, 'how', how, 'attrib', r[4] or '{}',
+      'model', model, 'log', redis.call('GET', P .. 'log:' .. rid) or '')
+    redis.call('DEL', P .. 'log:' .. rid)
   end
   redis.call('DEL', rk)
   redis.call('ZREM', P .. 'resz', rid)
@@ -223,6 +234,11 @@ if redis.call('EXISTS', P .. 'done:' .. rid) == 1 then
     end
   end
   add_stats(P, cjson.decode(s[2] or '{}'), model, delta)
+  if delta ~= 0 and redis.call('EXISTS', P .. 'outbox:on') == 1 then  -- a correction row of its own
+    redis.call('XADD', P .. 'outbox', '*', 'rid', rid .. ':corrected', 'cost', delta, 'how', 'corrected',
+      'attrib', s[2] or '{}', 'model', model, 'log', redis.call('GET', P .. 'log:' .. rid) or '')
+    redis.call('DEL', P .. 'log:' .. rid)
+  end
   redis.call('DEL', sk)
   redis.call('SET', P .. 'done:' .. rid, 'late:' .. cost, 'EX', done_ttl)
   return {1, cost}
@@ -319,9 +335,12 @@ class RedisStore:
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "gemgate:", deadline: float = 2.0,
                  pool_size: int = POOL_SIZE) -> "RedisStore":
+        # one immediate retry on a dropped connection (Redis restarted: the pooled sockets are stale);
+        # safe because every script is idempotent by request id
         pool = _Pool.from_url(
             url, decode_responses=True, socket_timeout=deadline, socket_connect_timeout=deadline,
             health_check_interval=30, max_connections=pool_size, timeout=deadline,
+            retry=Retry(NoBackoff(), 1), retry_on_error=[redis.exceptions.ConnectionError],
         )
         return cls(aioredis.Redis(connection_pool=pool), prefix=prefix, deadline=deadline)
 

@@ -8,21 +8,42 @@ import logging
 import os
 import sys
 
+from budget_service.durable import DurableStore
 from budget_service.ledger import Ledger
+from budget_service.record import open_record
+from budget_service.record.migrate import MigrationError
+from budget_service.records_servicer import RecordServicer
 from budget_service.redis_store import RedisStore
 from budget_service.servicer import BudgetServicer
-from gemgate import logsetup, loop, metrics
+from gemgate import internal_auth, logsetup, loop, metrics
 from gemgate.config import ConfigError, GatewayConfig, load_config
 from gemgate.errors import GatewayError
 from gemgate.grpc_server import serve
-from gemgate.v1 import budget_pb2, budget_pb2_grpc
+from gemgate.v1 import budget_pb2, budget_pb2_grpc, records_pb2, records_pb2_grpc
 
-log = logging.getLogger("gemgate.budget")
 SERVICE_NAME = budget_pb2.DESCRIPTOR.services_by_name["BudgetService"].full_name
+RECORD_SERVICE_NAME = records_pb2.DESCRIPTOR.services_by_name["RecordService"].full_name
+log = logging.getLogger("gemgate.budget")
+
+VOLATILE_WARNING = (
+    "Redis has no persistence (appendonly no, no save points) and no database_url is set: a Redis restart "
+    "loses every virtual key, team and user, all spend and budgets (keys then answer 401). Set "
+    "general_settings.database_url (PostgreSQL) to keep them, or turn on Redis AOF (appendonly yes)."
+)
 
 
-def build(config: GatewayConfig, store: RedisStore, **ledger_kw) -> BudgetServicer:
+def build(config: GatewayConfig, store, **ledger_kw) -> BudgetServicer:
     return BudgetServicer(Ledger(store, config.general_settings.master_key, **ledger_kw))
+
+
+async def redis_is_volatile(store: RedisStore) -> bool | None:
+    """True when Redis keeps nothing across a restart; None when it will not say (CONFIG disabled)."""
+    try:
+        cfg = await store._do(store.r.config_get("appendonly"))
+        cfg.update(await store._do(store.r.config_get("save")))
+    except Exception:  # managed Redis often disables CONFIG
+        return None
+    return cfg.get("appendonly") == "no" and not (cfg.get("save") or "").strip()
 
 
 def _env_seconds(name: str, default: float) -> float:
@@ -49,9 +70,10 @@ async def sweep_forever(ledger: Ledger, interval: float) -> None:
             log.exception("reservation sweep failed")
 
 
-async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:") -> None:
-    store = RedisStore.from_url(config.redis_url(), prefix=prefix, deadline=config.general_settings.budget_deadline)
-    if config.general_settings.master_key:
+async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", secret: str | None = None) -> None:
+    gs = config.general_settings
+    store = RedisStore.from_url(config.redis_url(), prefix=prefix, deadline=gs.budget_deadline)
+    if gs.master_key:
         try:
             await store.ping()
         except GatewayError:
@@ -61,20 +83,62 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:") 
                 "is not reachable. Provide one with general_settings.redis_url in the config or the REDIS_URL "
                 "environment variable (e.g. redis://127.0.0.1:6379/0)."
             ) from None
-    servicer = build(config, store, dead_router_grace=_env_seconds("GEMGATE_DEAD_ROUTER_GRACE", 15.0))
+    grace = _env_seconds("GEMGATE_DEAD_ROUTER_GRACE", 15.0)
+    db_url = config.database_url()
+    record = durable = None
+    if db_url:
+        try:
+            record = await open_record(db_url, pool_size=gs.database_connection_pool_limit)
+        except GatewayError:
+            await store.close()
+            raise SystemExit("budget_service: database_url is set but PostgreSQL is not reachable (or refused the "
+                             "login); start it or fix general_settings.database_url / DATABASE_URL.") from None
+        except MigrationError as exc:
+            await store.close()
+            raise SystemExit(f"budget_service: database schema: {exc}") from None
+        durable = DurableStore(store, record)
+        ledger = Ledger(durable, gs.master_key, dead_router_grace=grace)
+        durable.bind(ledger)
+        try:
+            await durable.start()
+        except GatewayError as exc:
+            await record.close()
+            await store.close()
+            raise SystemExit(f"budget_service: cannot sync Redis with the database: {exc.message}") from None
+    else:
+        ledger = Ledger(store, gs.master_key, dead_router_grace=grace)
+        if gs.master_key and await redis_is_volatile(store):
+            log.warning(VOLATILE_WARNING)
+    servicer = BudgetServicer(ledger)
+    records = RecordServicer(ledger, record)
+
+    def register(server) -> None:
+        budget_pb2_grpc.add_BudgetServiceServicer_to_server(servicer, server)
+        records_pb2_grpc.add_RecordServiceServicer_to_server(records, server)
+
     sweeper = asyncio.get_running_loop().create_task(
-        sweep_forever(servicer.ledger, _env_seconds("GEMGATE_SWEEP_INTERVAL", 5.0)))
+        sweep_forever(ledger, _env_seconds("GEMGATE_SWEEP_INTERVAL", 5.0)))
 
     async def on_stop() -> None:
         sweeper.cancel()
+        if durable is not None:
+            await durable.stop()
         await store.close()
+
+    async def redis_reachable() -> bool:  # readiness: keyed requests need Redis
+        try:
+            return await store.ping()
+        except GatewayError:
+            return False
 
     await serve(
         name="budget_service",
         address=address,
-        register=lambda s: budget_pb2_grpc.add_BudgetServiceServicer_to_server(servicer, s),
-        service_names=[SERVICE_NAME],
+        register=register,
+        service_names=[SERVICE_NAME, RECORD_SERVICE_NAME],
         on_stop=on_stop,
+        internal_secret=secret,
+        probe=redis_reachable if config.general_settings.master_key else None,
     )
 
 
@@ -89,9 +153,14 @@ def main(argv: list[str] | None = None) -> None:
     logsetup.setup("budget")
     try:
         config = load_config(args.config)
+        config.database_url()
     except ConfigError as exc:
         sys.exit(f"budget_service: {exc}")
     logsetup.configure("budget", config.litellm_settings)
+    try:
+        secret = internal_auth.require(config, who="budget_service")
+    except internal_auth.SecretError as exc:
+        sys.exit(str(exc))
     if args.metrics_port:
-        metrics.start_metrics_server(args.metrics_port)
-    loop.run(run(config, f"{args.host}:{args.port}", prefix=args.redis_prefix))
+        metrics.start_metrics_server(args.metrics_port, secret=secret)
+    loop.run(run(config, f"{args.host}:{args.port}", prefix=args.redis_prefix, secret=secret))

@@ -7,7 +7,7 @@ import logging
 
 import grpc
 
-from budget_service import convert
+from budget_service import convert, spendlog
 from budget_service.ledger import Ledger, key_id
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import abort
@@ -66,6 +66,8 @@ class BudgetServicer(budget_pb2_grpc.BudgetServiceServicer):
 
     @_rpc
     async def Settle(self, request):
+        if request.HasField("log") and hasattr(self.ledger.store, "stage_log"):  # database_url is set
+            await self.ledger.store.stage_log(request.request_id, spendlog.entry_to_json(request.log))
         applied, charged = await self.ledger.settle(
             request.request_id, request.actual_cost_micros, request.actual_tokens, request.model, request.success
         )

@@ -1,40 +1,20 @@
 """`gemgate --config config.yaml [--host 0.0.0.0] [--port 4000]`
 
 Starts budget_service, router_service and rest_facade as separate processes on one machine, waits
-until each is ready, and stops them all (facade first) on Ctrl-C / SIGTERM or when one dies.
+until each is ready, restarts one that crashes (gemgate/supervisor.py; `--exit-on-child-crash` stops
+everything instead) and stops them all (facade first) on Ctrl-C / SIGTERM. The children share an
+internal gRPC secret (gemgate/internal_auth.py), generated here unless one is configured.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
-import os
-import signal
 import socket
-import subprocess
 import sys
-import time
-from dataclasses import dataclass
 
+from gemgate import internal_auth, master_key_policy
 from gemgate.config import ConfigError, load_config
-
-STARTUP_TIMEOUT = 30.0
-STOP_TIMEOUT = 15.0
-
-
-def _die_with_parent() -> None:  # runs in the child before exec (Linux): never outlive the CLI
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-@dataclass
-class Child:
-    name: str
-    argv: list[str]
-    address: tuple[str, int]
-    proc: subprocess.Popen | None = None
+from gemgate.supervisor import RESTART_DELAY, Child, Supervisor, child_env
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -57,49 +37,6 @@ def _grpc_serving(address: str, service: str) -> bool:
     return resp.status == health_pb2.HealthCheckResponse.SERVING
 
 
-class Supervisor:
-    def __init__(self, children: list[Child]) -> None:
-        self.children = children
-        self.stopping = False
-
-    def _on_signal(self, signum, _frame) -> None:
-        self.stopping = True
-
-    def start(self, child: Child, ready) -> None:
-        child.proc = subprocess.Popen(child.argv, preexec_fn=_die_with_parent)
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.stopping:
-                return
-            code = child.proc.poll()
-            if code is not None:
-                raise SystemExit(f"gemgate: {child.name} exited during startup (code {code}); see its message above")
-            if ready():
-                return
-            time.sleep(0.05)
-        raise SystemExit(f"gemgate: {child.name} did not become ready within {STARTUP_TIMEOUT:.0f}s")
-
-    def stop_all(self) -> None:
-        for child in reversed(self.children):
-            if child.proc is not None and child.proc.poll() is None:
-                child.proc.send_signal(signal.SIGTERM)
-                try:
-                    child.proc.wait(STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    child.proc.kill()
-                    child.proc.wait()
-
-    def watch(self) -> int:
-        while not self.stopping:
-            for child in self.children:
-                code = child.proc.poll() if child.proc else None
-                if code is not None:
-                    print(f"gemgate: {child.name} exited unexpectedly (code {code}); stopping", file=sys.stderr)
-                    return 1
-            time.sleep(0.2)
-        return 0
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="gemgate", description="OpenAI-compatible gateway for Gemini and Vertex AI")
     ap.add_argument("--config", required=True, help="LiteLLM-format config.yaml")
@@ -111,12 +48,31 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--redis-prefix", default="gemgate:", help="prefix of every Redis key the gateway writes")
     ap.add_argument("--router-metrics-port", type=int, default=None, help="router_service metrics port (default port+3)")
     ap.add_argument("--budget-metrics-port", type=int, default=None, help="budget_service metrics port (default port+4)")
+    ap.add_argument("--exit-on-child-crash", action="store_true",
+                    help="stop everything and exit 1 when a service dies (for an outer supervisor) instead of restarting it")
+    ap.add_argument(master_key_policy.FLAG, dest="permit_weak_master_key", action="store_true",
+                    help="start even without a master_key / with a weak one on a non-loopback --host (dangerous)")
+    ap.add_argument("--restart-delay", type=float, default=RESTART_DELAY,
+                    help=f"first restart backoff in seconds after a crash, doubled per crash in a row up to 10 s (default {RESTART_DELAY})")
     args = ap.parse_args(argv)
+    if args.restart_delay <= 0:
+        ap.error("--restart-delay must be a positive number of seconds")
 
     try:
-        load_config(args.config)  # fail fast, once, with the field named
+        config = load_config(args.config)  # fail fast, once, with the field named
     except ConfigError as exc:
         sys.exit(f"gemgate: {exc}")
+    permit = args.permit_weak_master_key or config.general_settings.dangerously_permit_weak_or_unset_master_key
+    try:
+        for warning in master_key_policy.check(config.general_settings.master_key, args.host, permit=permit):
+            print(f"gemgate: warning: {warning}", file=sys.stderr, flush=True)
+    except master_key_policy.UnsafeStartup as exc:
+        sys.exit(f"gemgate: refusing to start: {exc}")
+    secret = internal_auth.resolve(config) or internal_auth.generate()
+    try:
+        internal_auth.require(environ={internal_auth.ENV: secret})
+    except internal_auth.SecretError as exc:
+        sys.exit(str(exc))
 
     ih = args.internal_host
     router_port = args.router_port or args.port + 1
@@ -128,23 +84,25 @@ def main(argv: list[str] | None = None) -> None:
     for port in (args.port, router_port, budget_port, router_metrics, budget_metrics):
         if _port_open("127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host, port) or _port_open(ih, port):
             sys.exit(f"gemgate: port {port} is already in use (choose others with --port/--router-port/--budget-port)")
+    probe_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    # the secret travels in the environment, never in argv; the facade need not repeat our warnings
+    env = child_env({internal_auth.ENV: secret, master_key_policy.CHECKED_ENV: "1"})
     py = sys.executable
     budget = Child("budget_service", [py, "-m", "budget_service", "--config", args.config, "--host", ih, "--port", str(budget_port),
-                                     "--metrics-port", str(budget_metrics),
-                                     "--redis-prefix", args.redis_prefix], (ih, budget_port))
+                                      "--metrics-port", str(budget_metrics),
+                                      "--redis-prefix", args.redis_prefix],
+                   ready=lambda: _grpc_serving(budget_addr, "gemgate.v1.BudgetService"), env=env)
     router = Child("router_service", [py, "-m", "router_service", "--config", args.config, "--host", ih, "--port", str(router_port), "--budget", budget_addr,
-                                     "--metrics-port", str(router_metrics)], (ih, router_port))
+                                      "--metrics-port", str(router_metrics), "--redis-prefix", args.redis_prefix],
+                   ready=lambda: _grpc_serving(router_addr, "gemgate.v1.RouterService"), env=env)
     facade = Child("rest_facade", [py, "-m", "rest_facade", "--config", args.config, "--host", args.host, "--port", str(args.port), "--router", router_addr, "--budget", budget_addr,
-                                  "--metrics-urls", metrics_urls], (args.host, args.port))
-    sup = Supervisor([budget, router, facade])
-    signal.signal(signal.SIGTERM, sup._on_signal)
-    signal.signal(signal.SIGINT, sup._on_signal)
+                                   "--metrics-urls", metrics_urls, *([master_key_policy.FLAG] if permit else [])],
+                   ready=lambda: _port_open(probe_host, args.port), env=env)
+    sup = Supervisor([budget, router, facade], exit_on_crash=args.exit_on_child_crash, restart_delay=args.restart_delay)
+    sup.install_signals()
     code = 0
     try:
-        sup.start(budget, lambda: _grpc_serving(budget_addr, "gemgate.v1.BudgetService"))
-        sup.start(router, lambda: _grpc_serving(router_addr, "gemgate.v1.RouterService"))
-        probe_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
-        sup.start(facade, lambda: _port_open(probe_host, args.port))
+        sup.start_all()
         if not sup.stopping:
             print(f"gemgate: ready on http://{args.host}:{args.port} (OpenAI base_url http://{probe_host}:{args.port}/v1)", file=sys.stderr, flush=True)
             code = sup.watch()

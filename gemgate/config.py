@@ -148,6 +148,9 @@ class RouterSettings(_Strict):
 class GeneralSettings(_Strict):
     master_key: str | None = Field(default=None, repr=False)
     redis_url: str | None = None
+    # PostgreSQL system of record for keys, teams, users and the spend log (else DATABASE_URL)
+    database_url: str | None = Field(default=None, repr=False)
+    database_connection_pool_limit: int = Field(default=10, ge=1, le=1000)
     # internal wiring for the single-machine CLI / compose (overridable by CLI flags)
     router_address: str | None = None
     budget_address: str | None = None
@@ -158,6 +161,10 @@ class GeneralSettings(_Strict):
     media_allowed_networks: list[str] = Field(default_factory=list)
     media_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     media_fetch_timeout: float = Field(default=10.0, gt=0)
+    # security switches (ops): see README "Virtual keys" and "Internal gRPC API"
+    dangerously_permit_weak_or_unset_master_key: bool = False  # LiteLLM's name
+    internal_secret: str | None = Field(default=None, repr=False)  # else env GEMGATE_INTERNAL_SECRET
+    metrics_token: str | None = Field(default=None, repr=False)  # else env GEMGATE_METRICS_TOKEN
 
     @field_validator("media_allowed_networks")
     @classmethod
@@ -170,6 +177,13 @@ class GeneralSettings(_Strict):
             except ValueError:
                 raise ValueError(f"{cidr!r} is not a network (CIDR) like 10.0.0.0/8") from None
         return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_scheme(cls, v: str | None) -> str | None:
+        if v and v.split("://", 1)[0].lower() not in ("postgres", "postgresql"):
+            raise ValueError("database_url must be a PostgreSQL URL (postgresql://user:password@host:5432/db)")
+        return v or None
 
     @field_validator("master_key")
     @classmethod
@@ -215,6 +229,14 @@ class GatewayConfig(_Strict):
             auth = f":{rs.redis_password}@" if rs.redis_password else ""
             return f"redis://{auth}{rs.redis_host}:{rs.redis_port or 6379}/0"
         return env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+    def database_url(self, environ: dict[str, str] | None = None) -> str | None:
+        """general_settings.database_url, else DATABASE_URL (as LiteLLM reads it), else None."""
+        env = os.environ if environ is None else environ
+        url = self.general_settings.database_url or env.get("DATABASE_URL") or None
+        if url and url.split("://", 1)[0].lower() not in ("postgres", "postgresql"):
+            raise ConfigError("DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:5432/db)")
+        return url
 
     def fallbacks(self, kind: str) -> Any:
         """router_settings wins over litellm_settings for each fallback kind."""

@@ -73,6 +73,8 @@ def from_rpc_error(exc: grpc.aio.AioRpcError | grpc.RpcError) -> GatewayError:
                     )
     kind = _GRPC_TO_KIND.get(code, ErrorKind.INTERNAL)
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
-        message = f"internal service unavailable: {message}"
+        # a service that is down or restarting: no internal addresses in the message, retry soon
+        return GatewayError(kind, "an internal gemgate service is unavailable (restarting?); retry shortly",
+                            code="service_unavailable", retry_after=1.0)
     return GatewayError(kind, message)
 

@@ -12,6 +12,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from gemgate.internal_auth import ServerAuth
+
 log = logging.getLogger("gemgate.grpc")
 
 GRACE_SECONDS = 10.0
@@ -31,8 +33,15 @@ async def serve(
     service_names: Iterable[str],
     on_stop: Callable[[], Awaitable[None]] | None = None,
     ready: Callable[[], Awaitable[None]] | None = None,
+    internal_secret: str | None = None,
+    probe: Callable[[], Awaitable[bool]] | None = None,
+    probe_interval: float = 1.0,
 ) -> None:
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0), *MESSAGE_OPTIONS])
+    """`internal_secret`: refuse RPCs without it (gemgate.internal_auth; health stays open).
+    `probe`: polled every `probe_interval` s; health is NOT_SERVING while it returns False (e.g.
+    budget_service without Redis), so readiness checks see what requests will meet."""
+    interceptors = [ServerAuth(internal_secret)] if internal_secret else []
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0), *MESSAGE_OPTIONS], interceptors=interceptors)
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -53,10 +62,33 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    prober = loop.create_task(_probe_loop(name, health_servicer, names, probe, probe_interval, stop)) if probe else None
     await stop.wait()
     log.info("%s shutting down", name)
+    if prober is not None:
+        prober.cancel()
     await health_servicer.enter_graceful_shutdown()
     await server.stop(GRACE_SECONDS)
     if on_stop is not None:
         await on_stop()
     log.info("%s stopped", name)
+
+
+async def _probe_loop(name: str, health_servicer, names: list[str], probe, interval: float, stop: asyncio.Event) -> None:
+    serving = True
+    while not stop.is_set():
+        try:
+            ok = bool(await probe())
+        except Exception:  # a probe that fails means not ready
+            ok = False
+        if ok != serving:
+            serving = ok
+            status = health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+            for svc in ["", *names]:
+                await health_servicer.set(svc, status)
+            (log.info if ok else log.warning)("%s: %s", name, "dependencies reachable again, SERVING" if ok
+                                               else "a dependency is unreachable, health NOT_SERVING")
+        try:
+            await asyncio.wait_for(stop.wait(), interval)
+        except asyncio.TimeoutError:
+            pass

@@ -3,8 +3,10 @@
 Each service process records into `REGISTRY` with the helpers below and exposes it with
 `render_metrics()` (or `start_metrics_server(port)` on an internal port). The facade's `GET /metrics`
 returns `merge_expositions([own, router, budget])`, fetching the other processes with
-`fetch_expositions(urls)`. Label values are bounded (model groups, key aliases, error kinds, deployment
-ids from config); never put request ids or raw keys in labels.
+`fetch_expositions(urls)`. Label values are bounded and never come from unvalidated client input:
+model groups only when configured (`set_model_groups`, else "unknown"), key aliases only of real keys
+(from budget_service's identity), ErrorKind names, deployment ids from config. Never put request ids
+or raw keys in labels. The facade serves the result only to the master key / metrics token.
 """
 
 from __future__ import annotations
@@ -12,8 +14,15 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+import hmac
+import threading
+from http.server import ThreadingHTTPServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, MetricsHandler
+
+from gemgate.errors import ErrorKind
+from gemgate.internal_auth import METADATA_KEY
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -45,30 +54,51 @@ USAGE_FAILED = Counter("gemgate_usage_records_failed_total", "Usage records a si
                        ["sink"], registry=REGISTRY)
 
 
+# ---- label hygiene -------------------------------------------------------------------------------
+UNKNOWN = "unknown"
+_model_groups: set[str] = set()
+_ERROR_TYPES = frozenset(ErrorKind.__members__)
+
+
+def set_model_groups(names) -> None:
+    """The configured model groups (router startup); any other model name is labelled "unknown"."""
+    _model_groups.update(str(n) for n in names)
+
+
+def group_label(name: str | None) -> str:
+    return name if name and name in _model_groups else UNKNOWN
+
+
+def error_label(kind: str | None) -> str:
+    return kind if kind in _ERROR_TYPES else "INTERNAL"
+
+
 # ---- recording helpers -------------------------------------------------------------------------
 def observe_request(model_group: str, status: str, latency: float | None = None,
                     error_type: str | None = None) -> None:
-    REQUESTS.labels(model_group, status).inc()
+    group = group_label(model_group)
+    REQUESTS.labels(group, "success" if status == "success" else "failure").inc()
     if latency is not None:
-        REQUEST_LATENCY.labels(model_group).observe(latency)
+        REQUEST_LATENCY.labels(group).observe(latency)
     if status != "success":
-        ERRORS.labels(error_type or "INTERNAL").inc()
+        ERRORS.labels(error_label(error_type)).inc()
 
 
 def observe_ttft(model_group: str, seconds: float) -> None:
-    TTFT.labels(model_group).observe(seconds)
+    TTFT.labels(group_label(model_group)).observe(seconds)
 
 
 def add_tokens(model_group: str, key_alias: str, prompt: int, completion: int) -> None:
+    group = group_label(model_group)
     if prompt:
-        TOKENS.labels(model_group, key_alias, "prompt").inc(prompt)
+        TOKENS.labels(group, key_alias, "prompt").inc(prompt)
     if completion:
-        TOKENS.labels(model_group, key_alias, "completion").inc(completion)
+        TOKENS.labels(group, key_alias, "completion").inc(completion)
 
 
 def add_spend(model_group: str, key_alias: str, usd: float) -> None:
     if usd > 0:
-        SPEND.labels(model_group, key_alias).inc(usd)
+        SPEND.labels(group_label(model_group), key_alias).inc(usd)
 
 
 def set_cooldown(deployment: str, cooling: bool) -> None:
@@ -98,9 +128,33 @@ def render_metrics(registry: CollectorRegistry = REGISTRY) -> bytes:
     return generate_latest(registry)
 
 
-def start_metrics_server(port: int, host: str = "127.0.0.1", registry: CollectorRegistry = REGISTRY):
-    """Serve this process's registry on http://host:port/metrics (daemon thread). Returns (server, thread)."""
-    return start_http_server(port, addr=host, registry=registry)
+SECRET_HEADER = METADATA_KEY  # the internal gRPC credential, as an HTTP header
+
+
+def start_metrics_server(port: int, host: str = "127.0.0.1", registry: CollectorRegistry = REGISTRY,
+                         secret: str | None = None):
+    """Serve this process's registry on http://host:port/metrics (daemon thread). With `secret`,
+    only requests carrying it in the `x-gemgate-internal-secret` header (the facade) are answered.
+    Returns (server, thread)."""
+    base = MetricsHandler.factory(registry)
+
+    class Handler(base):  # type: ignore[misc, valid-type]
+        def do_GET(self) -> None:
+            if secret and not hmac.compare_digest((self.headers.get(SECRET_HEADER) or "").encode(), secret.encode()):
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            super().do_GET()
+
+        def log_message(self, *args) -> None:  # no access log on stderr
+            return
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
+    thread.start()
+    return server, thread
 
 
 def merge_expositions(texts: list[bytes | str]) -> bytes:
@@ -151,12 +205,15 @@ def merge_expositions(texts: list[bytes | str]) -> bytes:
     return ("\n".join(out) + "\n").encode() if out else b""
 
 
-async def fetch_expositions(client: httpx.AsyncClient, urls: list[str], timeout: float = 1.0) -> list[bytes]:
-    """GET each metrics URL concurrently; an unreachable/slow process contributes nothing."""
+async def fetch_expositions(client: httpx.AsyncClient, urls: list[str], timeout: float = 1.0,
+                            secret: str | None = None) -> list[bytes]:
+    """GET each metrics URL concurrently (with the internal secret, if any); an unreachable/slow
+    process contributes nothing."""
+    headers = {SECRET_HEADER: secret} if secret else None
 
     async def one(url: str) -> bytes:
         try:
-            resp = await client.get(url, timeout=timeout)
+            resp = await client.get(url, timeout=timeout, headers=headers)
             return resp.content if resp.status_code == 200 else b""
         except (httpx.HTTPError, asyncio.TimeoutError):
             return b""
@@ -164,6 +221,7 @@ async def fetch_expositions(client: httpx.AsyncClient, urls: list[str], timeout:
     return list(await asyncio.gather(*(one(u) for u in urls)))
 
 
-async def merged_metrics(client: httpx.AsyncClient, urls: list[str], timeout: float = 1.0) -> bytes:
+async def merged_metrics(client: httpx.AsyncClient, urls: list[str], timeout: float = 1.0,
+                         secret: str | None = None) -> bytes:
     """What the facade's GET /metrics returns: its own registry + every process in `urls`."""
-    return merge_expositions([render_metrics(), *await fetch_expositions(client, urls, timeout)])
+    return merge_expositions([render_metrics(), *await fetch_expositions(client, urls, timeout, secret)])

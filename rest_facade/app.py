@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-import grpc
 import httpx
 from fastapi import FastAPI
 from grpc_health.v1 import health_pb2_grpc
 
+from gemgate import internal_auth
 from gemgate.grpc_server import MESSAGE_OPTIONS
-from gemgate.v1 import budget_pb2_grpc, router_pb2_grpc
+from gemgate.v1 import budget_pb2_grpc, records_pb2_grpc, router_pb2_grpc
 from rest_facade import errors
-from rest_facade.routes import health, management, metrics, openai
+from rest_facade.routes import health, management, metrics, openai, records, responses
 
 GRPC_OPTIONS = [*MESSAGE_OPTIONS, ("grpc.keepalive_time_ms", 30000)]
 
@@ -23,6 +23,10 @@ class FacadeSettings:
     router_address: str
     budget_address: str | None = None
     metrics_urls: tuple[str, ...] = ()  # other processes' /metrics, merged into ours
+    internal_secret: str | None = field(default=None, repr=False)  # sent to router/budget (internal_auth)
+    # who may read /metrics (rest_facade/routes/metrics.py): the master key or the metrics token
+    master_key: str | None = field(default=None, repr=False)
+    metrics_token: str | None = field(default=None, repr=False)
 
 
 def create_app(settings: FacadeSettings) -> FastAPI:
@@ -30,15 +34,16 @@ def create_app(settings: FacadeSettings) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.settings = settings
         app.state.http = httpx.AsyncClient(trust_env=False)
-        router_channel = grpc.aio.insecure_channel(settings.router_address, options=GRPC_OPTIONS)
+        router_channel = internal_auth.channel(settings.router_address, settings.internal_secret, GRPC_OPTIONS)
         app.state.router = router_pb2_grpc.RouterServiceStub(router_channel)
         app.state.router_health = health_pb2_grpc.HealthStub(router_channel)
         budget_channel = None
-        app.state.budget = app.state.budget_health = None
+        app.state.budget = app.state.budget_health = app.state.records = None
         if settings.budget_address:
-            budget_channel = grpc.aio.insecure_channel(settings.budget_address, options=GRPC_OPTIONS)
+            budget_channel = internal_auth.channel(settings.budget_address, settings.internal_secret, GRPC_OPTIONS)
             app.state.budget = budget_pb2_grpc.BudgetServiceStub(budget_channel)
             app.state.budget_health = health_pb2_grpc.HealthStub(budget_channel)
+            app.state.records = records_pb2_grpc.RecordServiceStub(budget_channel)
         try:
             yield
         finally:
@@ -50,7 +55,9 @@ def create_app(settings: FacadeSettings) -> FastAPI:
     app = FastAPI(title="gemgate", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     errors.install(app)
     app.include_router(openai.router)
+    app.include_router(responses.router)
     app.include_router(health.router)
     app.include_router(management.router)
+    app.include_router(records.router)
     app.include_router(metrics.router)
     return app

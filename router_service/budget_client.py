@@ -43,7 +43,7 @@ from gemgate.v1 import budget_pb2, budget_pb2_grpc
 from router_service import cost
 from router_service.router_lease import RouterLease
 
-log = logging.getLogger("gemgate.router.budget")
+_log = logging.getLogger("gemgate.router.budget")
 
 SETTLE_BACKOFF = 0.2      # seconds, doubled per attempt ...
 SETTLE_BACKOFF_MAX = 5.0  # ... up to this
@@ -103,7 +103,7 @@ class OpenGate:
         admission.started = True
 
     async def settle(self, admission: Admission, *, usage: dict | None, route, success: bool,
-                     cost_micros: int | None = None) -> int:
+                     cost_micros: int | None = None, log=None) -> int:
         """Nothing to enforce; returns the request's cost for reporting."""
         if admission is None or admission.settled:
             return 0
@@ -262,7 +262,7 @@ class BudgetGate:
         admission.started = True
 
     async def settle(self, admission: Admission, *, usage: dict | None, route, success: bool,
-                     cost_micros: int | None = None) -> int:
+                     cost_micros: int | None = None, log: budget_pb2.SpendLogEntry | None = None) -> int:
         """Charge the request; returns the micro-USD charged (0 if it was already settled).
         `cost_micros`: the price the caller already computed with `charge_micros`. Returns once
         budget_service applied it (retrying while it or Redis is unreachable)."""
@@ -272,11 +272,11 @@ class BudgetGate:
         actual = cost_micros if cost_micros is not None else charge_micros(
             admission, usage=usage, route=route, success=success)
         if actual > admission.reserved_micros and admission.identity is not None:
-            log.warning("request %s cost %d micro-USD, above its reservation of %d", admission.request_id,
+            _log.warning("request %s cost %d micro-USD, above its reservation of %d", admission.request_id,
                         actual, admission.reserved_micros)
         tokens = int((usage or {}).get("total_tokens") or 0)
         req = budget_pb2.SettleRequest(request_id=admission.request_id, actual_cost_micros=actual,
-                                       actual_tokens=tokens, model=admission.model, success=success)
+                                       actual_tokens=tokens, model=admission.model, success=success, log=log)
         # shield: a cancelled caller (client disconnect) must not abort the settlement
         await asyncio.shield(self._settle_until_applied(req))
         return actual
@@ -293,17 +293,17 @@ class BudgetGate:
                     with metrics.budget_call_timer("Settle"):
                         await self.stub.Settle(req, timeout=self.timeout)
                     if attempt > 1:
-                        log.info("settlement of request %s applied after %d attempts", req.request_id, attempt)
+                        _log.info("settlement of request %s applied after %d attempts", req.request_id, attempt)
                     return
                 except grpc.aio.AioRpcError as exc:
                     err = rpc_error(exc)
                     if self._closed or not err.retryable or (not held and attempt >= 4):
-                        log.error("settlement of request %s dropped (%s%s); budget_service resolves its "
+                        _log.error("settlement of request %s dropped (%s%s); budget_service resolves its "
                                   "reservation when this router's lease lapses", req.request_id, err.kind.name,
                                   "" if held else f", more than {MAX_PENDING} pending")
                         return
                     if attempt == 1:
-                        log.warning("settlement of request %s pending: %s", req.request_id, err.message)
+                        _log.warning("settlement of request %s pending: %s", req.request_id, err.message)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, SETTLE_BACKOFF_MAX)
         finally:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 
 import grpc
@@ -31,6 +32,7 @@ from router_service.attempt_guard import AttemptGuard
 from router_service.budget_client import charge_micros
 from router_service.cost import prompt_token_bound
 from router_service.router import RouteInfo
+from router_service.spend_entry import spend_entry
 from router_service.usage.record import new_record
 from router_service.usage.tracking import track
 
@@ -168,7 +170,14 @@ class CallScope:
         if self.gate.enforces:
             self.settlements.spawn(
                 self.gate.settle(self.admission, usage=self.usage, route=self.info, success=self.ok,
-                                 cost_micros=self.cost_micros))
+                                 cost_micros=self.cost_micros, log=self.spend_entry()))
+
+    def spend_entry(self):
+        """This request's spend-log facts (stored when budget_service has a database)."""
+        rec = self.record
+        return spend_entry(call_type=self.call_type, request=self.request, identity=self.admission.identity,
+                           info=self.info, usage=self.usage, start_time=rec.start_time if rec else time.time(),
+                           ok=self.ok, error=self.error, stream=self.stream, response_model=rec.model if rec else "")
 
     async def fail(self, exc: BaseException) -> None:
         err = exc if isinstance(exc, GatewayError) else internal_error(exc)

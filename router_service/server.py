@@ -6,36 +6,42 @@ import argparse
 import os
 import sys
 
-from gemgate import logsetup, loop, metrics
+from gemgate import internal_auth, logsetup, loop, metrics
 from gemgate.config import ConfigError, GatewayConfig, load_config
 from gemgate.grpc_server import serve
 from gemgate.v1 import router_pb2, router_pb2_grpc
 from router_service.budget_client import BudgetGate, OpenGate
 from router_service.providers.google_auth import GoogleTokens
 from router_service.providers.registry import build_providers, http_client, media_fetcher
+from router_service.responses.redis_store import build_store
 from router_service.router import Router
 from router_service.servicer import RouterServicer
 from router_service.usage.factory import build_dispatcher
 
 
-async def run(config: GatewayConfig, address: str, budget_address: str | None) -> None:
+async def run(config: GatewayConfig, address: str, budget_address: str | None, secret: str | None = None,
+              redis_prefix: str = "gemgate:") -> None:
     usage = build_dispatcher(config, os.environ)
     usage.start()
     http = http_client()
     providers = build_providers(http, GoogleTokens(), media_fetcher(http, config.general_settings))
     router = Router(config, providers)
+    metrics.set_model_groups(config.groups())  # metric labels: configured groups only
     if config.general_settings.master_key:
         if not budget_address:
             raise SystemExit("router_service: general_settings.master_key is set but no --budget address was given")
-        gate = BudgetGate(budget_address, deadline=config.general_settings.budget_deadline, config=config)
+        gate = BudgetGate(budget_address, deadline=config.general_settings.budget_deadline, config=config,
+                          channel=internal_auth.channel(budget_address, secret))
     else:
         gate = OpenGate()
-    servicer = RouterServicer(router, gate, usage)
+    store = build_store(config, redis_prefix, dict(os.environ))
+    servicer = RouterServicer(router, gate, usage, store)
 
     async def on_stop() -> None:
         await servicer.settlements.drain()
         await usage.aclose(deadline=5.0)
         await gate.close()
+        await store.close()
         await http.aclose()
 
     await serve(
@@ -44,6 +50,7 @@ async def run(config: GatewayConfig, address: str, budget_address: str | None) -
         register=lambda s: router_pb2_grpc.add_RouterServiceServicer_to_server(servicer, s),
         service_names=[router_pb2.DESCRIPTOR.services_by_name["RouterService"].full_name],
         on_stop=on_stop,
+        internal_secret=secret,
     )
 
 
@@ -53,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=4001)
     ap.add_argument("--budget", default=None, help="budget_service address host:port")
+    ap.add_argument("--redis-prefix", default="gemgate:", help="prefix of the Redis keys it writes (stored responses)")
     ap.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on 127.0.0.1:PORT")
     args = ap.parse_args(argv)
     logsetup.setup("router")
@@ -61,10 +69,14 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         sys.exit(f"router_service: {exc}")
     logsetup.configure("router", config.litellm_settings)
+    try:
+        secret = internal_auth.require(config, who="router_service")
+    except internal_auth.SecretError as exc:
+        sys.exit(str(exc))
     budget = args.budget or config.general_settings.budget_address
     if args.metrics_port:
-        metrics.start_metrics_server(args.metrics_port)
+        metrics.start_metrics_server(args.metrics_port, secret=secret)
     try:
-        loop.run(run(config, f"{args.host}:{args.port}", budget))
+        loop.run(run(config, f"{args.host}:{args.port}", budget, secret, args.redis_prefix))
     except ConfigError as exc:  # callbacks configured without their environment
         sys.exit(f"router_service: {exc}")

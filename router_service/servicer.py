@@ -21,17 +21,20 @@ from gemgate.v1 import router_pb2, router_pb2_grpc
 from router_service.call_scope import (  # noqa: F401  (re-exported for RPC handler modules)
     BackgroundTasks, CallScope, StreamedOutput, api_key_from, apply_alias, internal_error,
 )
+from router_service.responses.rpc import ResponsesRPCs
+from router_service.responses.store import MemoryResponseStore
 from router_service.router import Router
 from router_service.usage.tracking import mark_first_token
 
 log = logging.getLogger("gemgate.router")
 
 
-class RouterServicer(router_pb2_grpc.RouterServiceServicer):
-    def __init__(self, router: Router, gate, usage=None) -> None:
+class RouterServicer(ResponsesRPCs, router_pb2_grpc.RouterServiceServicer):
+    def __init__(self, router: Router, gate, usage=None, response_store=None) -> None:
         self.router = router
         self.gate = gate
         self.usage = usage
+        self.response_store = response_store if response_store is not None else MemoryResponseStore()
         self.settlements = BackgroundTasks()
 
     async def ChatCompletion(self, request, context: grpc.aio.ServicerContext):

@@ -79,18 +79,20 @@ class ReserveResponse(_message.Message):
     def __init__(self, identity: _Optional[_Union[KeyIdentity, _Mapping]] = ..., reserved_micros: _Optional[int] = ...) -> None: ...
 
 class SettleRequest(_message.Message):
-    __slots__ = ("request_id", "actual_cost_micros", "actual_tokens", "model", "success")
+    __slots__ = ("request_id", "actual_cost_micros", "actual_tokens", "model", "success", "log")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ACTUAL_COST_MICROS_FIELD_NUMBER: _ClassVar[int]
     ACTUAL_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    LOG_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     actual_cost_micros: int
     actual_tokens: int
     model: str
     success: bool
-    def __init__(self, request_id: _Optional[str] = ..., actual_cost_micros: _Optional[int] = ..., actual_tokens: _Optional[int] = ..., model: _Optional[str] = ..., success: bool = ...) -> None: ...
+    log: SpendLogEntry
+    def __init__(self, request_id: _Optional[str] = ..., actual_cost_micros: _Optional[int] = ..., actual_tokens: _Optional[int] = ..., model: _Optional[str] = ..., success: bool = ..., log: _Optional[_Union[SpendLogEntry, _Mapping]] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("router_id", "lease_seconds", "started_request_ids")
@@ -397,3 +399,55 @@ class SpendResponse(_message.Message):
     total_spend: float
     rows: _containers.RepeatedCompositeFieldContainer[SpendRow]
     def __init__(self, total_spend: _Optional[float] = ..., rows: _Optional[_Iterable[_Union[SpendRow, _Mapping]]] = ...) -> None: ...
+
+class SpendLogEntry(_message.Message):
+    __slots__ = ("call_type", "api_key", "key_alias", "end_user", "model_group", "model_id", "model", "custom_llm_provider", "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens", "start_time", "end_time", "status", "request_tags", "metadata", "request_id", "team_id", "user_id", "spend_micros", "charged_at", "charge")
+    CALL_TYPE_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    KEY_ALIAS_FIELD_NUMBER: _ClassVar[int]
+    END_USER_FIELD_NUMBER: _ClassVar[int]
+    MODEL_GROUP_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_LLM_PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CACHED_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    REASONING_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_TAGS_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    SPEND_MICROS_FIELD_NUMBER: _ClassVar[int]
+    CHARGED_AT_FIELD_NUMBER: _ClassVar[int]
+    CHARGE_FIELD_NUMBER: _ClassVar[int]
+    call_type: str
+    api_key: str
+    key_alias: str
+    end_user: str
+    model_group: str
+    model_id: str
+    model: str
+    custom_llm_provider: str
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cached_tokens: int
+    reasoning_tokens: int
+    start_time: float
+    end_time: float
+    status: str
+    request_tags: _containers.RepeatedScalarFieldContainer[str]
+    metadata: _struct_pb2.Struct
+    request_id: str
+    team_id: str
+    user_id: str
+    spend_micros: int
+    charged_at: float
+    charge: str
+    def __init__(self, call_type: _Optional[str] = ..., api_key: _Optional[str] = ..., key_alias: _Optional[str] = ..., end_user: _Optional[str] = ..., model_group: _Optional[str] = ..., model_id: _Optional[str] = ..., model: _Optional[str] = ..., custom_llm_provider: _Optional[str] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., total_tokens: _Optional[int] = ..., cached_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., status: _Optional[str] = ..., request_tags: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., request_id: _Optional[str] = ..., team_id: _Optional[str] = ..., user_id: _Optional[str] = ..., spend_micros: _Optional[int] = ..., charged_at: _Optional[float] = ..., charge: _Optional[str] = ...) -> None: ...

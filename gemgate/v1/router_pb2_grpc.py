@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from gemgate.v1 import responses_pb2 as gemgate_dot_v1_dot_responses__pb2
 from gemgate.v1 import router_pb2 as gemgate_dot_v1_dot_router__pb2
 
 GRPC_GENERATED_VERSION = '1.76.0'
@@ -54,6 +55,31 @@ class RouterServiceStub(object):
                 request_serializer=gemgate_dot_v1_dot_router__pb2.ListModelsRequest.SerializeToString,
                 response_deserializer=gemgate_dot_v1_dot_router__pb2.ListModelsResponse.FromString,
                 _registered_method=True)
+        self.CreateResponse = channel.unary_unary(
+                '/gemgate.v1.RouterService/CreateResponse',
+                request_serializer=gemgate_dot_v1_dot_responses__pb2.CreateResponseRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_responses__pb2.Response.FromString,
+                _registered_method=True)
+        self.StreamResponse = channel.unary_stream(
+                '/gemgate.v1.RouterService/StreamResponse',
+                request_serializer=gemgate_dot_v1_dot_responses__pb2.CreateResponseRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_responses__pb2.ResponseStreamEvent.FromString,
+                _registered_method=True)
+        self.GetResponse = channel.unary_unary(
+                '/gemgate.v1.RouterService/GetResponse',
+                request_serializer=gemgate_dot_v1_dot_responses__pb2.GetResponseRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_responses__pb2.Response.FromString,
+                _registered_method=True)
+        self.DeleteResponse = channel.unary_unary(
+                '/gemgate.v1.RouterService/DeleteResponse',
+                request_serializer=gemgate_dot_v1_dot_responses__pb2.DeleteResponseRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_responses__pb2.DeleteResponseResponse.FromString,
+                _registered_method=True)
+        self.ListResponseInputItems = channel.unary_unary(
+                '/gemgate.v1.RouterService/ListResponseInputItems',
+                request_serializer=gemgate_dot_v1_dot_responses__pb2.ListResponseInputItemsRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_responses__pb2.ListResponseInputItemsResponse.FromString,
+                _registered_method=True)
 
 
 class RouterServiceServicer(object):
@@ -83,6 +109,38 @@ class RouterServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateResponse(self, request, context):
+        """OpenAI Responses API (responses.proto): create (unary / streamed events), and stored responses
+        of the calling key: get, delete, list input items.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamResponse(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetResponse(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteResponse(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListResponseInputItems(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RouterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -105,6 +163,31 @@ def add_RouterServiceServicer_to_server(servicer, server):
                     servicer.ListModels,
                     request_deserializer=gemgate_dot_v1_dot_router__pb2.ListModelsRequest.FromString,
                     response_serializer=gemgate_dot_v1_dot_router__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'CreateResponse': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateResponse,
+                    request_deserializer=gemgate_dot_v1_dot_responses__pb2.CreateResponseRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_responses__pb2.Response.SerializeToString,
+            ),
+            'StreamResponse': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamResponse,
+                    request_deserializer=gemgate_dot_v1_dot_responses__pb2.CreateResponseRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_responses__pb2.ResponseStreamEvent.SerializeToString,
+            ),
+            'GetResponse': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetResponse,
+                    request_deserializer=gemgate_dot_v1_dot_responses__pb2.GetResponseRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_responses__pb2.Response.SerializeToString,
+            ),
+            'DeleteResponse': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteResponse,
+                    request_deserializer=gemgate_dot_v1_dot_responses__pb2.DeleteResponseRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_responses__pb2.DeleteResponseResponse.SerializeToString,
+            ),
+            'ListResponseInputItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListResponseInputItems,
+                    request_deserializer=gemgate_dot_v1_dot_responses__pb2.ListResponseInputItemsRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_responses__pb2.ListResponseInputItemsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -215,6 +298,141 @@ class RouterService(object):
             '/gemgate.v1.RouterService/ListModels',
             gemgate_dot_v1_dot_router__pb2.ListModelsRequest.SerializeToString,
             gemgate_dot_v1_dot_router__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateResponse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.RouterService/CreateResponse',
+            gemgate_dot_v1_dot_responses__pb2.CreateResponseRequest.SerializeToString,
+            gemgate_dot_v1_dot_responses__pb2.Response.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamResponse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/gemgate.v1.RouterService/StreamResponse',
+            gemgate_dot_v1_dot_responses__pb2.CreateResponseRequest.SerializeToString,
+            gemgate_dot_v1_dot_responses__pb2.ResponseStreamEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetResponse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.RouterService/GetResponse',
+            gemgate_dot_v1_dot_responses__pb2.GetResponseRequest.SerializeToString,
+            gemgate_dot_v1_dot_responses__pb2.Response.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteResponse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.RouterService/DeleteResponse',
+            gemgate_dot_v1_dot_responses__pb2.DeleteResponseRequest.SerializeToString,
+            gemgate_dot_v1_dot_responses__pb2.DeleteResponseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListResponseInputItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.RouterService/ListResponseInputItems',
+            gemgate_dot_v1_dot_responses__pb2.ListResponseInputItemsRequest.SerializeToString,
+            gemgate_dot_v1_dot_responses__pb2.ListResponseInputItemsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -213,11 +213,19 @@ async def key_delete(request: Request):
 
 @router.get("/key/list")
 async def key_list(request: Request, team_id: str | None = None, user_id: str | None = None,
-                   return_full_object: bool = False):
+                   key_alias: str | None = None, return_full_object: bool = False, page: int = 1, size: int = 10):
+    """LiteLLM's paging: `page` (1-based) and `size` (default 10, at most 100)."""
+    if page < 1:
+        raise invalid("page must be >= 1", param="page")
+    if not 1 <= size <= 100:
+        raise invalid("size must be between 1 and 100", param="size")
     resp = await _call(request, "ListKeys", budget_pb2.ListKeysRequest(
         api_key=caller_key(request) or "", team_id=team_id or "", user_id=user_id or ""))
-    keys = [_key_json(k) if return_full_object else k.token for k in resp.keys]
-    return {"keys": keys, "total_count": len(keys), "current_page": 1, "total_pages": 1}
+    listed = [k for k in resp.keys if key_alias is None or k.key_alias == key_alias]
+    chunk = listed[(page - 1) * size: page * size]
+    keys = [_key_json(k) if return_full_object else k.token for k in chunk]
+    return {"keys": keys, "total_count": len(listed), "current_page": page,
+            "total_pages": max(1, -(-len(listed) // size))}
 
 
 @router.post("/key/regenerate")

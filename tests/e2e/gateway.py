@@ -15,6 +15,7 @@ import httpx
 import yaml
 
 from bench.gateway import drop_redis_keys
+from gemgate import internal_auth
 from tests.fakes.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +29,13 @@ class Gateway:
     budget_port: int
     log_path: Path
     redis_prefix: str = ""
+    internal_secret: str = ""
+    metrics_ports: tuple[int, ...] = ()  # router's and budget's internal /metrics (loopback)
+
+    @property
+    def internal_metadata(self) -> tuple[tuple[str, str], ...]:
+        """gRPC metadata a direct caller of router_service / budget_service needs."""
+        return internal_auth.metadata(self.internal_secret)
 
     @property
     def base_url(self) -> str:
@@ -61,19 +69,21 @@ def write_config(tmp_path: Path, config: dict, name: str = "config.yaml") -> Pat
 
 
 def start_gateway(config_path: Path, log_dir: Path, env: dict | None = None, wait: bool = True,
-                  redis_prefix: str | None = None) -> Gateway:
+                  redis_prefix: str | None = None, args: list[str] | None = None) -> Gateway:
     port, router_port, budget_port, router_metrics, budget_metrics = (free_port() for _ in range(5))
     redis_prefix = redis_prefix or f"gemgate-test-{uuid.uuid4().hex[:8]}:"
     log_path = log_dir / f"gemgate-{port}.log"
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
+    secret = internal_auth.generate()
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", internal_auth.ENV: secret, **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gemgate.cli", "--config", str(config_path), "--host", "127.0.0.1",
          "--port", str(port), "--router-port", str(router_port), "--budget-port", str(budget_port),
          "--router-metrics-port", str(router_metrics), "--budget-metrics-port", str(budget_metrics),
-         "--redis-prefix", redis_prefix],
+         "--redis-prefix", redis_prefix, *(args or [])],
         stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, cwd=ROOT, env=full_env,
     )
-    gw = Gateway(proc, port, router_port, budget_port, log_path, redis_prefix)
+    gw = Gateway(proc, port, router_port, budget_port, log_path, redis_prefix, full_env[internal_auth.ENV],
+                 (router_metrics, budget_metrics))
     if wait:
         deadline = time.monotonic() + 40
         while True:

@@ -80,13 +80,14 @@ def test_master_key_required(keyed_gateway, fake_gemini):
 
 
 def test_grpc_direct(keyed_gateway, fake_gemini):
+    internal = keyed_gateway.internal_metadata
     with grpc.insecure_channel(keyed_gateway.router_address) as ch:
         stub = router_pb2_grpc.RouterServiceStub(ch)
         req = router_pb2.ChatCompletionRequest(model="flash", messages=[router_pb2.Message(role="user", text="via grpc")])
         with pytest.raises(grpc.RpcError) as exc:
-            stub.ChatCompletion(req, timeout=10)
+            stub.ChatCompletion(req, metadata=internal, timeout=10)
         assert exc.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        md = (("authorization", f"Bearer {MASTER}"),)
+        md = (("authorization", f"Bearer {MASTER}"), *internal)
         resp, call = stub.ChatCompletion.with_call(req, metadata=md, timeout=10)
         assert resp.choices[0].message.text == "echo: via grpc"
         assert resp.usage.total_tokens > 0
@@ -99,7 +100,8 @@ def test_grpc_direct(keyed_gateway, fake_gemini):
         health = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service="gemgate.v1.RouterService"))
         assert health.status == health_pb2.HealthCheckResponse.SERVING
         refl = reflection_pb2_grpc.ServerReflectionStub(ch)
-        answer = next(refl.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))
+        answer = next(refl.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
+                                                metadata=internal))
         names = {s.name for s in answer.list_services_response.service}
         assert {"gemgate.v1.RouterService", "grpc.health.v1.Health"} <= names
 
@@ -123,9 +125,9 @@ def test_stops_all_processes(fake_gemini_server, tmp_path, sig):
             os.kill(pid, 0)
 
 
-def test_child_death_stops_gateway(fake_gemini_server, tmp_path):
+def test_child_death_stops_gateway_with_exit_on_child_crash(fake_gemini_server, tmp_path):
     cfg = write_config(tmp_path, gemini_config(fake_gemini_server.base_url))
-    gw = start_gateway(cfg, tmp_path, env={"FAKE_GEMINI_KEY": TEST_KEY})
+    gw = start_gateway(cfg, tmp_path, env={"FAKE_GEMINI_KEY": TEST_KEY}, args=["--exit-on-child-crash"])
     kids = _children(gw.proc.pid)
     os.kill(kids[1], signal.SIGKILL)  # the router dies
     assert gw.proc.wait(20) == 1

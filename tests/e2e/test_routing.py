@@ -626,7 +626,7 @@ def test_route_facts_in_grpc_metadata(gw, fake_gemini):
         stub = router_pb2_grpc.RouterServiceStub(ch)
         req = router_pb2.ChatCompletionRequest(model="fb-src", messages=[router_pb2.Message(role="user", text="g")],
                                                extra=_extra(mock_testing_fallbacks=True))
-        resp, call = stub.ChatCompletion.with_call(req, timeout=10)
+        resp, call = stub.ChatCompletion.with_call(req, timeout=10, metadata=gw.internal_metadata)
         assert resp.choices[0].message.text == "echo: g"
         md = dict(call.trailing_metadata())
         assert md["x-gemgate-fallback"] == "fb-dst"
@@ -636,7 +636,7 @@ def test_route_facts_in_grpc_metadata(gw, fake_gemini):
 
         req = router_pb2.ChatCompletionRequest(model="pair", messages=[router_pb2.Message(role="user", text="g")],
                                                extra=_extra(mock_testing_rate_limit_error=True))
-        call = stub.StreamChatCompletion(req, timeout=10)
+        call = stub.StreamChatCompletion(req, timeout=10, metadata=gw.internal_metadata)
         chunks = list(call)
         assert "".join(c.choices[0].delta.content for c in chunks if c.choices) == "echo: g"
         md = dict(call.initial_metadata())
@@ -645,7 +645,7 @@ def test_route_facts_in_grpc_metadata(gw, fake_gemini):
         fake_gemini.enqueue("nr-only", ERR_500, ERR_500)
         req = router_pb2.ChatCompletionRequest(model="nr", messages=[router_pb2.Message(role="user", text="g")])
         with pytest.raises(grpc.RpcError) as exc:
-            stub.ChatCompletion(req, timeout=10)
+            stub.ChatCompletion(req, timeout=10, metadata=gw.internal_metadata)
         assert exc.value.code() == grpc.StatusCode.INTERNAL
         md_err = dict(exc.value.trailing_metadata())
         assert md_err["x-gemgate-attempts"] == "2" and md_err["x-gemgate-model-id"] == "nr-only"

@@ -64,7 +64,7 @@ def test_usage_records_and_metrics(gw, fake_gemini):
     text = gw.usage_path.read_text()
     assert key not in text and MASTER not in text
 
-    body = httpx.get(f"{gw.base_url}/metrics").text
+    body = httpx.get(f"{gw.base_url}/metrics", headers=headers).text
     assert 'gemgate_requests_total{model_group="flash",status="success"}' in body
     assert "gemgate_budget_call_latency_seconds" in body
     assert "gemgate_time_to_first_token_seconds" in body

@@ -5,6 +5,7 @@ from router_service.usage.record import UsageRecord
 
 
 def test_observe_usage_record_updates_families():
+    metrics.set_model_groups(["mg-test"])
     r = UsageRecord("r", "mg-test", prompt_tokens=10, completion_tokens=5, response_cost=0.25, key_alias="ka",
                     start_time=1.0, first_token_time=1.2, end_time=2.0)
     metrics.observe_usage_record(r)
@@ -87,6 +88,20 @@ def test_start_metrics_server_serves_registry():
         server.shutdown()
 
 
+def test_metrics_server_with_secret_refuses_others():
+    import socket
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+    server, _ = metrics.start_metrics_server(port, secret="s" * 40)
+    try:
+        url = f"http://127.0.0.1:{port}/metrics"
+        assert httpx.get(url).status_code == 401
+        assert httpx.get(url, headers={metrics.SECRET_HEADER: "s" * 39}).status_code == 401
+        ok = httpx.get(url, headers={metrics.SECRET_HEADER: "s" * 40})
+        assert ok.status_code == 200 and "gemgate_" in ok.text
+    finally:
+        server.shutdown()
+
+
 async def test_budget_call_timer_observes_even_on_error():
     import pytest
     before = metrics.BUDGET_CALL_LATENCY.labels("Settle")._sum.get()
@@ -96,3 +111,15 @@ async def test_budget_call_timer_observes_even_on_error():
     text = metrics.render_metrics().decode()
     assert 'gemgate_budget_call_latency_seconds_count{method="Settle"}' in text
     assert metrics.BUDGET_CALL_LATENCY.labels("Settle")._sum.get() >= before
+
+
+def test_labels_never_take_unvalidated_input():
+    metrics.set_model_groups(["mg-known"])
+    before = metrics.render_metrics().decode().count("\n")
+    for i in range(300):
+        metrics.observe_usage_record(UsageRecord(f"r{i}", f"sk-pasted-key-{i}", status="failure",
+                                                 error_type=f"Weird{i}Error", start_time=1.0, end_time=1.1))
+    text = metrics.render_metrics().decode()
+    assert "sk-pasted-key" not in text and "Weird" not in text
+    assert 'gemgate_requests_total{model_group="unknown",status="failure"}' in text
+    assert text.count("\n") - before < 40  # O(1) new series, not O(requests)

@@ -21,6 +21,7 @@ class Mem:
 async def test_track_success_and_failure():
     sink = Mem()
     d = UsageDispatcher([SinkRoute(sink)], DispatcherSettings(flush_interval=0.01))
+    metrics.set_model_groups(["trk"])  # only configured groups get their own label
     before = metrics.REQUESTS.labels("trk", "failure")._value.get()
     ok = new_record("trk", stream=True)
     mark_first_token(ok)

@@ -1,0 +1,147 @@
+"""The internal gRPC credential: a shared secret every caller of budget_service and router_service
+sends as metadata `x-gemgate-internal-secret`.
+
+Where it comes from: the environment variable `GEMGATE_INTERNAL_SECRET`, else
+`general_settings.internal_secret` in the config (which may be `os.environ/VAR`). The `gemgate` CLI
+generates a fresh random one for each run when neither is set and hands it to its children through
+the environment (never on the command line). A service started without one refuses to start.
+
+Servers: `ServerAuth(secret)` (installed by gemgate.grpc_server.serve) answers UNAUTHENTICATED to
+any RPC without the right secret, except the gRPC health service (so probes keep working).
+Clients: `channel(address, secret)` attaches the secret to every call.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from collections.abc import Mapping
+
+import grpc
+
+ENV = "GEMGATE_INTERNAL_SECRET"
+METADATA_KEY = "x-gemgate-internal-secret"
+MIN_LENGTH = 32
+OPEN_PREFIXES = ("/grpc.health.v1.Health/",)  # health stays reachable without the secret
+
+# internal channels reconnect quickly after a restarted service (gRPC's default backoff grows to 120 s)
+RECONNECT_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
+
+class SecretError(ValueError):
+    """No usable internal secret; the message says how to provide one."""
+
+
+def generate() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def resolve(config=None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The configured secret (environment first, then general_settings.internal_secret), or None."""
+    env = os.environ if environ is None else environ
+    value = env.get(ENV) or (getattr(config.general_settings, "internal_secret", None) if config is not None else None)
+    return value or None
+
+
+def require(config=None, environ: Mapping[str, str] | None = None, *, who: str = "gemgate") -> str:
+    value = resolve(config, environ)
+    if not value:
+        raise SecretError(
+            f"{who}: no internal gRPC credential. Set the environment variable {ENV} (or "
+            f"general_settings.internal_secret) to the same random string (at least {MIN_LENGTH} characters) "
+            f"for every gemgate service; the `gemgate` CLI generates one for you.")
+    if len(value) < MIN_LENGTH:
+        raise SecretError(f"{who}: {ENV} / general_settings.internal_secret is too short "
+                          f"(at least {MIN_LENGTH} characters; e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+    return value
+
+
+def matches(secret: str, metadata) -> bool:
+    for key, value in metadata or ():
+        if key == METADATA_KEY:
+            return hmac.compare_digest(value.encode(), secret.encode())
+    return False
+
+
+# ---- server side -------------------------------------------------------------------------------
+def _refuse(handler: grpc.RpcMethodHandler | None) -> grpc.RpcMethodHandler:
+    async def unary(_request, context):
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                            "internal gRPC credential missing or wrong (metadata x-gemgate-internal-secret)")
+
+    async def streaming(_request, context):
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                            "internal gRPC credential missing or wrong (metadata x-gemgate-internal-secret)")
+        yield  # pragma: no cover - makes this an async generator
+
+    if handler is not None and handler.request_streaming:
+        async def stream_in(_it, context):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                                "internal gRPC credential missing or wrong (metadata x-gemgate-internal-secret)")
+            yield  # pragma: no cover
+
+        if handler.response_streaming:
+            return grpc.stream_stream_rpc_method_handler(stream_in)
+        return grpc.stream_unary_rpc_method_handler(unary)
+    if handler is not None and handler.response_streaming:
+        return grpc.unary_stream_rpc_method_handler(streaming)
+    return grpc.unary_unary_rpc_method_handler(unary)
+
+
+class ServerAuth(grpc.aio.ServerInterceptor):
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+
+    async def intercept_service(self, continuation, details: grpc.HandlerCallDetails):
+        if details.method.startswith(OPEN_PREFIXES) or matches(self.secret, details.invocation_metadata):
+            return await continuation(details)
+        return _refuse(await continuation(details))
+
+
+# ---- client side -------------------------------------------------------------------------------
+class _SecretDetails:
+    def __init__(self, secret: str) -> None:
+        self.pair = (METADATA_KEY, secret)
+
+    def _details(self, d: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+        md = grpc.aio.Metadata(*(d.metadata or ()))
+        md.add(*self.pair)
+        return grpc.aio.ClientCallDetails(d.method, d.timeout, md, d.credentials, d.wait_for_ready)
+
+
+# one object per call kind: grpc.aio files an interceptor under the first kind it matches only
+class _UnaryUnary(_SecretDetails, grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(self, continuation, details, request):
+        return await continuation(self._details(details), request)
+
+
+class _UnaryStream(_SecretDetails, grpc.aio.UnaryStreamClientInterceptor):
+    async def intercept_unary_stream(self, continuation, details, request):
+        return await continuation(self._details(details), request)
+
+
+class _StreamUnary(_SecretDetails, grpc.aio.StreamUnaryClientInterceptor):
+    async def intercept_stream_unary(self, continuation, details, request_iterator):
+        return await continuation(self._details(details), request_iterator)
+
+
+class _StreamStream(_SecretDetails, grpc.aio.StreamStreamClientInterceptor):
+    async def intercept_stream_stream(self, continuation, details, request_iterator):
+        return await continuation(self._details(details), request_iterator)
+
+
+def channel(address: str, secret: str | None, options: list | None = None) -> grpc.aio.Channel:
+    """An aio channel to an internal service that sends `secret` with every call."""
+    opts = [*(options or []), *RECONNECT_OPTIONS]
+    interceptors = [k(secret) for k in (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)] if secret else None
+    return grpc.aio.insecure_channel(address, options=opts, interceptors=interceptors)
+
+
+def metadata(secret: str) -> tuple[tuple[str, str], ...]:
+    """For synchronous/foreign clients: pass as `metadata=` on each call."""
+    return ((METADATA_KEY, secret),)

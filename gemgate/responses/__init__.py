@@ -1,0 +1,1 @@
+"""OpenAI Responses API: pure translation (JSON <-> proto, Responses <-> the router's chat shape)."""
