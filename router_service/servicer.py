@@ -14,10 +14,10 @@ import time
 import grpc
 
 from gemgate import openai_proto as conv
-from gemgate.config import ALL_MODELS
 from gemgate.errors import GatewayError
 from gemgate.grpc_errors import abort
 from gemgate.v1 import router_pb2, router_pb2_grpc
+from router_service.budget_client import model_allowed
 from router_service.call_scope import (  # noqa: F401  (re-exported for RPC handler modules)
     BackgroundTasks, CallScope, StreamedOutput, api_key_from, apply_alias, internal_error,
 )
@@ -103,10 +103,7 @@ class RouterServicer(ResponsesRPCs, router_pb2_grpc.RouterServiceServicer):
         groups = self.router.model_groups()
         if identity is not None and not identity.is_master:
             names = groups + sorted(a for a in identity.aliases if a not in groups)
-            allowed = set(identity.models)
-            if allowed and ALL_MODELS not in allowed:
-                names = [n for n in names if n in allowed or identity.aliases.get(n) in allowed]
-            groups = names
+            groups = [n for n in names if model_allowed(identity, identity.aliases.get(n, n))]  # key + team
         now = int(time.time())
         return router_pb2.ListModelsResponse(
             data=[router_pb2.ModelInfo(id=g, created=now, owned_by="gemgate") for g in groups]

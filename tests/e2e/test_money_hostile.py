@@ -169,3 +169,89 @@ def test_config_fallbacks_do_not_leave_the_allowlist(gw, fake_gemini):
     both = new_key(gw, models=["a-down", "b"], max_budget=1.0)
     r = chat(gw, both, {"model": "a-down", "messages": MSG, "max_tokens": 10})
     assert r.status_code == 200 and r.headers["x-gemgate-fallback"] == "b"
+
+
+# ---------------- item 2: zero overspend whatever the client sends ----------------
+
+WORDS = " ".join(["a"] * 3000)  # more tokens than an average bytes/token estimate would say
+HOSTILE = [
+    ("oversize one-letter prompt", {"model": "a", "messages": [{"role": "user", "content": WORDS}], "max_tokens": 5}),
+    ("per-request fallback into pricier b", {"model": "a", "messages": MSG, "max_tokens": 60, "fallbacks": ["b"],
+                                             "mock_testing_fallbacks": True}),
+    ("config fallback into pricier b", {"model": "a-down", "messages": MSG, "max_tokens": 60}),
+    ("n=4", {"model": "a", "messages": [{"role": "user", "content": "count " * 40}], "max_tokens": 40, "n": 4}),
+    ("stream via fallback", {"model": "a", "messages": [{"role": "user", "content": WORDS}], "max_tokens": 30,
+                             "fallbacks": ["b"], "mock_testing_rate_limit_error": True, "stream": True,
+                             "stream_options": {"include_usage": True}}),
+    ("tool schema heavy", {"model": "b", "messages": MSG, "max_tokens": 10, "tools": [
+        {"type": "function", "function": {"name": "f", "description": "d" * 4000,
+                                          "parameters": {"type": "object", "properties": {}}}}]}),
+]
+
+
+def _cost(r: httpx.Response) -> float:
+    if r.status_code != 200:
+        return 0.0
+    if "x-gemgate-response-cost" in r.headers:
+        return float(r.headers["x-gemgate-response-cost"])
+    return -1.0  # a stream: its cost arrives with the settlement only
+
+
+def test_hostile_mix_never_overspends(gw, fake_gemini):
+    budget = 0.004
+    key = new_key(gw, max_budget=budget)
+    jobs = [body for _ in range(6) for _, body in HOSTILE]
+
+    def one(body):
+        return chat(gw, key, body)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(one, jobs))
+    for _ in range(3):  # and again sequentially once in-flight reservations are gone
+        results += [chat(gw, key, body) for _, body in HOSTILE]
+    codes = [r.status_code for r in results]
+    assert set(codes) <= {200, 429}, [(r.status_code, r.text[:200]) for r in results if r.status_code not in (200, 429)]
+    refused = [r.json()["error"] for r in results if r.status_code == 429]
+    assert refused and all(e["type"] == "budget_exceeded" for e in refused)
+    assert 200 in codes
+    assert "gemini-2.5-pro" in upstream_models(fake_gemini)  # the pricier fallback did serve some
+    time.sleep(1.0)
+    spend = spend_of(gw, key)
+    overspend_micros = max(0, round((spend - budget) * 1e6))
+    print(f"hostile mix: {codes.count(200)} served, {codes.count(429)} refused, spend ${spend:.6f} "
+          f"of ${budget:.6f}, overspend {overspend_micros} micro-USD")
+    assert overspend_micros == 0
+    unary = [_cost(r) for r in results if _cost(r) >= 0]
+    assert spend >= sum(unary) - 1e-6  # every unary answer's cost was recorded
+
+
+def test_no_max_tokens_unaffordable_is_a_clear_429(gw, fake_gemini):
+    key = new_key(gw, max_budget=0.01)  # 65,536 output tokens of gemini-2.5-pro cost $0.66
+    client = openai.OpenAI(base_url=f"{gw.base_url}/v1", api_key=key, max_retries=0, timeout=30)
+    with pytest.raises(openai.RateLimitError) as ei:
+        client.chat.completions.create(model="b", messages=MSG)
+    assert ei.value.body["type"] == "budget_exceeded" and ei.value.body["code"] == "max_tokens_required"
+    assert ei.value.body["param"] == "max_tokens" and "max_tokens" in ei.value.message
+    assert fake_gemini.requests == []
+    out = client.chat.completions.create(model="b", messages=MSG, max_tokens=200)  # affordable with a limit
+    assert out.choices[0].message.content
+
+
+def test_200_concurrent_keyed_requests_no_spurious_errors(gw, fake_gemini):
+    import asyncio
+
+    key = new_key(gw, max_budget=10.0)
+
+    async def run():
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        async with httpx.AsyncClient(base_url=gw.base_url, timeout=60, limits=limits) as client:
+            async def one(i):
+                return await client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                                         json={"model": "a", "messages": [{"role": "user", "content": f"hi {i}"}],
+                                               "max_tokens": 5})
+            return await asyncio.gather(*(one(i) for i in range(200)))
+
+    results = asyncio.run(run())
+    bad = [(r.status_code, r.text[:200]) for r in results if r.status_code != 200]
+    print(f"200 concurrent keyed requests: {len(bad)} errors")
+    assert bad == []

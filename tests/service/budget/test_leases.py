@@ -110,7 +110,7 @@ async def test_no_dead_router_sweep_until_store_reachable_for_grace(store):
 
 async def test_1000_concurrent_reserve_settle_on_healthy_redis_no_errors(store):
     # the production store: bounded, blocking connection pool (waits for a free connection)
-    real = RedisStore.from_url(REDIS_URL, prefix=store.prefix, deadline=2.0)
+    real = RedisStore.from_url(REDIS_URL, prefix=store.prefix, deadline=5.0)
     h = await start(real, Clock(), dead_router_grace=0.0)
     try:
         stubs = [h.stub() for _ in range(4)]
