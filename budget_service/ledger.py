@@ -163,7 +163,7 @@ class Ledger:
             team, user = await self._team_user(doc)
             self._check_model(doc, team, model)
             entities.append(self._entity("key", key_id(doc), doc, now, "key"))
-            labels.append(f"API key {self.label(doc)}")
+            labels.append(f"API key '{doc['key_alias']}'" if doc.get("key_alias") else f"API key {doc['token'][:12]}")
             attrib["key"] = key_id(doc)
             for kind, ent in (("team", team), ("user", user)):
                 if ent is not None:
@@ -188,7 +188,7 @@ class Ledger:
         if res.reason == "budget":
             raise GatewayError(
                 ErrorKind.BUDGET_EXCEEDED,
-                f"Budget exceeded for {who}: spend ${res.used / MICROS:.6f} (incl. in-flight reservations), "
+                f"BudgetExceededError: Budget has been exceeded for {who}: spend ${res.used / MICROS:.6f} (incl. in-flight reservations), "
                 f"max budget ${res.limit / MICROS:.6f}"
                 + (f", this request may cost up to ${est_cost / MICROS:.6f}" if res.used < res.limit else "") + ".",
             )

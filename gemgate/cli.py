@@ -8,13 +8,13 @@ internal gRPC secret (gemgate/internal_auth.py), generated here unless one is co
 
 from __future__ import annotations
 
-import argparse
+import os
 import socket
 import sys
 
-from gemgate import internal_auth, master_key_policy
-from gemgate.config import ConfigError, load_config
-from gemgate.supervisor import RESTART_DELAY, Child, Supervisor, child_env
+from gemgate import cli_flags, internal_auth, master_key_policy
+from gemgate.config import ConfigError, load_config, print_warnings
+from gemgate.supervisor import Child, Supervisor, child_env
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -37,31 +37,36 @@ def _grpc_serving(address: str, service: str) -> bool:
     return resp.status == health_pb2.HealthCheckResponse.SERVING
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="gemgate", description="OpenAI-compatible gateway for Gemini and Vertex AI")
-    ap.add_argument("--config", required=True, help="LiteLLM-format config.yaml")
-    ap.add_argument("--host", default="0.0.0.0", help="facade listen host (default 0.0.0.0)")
-    ap.add_argument("--port", type=int, default=4000, help="facade port (default 4000)")
-    ap.add_argument("--internal-host", default="127.0.0.1", help="host of the internal gRPC services")
-    ap.add_argument("--router-port", type=int, default=None, help="router_service gRPC port (default port+1)")
-    ap.add_argument("--budget-port", type=int, default=None, help="budget_service gRPC port (default port+2)")
-    ap.add_argument("--redis-prefix", default="gemgate:", help="prefix of every Redis key the gateway writes")
-    ap.add_argument("--router-metrics-port", type=int, default=None, help="router_service metrics port (default port+3)")
-    ap.add_argument("--budget-metrics-port", type=int, default=None, help="budget_service metrics port (default port+4)")
-    ap.add_argument("--exit-on-child-crash", action="store_true",
-                    help="stop everything and exit 1 when a service dies (for an outer supervisor) instead of restarting it")
-    ap.add_argument(master_key_policy.FLAG, dest="permit_weak_master_key", action="store_true",
-                    help="start even without a master_key / with a weak one on a non-loopback --host (dangerous)")
-    ap.add_argument("--restart-delay", type=float, default=RESTART_DELAY,
-                    help=f"first restart backoff in seconds after a crash, doubled per crash in a row up to 10 s (default {RESTART_DELAY})")
-    args = ap.parse_args(argv)
-    if args.restart_delay <= 0:
-        ap.error("--restart-delay must be a positive number of seconds")
-
+def prepare(argv: list[str] | None):
+    """Parse flags (gemgate.cli_flags: gemgate's and LiteLLM's), load the config once (exporting its
+    environment_variables for the services), print its one-time warnings.
+    -> (args, config), or (None, None) for --skip_server_startup."""
+    prog = "litellm" if os.path.basename(sys.argv[0]) == "litellm" else "gemgate"
+    args, notes = cli_flags.parse(argv, prog)
+    for note in notes:
+        print(f"gemgate: {note}", file=sys.stderr)
+    level = cli_flags.log_level(args)
+    if level:
+        os.environ["GEMGATE_LOG_LEVEL"] = level
     try:
         config = load_config(args.config)  # fail fast, once, with the field named
     except ConfigError as exc:
         sys.exit(f"gemgate: {exc}")
+    from router_service.price_table import unpriced_warnings
+
+    config.warnings.extend(unpriced_warnings(config))
+    print_warnings(config)
+    os.environ["GEMGATE_WARNED"] = "1"  # the services started below do not repeat them
+    if args.skip_server_startup:
+        print("gemgate: config OK (--skip_server_startup)", file=sys.stderr)
+        return None, None
+    return args, config
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, config = prepare(argv)
+    if args is None:
+        sys.exit(0)
     permit = args.permit_weak_master_key or config.general_settings.dangerously_permit_weak_or_unset_master_key
     try:
         for warning in master_key_policy.check(config.general_settings.master_key, args.host, permit=permit):

@@ -14,10 +14,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "os.environ/"
 ALL_MODELS = "all-proxy-models"  # a virtual key's `models` entry that allows every group (LiteLLM's name)
+
+
+_NOT_YET = {
+    "max_budget": "give each virtual key a max_budget (POST /key/generate) instead",
+    "cache": "remove it (responses are not cached)",
+}
 
 
 class ConfigError(Exception):
@@ -28,14 +34,32 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+PROVIDERS = ("gemini", "vertex_ai")
+# litellm_params a deployment may set as request defaults (a request's own value wins)
+REQUEST_DEFAULTS = (
+    "temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens", "stop", "seed",
+    "presence_penalty", "frequency_penalty", "reasoning_effort", "thinking", "response_format",
+    "parallel_tool_calls",
+)
+# headers a deployment's extra_headers may never set (credentials and framing stay gemgate's)
+FORBIDDEN_EXTRA_HEADERS = {
+    "authorization", "x-goog-api-key", "proxy-authorization", "cookie", "host", "content-length",
+    "content-type", "transfer-encoding", "connection",
+}
+
+
 class LiteLLMParams(_Strict):
     model: str
+    custom_llm_provider: Literal["gemini", "vertex_ai"] | None = None
     api_key: str | None = Field(default=None, repr=False)
     api_base: str | None = None
-    # Vertex AI
-    vertex_project: str | None = Field(default=None, alias="vertex_ai_project")
-    vertex_location: str | None = Field(default=None, alias="vertex_ai_location")
-    vertex_credentials: str | dict[str, Any] | None = Field(default=None, repr=False)
+    # Vertex AI (every LiteLLM spelling)
+    vertex_project: str | None = Field(default=None, validation_alias=AliasChoices("vertex_project", "vertex_ai_project"))
+    vertex_location: str | None = Field(
+        default=None, validation_alias=AliasChoices("vertex_location", "vertex_ai_location", "vertex_region"))
+    vertex_credentials: str | dict[str, Any] | None = Field(
+        default=None, repr=False, validation_alias=AliasChoices("vertex_credentials", "vertex_ai_credentials"))
+    use_psc_endpoint_format: bool = False
     # routing and limits
     rpm: int | None = Field(default=None, ge=0)
     tpm: int | None = Field(default=None, ge=0)
@@ -44,19 +68,72 @@ class LiteLLMParams(_Strict):
     timeout: float | None = Field(default=None, gt=0)
     stream_timeout: float | None = Field(default=None, gt=0)
     max_retries: int | None = Field(default=None, ge=0)
+    num_retries: int | None = Field(default=None, ge=0)
+    max_parallel_requests: int | None = Field(default=None, gt=0)
+    tags: list[str] = Field(default_factory=list)
     # translation
     safety_settings: list[dict[str, str]] | None = None
     drop_params: bool | None = None
+    # request defaults (REQUEST_DEFAULTS): used when the request does not set them
     max_tokens: int | None = Field(default=None, gt=0)
-    # pricing overrides (USD per token)
+    max_completion_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: int | None = Field(default=None, ge=1)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
+    thinking: dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    extra_headers: dict[str, str] = Field(default_factory=dict)
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+    # pricing overrides
     input_cost_per_token: float | None = Field(default=None, ge=0)
     output_cost_per_token: float | None = Field(default=None, ge=0)
+    input_cost_per_character: float | None = Field(default=None, ge=0)
+    output_cost_per_character: float | None = Field(default=None, ge=0)
     # testing switches (see docs/testing-switches.md)
     mock_response: str | None = None
     mock_testing_fallbacks: bool | None = None
     mock_testing_rate_limit_error: bool | None = None
     mock_testing_context_fallbacks: bool | None = None
     mock_testing_content_policy_fallbacks: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _custom_provider(cls, data: Any) -> Any:
+        """LiteLLM's `custom_llm_provider: gemini` + `model: gemini-2.5-flash` == `model: gemini/gemini-2.5-flash`."""
+        if isinstance(data, dict) and data.get("custom_llm_provider") and isinstance(data.get("model"), str):
+            prov, model = data["custom_llm_provider"], data["model"]
+            if prov in PROVIDERS and not model.startswith(prov + "/"):
+                data = {**data, "model": f"{prov}/{model}"}
+        return data
+
+    @field_validator("extra_headers")
+    @classmethod
+    def _safe_headers(cls, v: dict[str, str]) -> dict[str, str]:
+        for name in v:
+            if name.lower() in FORBIDDEN_EXTRA_HEADERS:
+                raise ValueError(f"extra_headers may not set {name!r} (credentials and framing are gemgate's)")
+        return v
+
+    @model_validator(mode="after")
+    def _psc_needs_base(self) -> "LiteLLMParams":
+        if self.use_psc_endpoint_format and not self.api_base:
+            raise ValueError("use_psc_endpoint_format needs api_base (your Private Service Connect endpoint)")
+        return self
+
+    def request_defaults(self) -> dict[str, Any]:
+        """The request params this deployment sets by default (non-empty ones only)."""
+        out = {}
+        for name in REQUEST_DEFAULTS:
+            value = getattr(self, name)
+            if value is not None and value != {}:
+                out[name] = value
+        return out
 
     @cached_property
     def as_dict(self) -> dict[str, Any]:
@@ -75,7 +152,7 @@ class LiteLLMParams(_Strict):
     @classmethod
     def _known_provider(cls, v: str) -> str:
         prefix = v.split("/", 1)[0] if "/" in v else ""
-        if prefix not in ("gemini", "vertex_ai"):
+        if prefix not in PROVIDERS:
             raise ValueError(
                 f"unsupported provider in {v!r}: use gemini/<model> or vertex_ai/<model>"
             )
@@ -84,15 +161,43 @@ class LiteLLMParams(_Strict):
         return v
 
 
+MODES = Literal["chat", "completion", "embedding", "responses", "image_generation", "audio_transcription",
+                "audio_speech", "rerank", "moderation"]
+
+
 class ModelInfo(_Strict):
     id: str | None = None
-    mode: Literal["chat", "embedding"] | None = None
+    mode: MODES | None = None
     base_model: str | None = None
     description: str | None = None
+    max_tokens: int | None = Field(default=None, gt=0)
     max_input_tokens: int | None = None
     max_output_tokens: int | None = None
-    input_cost_per_token: float | None = None
-    output_cost_per_token: float | None = None
+    input_cost_per_token: float | None = Field(default=None, ge=0)
+    output_cost_per_token: float | None = Field(default=None, ge=0)
+    input_cost_per_character: float | None = Field(default=None, ge=0)
+    output_cost_per_character: float | None = Field(default=None, ge=0)
+    cache_read_input_token_cost: float | None = Field(default=None, ge=0)
+    output_cost_per_reasoning_token: float | None = Field(default=None, ge=0)
+    input_cost_per_token_above_200k_tokens: float | None = Field(default=None, ge=0)
+    output_cost_per_token_above_200k_tokens: float | None = Field(default=None, ge=0)
+    access_groups: list[str] = Field(default_factory=list)
+    # LiteLLM's capability flags (supports_vision, supports_function_calling, ...): reported by /model/info
+    supports: dict[str, bool] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_supports(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(str(k).startswith("supports_") for k in data):
+            data = dict(data)
+            flags = dict(data.get("supports") or {})
+            for k in [k for k in data if str(k).startswith("supports_")]:
+                value = data.pop(k)
+                if not isinstance(value, bool):
+                    raise ValueError(f"{k} must be true or false")
+                flags[k] = value
+            data["supports"] = flags
+        return data
 
 
 class Deployment(_Strict):
@@ -109,6 +214,19 @@ class Deployment(_Strict):
 FallbackList = list[dict[str, list[str]]]
 
 
+class CacheParams(_Strict):
+    type: Literal["redis", "local"] = "redis"
+    host: str | None = None
+    port: int | None = None
+    password: str | None = Field(default=None, repr=False)
+    url: str | None = Field(default=None, validation_alias=AliasChoices("url", "redis_url"))
+    namespace: str | None = None
+    ttl: float | None = Field(default=None, gt=0)
+    mode: Literal["default_on", "default_off"] = "default_on"
+    supported_call_types: list[str] | None = None
+    max_connections: int | None = None
+
+
 class LiteLLMSettings(_Strict):
     drop_params: bool = False
     num_retries: int | None = Field(default=None, ge=0)
@@ -122,6 +240,22 @@ class LiteLLMSettings(_Strict):
     callbacks: list[str] = Field(default_factory=list)
     set_verbose: bool = False
     json_logs: bool = False
+    # Vertex defaults for deployments that do not set their own
+    vertex_project: str | None = None
+    vertex_location: str | None = None
+    # global proxy budget (USD) over budget_duration
+    max_budget: float | None = Field(default=None, ge=0)
+    budget_duration: str | None = None
+    # usage records without messages/responses
+    turn_off_message_logging: bool = False
+    # response cache
+    cache: bool = False
+    cache_params: CacheParams = Field(default_factory=CacheParams)
+
+    @field_validator("cache_params", mode="before")
+    @classmethod
+    def _empty_cache_params(cls, v: Any) -> Any:
+        return {} if v is None else v
 
 
 class RouterSettings(_Strict):
@@ -143,6 +277,19 @@ class RouterSettings(_Strict):
     redis_port: int | None = None
     redis_password: str | None = Field(default=None, repr=False)
     enable_pre_call_checks: bool = False
+    model_group_alias: dict[str, str | dict[str, Any]] = Field(default_factory=dict)
+    disable_cooldowns: bool = False
+    enable_tag_filtering: bool = False
+    tag_filtering_match_any: bool = True
+    retry_policy: dict[str, int] = Field(default_factory=dict)
+    allowed_fails_policy: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("retry_policy", "allowed_fails_policy")
+    @classmethod
+    def _policy_names(cls, v: dict[str, int], info) -> dict[str, int]:
+        from gemgate.error_policies import check_policy
+
+        return check_policy(info.field_name, v)
 
 
 class GeneralSettings(_Strict):
@@ -161,6 +308,14 @@ class GeneralSettings(_Strict):
     media_allowed_networks: list[str] = Field(default_factory=list)
     media_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     media_fetch_timeout: float = Field(default=10.0, gt=0)
+    # LiteLLM: the most in-flight requests per deployment
+    max_parallel_requests: int | None = Field(default=None, gt=0)
+    # LiteLLM: routes clients may call (management routes stay master-key only)
+    allowed_routes: list[str] | None = None
+    # forward allowlisted client headers (x-*, anthropic-beta; never credentials) upstream
+    forward_client_headers_to_llm_api: bool = False
+    # per-request mock_* switches from any key (else only without master_key or from the master key)
+    dangerously_allow_mock_testing_request_params: bool = False
     # security switches (ops): see README "Virtual keys" and "Internal gRPC API"
     dangerously_permit_weak_or_unset_master_key: bool = False  # LiteLLM's name
     internal_secret: str | None = Field(default=None, repr=False)  # else env GEMGATE_INTERNAL_SECRET
@@ -199,6 +354,51 @@ class GatewayConfig(_Strict):
     router_settings: RouterSettings = Field(default_factory=RouterSettings)
     general_settings: GeneralSettings = Field(default_factory=GeneralSettings)
     environment_variables: dict[str, str] = Field(default_factory=dict)
+    # one-time startup warnings (recognised-but-ignored LiteLLM settings, unpriced models)
+    _warnings: list[str] = PrivateAttr(default_factory=list)
+    _wildcard_cache: Any = PrivateAttr(default=None)
+
+    @property
+    def warnings(self) -> list[str]:
+        return self._warnings
+
+    @model_validator(mode="after")
+    def _vertex_defaults(self) -> "GatewayConfig":
+        ls = self.litellm_settings
+        for dep in self.model_list:
+            lp = dep.litellm_params
+            if lp.provider == "vertex_ai":
+                if lp.vertex_project is None and ls.vertex_project:
+                    lp.vertex_project = ls.vertex_project
+                if lp.vertex_location is None and ls.vertex_location:
+                    lp.vertex_location = ls.vertex_location
+        return self
+
+    @model_validator(mode="after")
+    def _aliases_and_budget(self) -> "GatewayConfig":
+        names = {d.model_name for d in self.model_list}
+        for alias, target in self.router_settings.model_group_alias.items():
+            group = target.get("model") if isinstance(target, dict) else target
+            if not isinstance(group, str) or not group:
+                raise ValueError(f"router_settings.model_group_alias.{alias}: give the target model group name")
+            if group not in names:
+                raise ValueError(f"router_settings.model_group_alias.{alias}: model group {group!r} is not in model_list")
+        ls = self.litellm_settings
+        for name, on in (("max_budget", ls.max_budget is not None), ("cache", ls.cache)):
+            if on and name in _NOT_YET:  # accepted names whose implementation has not landed yet
+                raise ValueError(f"litellm_settings.{name}: LiteLLM setting {name!r} is not supported by gemgate yet: "
+                                 f"{_NOT_YET[name]}")
+        if self.litellm_settings.budget_duration and self.litellm_settings.max_budget is None:
+            raise ValueError("litellm_settings.budget_duration needs litellm_settings.max_budget")
+        if self.litellm_settings.budget_duration:
+            from budget_service.durations import parse_duration
+
+            try:
+                parse_duration(self.litellm_settings.budget_duration)
+            except Exception:
+                raise ValueError(f"litellm_settings.budget_duration {self.litellm_settings.budget_duration!r} "
+                                 "is not a duration like 30s, 30m, 30h, 30d or 1mo") from None
+        return self
 
     @model_validator(mode="after")
     def _unique_ids(self) -> "GatewayConfig":
@@ -217,6 +417,32 @@ class GatewayConfig(_Strict):
         for dep in self.model_list:
             out.setdefault(dep.model_name, []).append(dep)
         return out
+
+    def alias_target(self, name: str) -> str | None:
+        """router_settings.model_group_alias: the model group an alias stands for."""
+        target = self.router_settings.model_group_alias.get(name)
+        if isinstance(target, dict):
+            return target.get("model")
+        return target
+
+    def hidden_aliases(self) -> set[str]:
+        return {a for a, t in self.router_settings.model_group_alias.items() if isinstance(t, dict) and t.get("hidden")}
+
+    def deployments_for(self, name: str) -> list[Deployment] | None:
+        """The deployments serving `name`: its group, an alias's group, or wildcard deployments."""
+        from gemgate.wildcards import resolve
+
+        groups = self.groups()
+        if name in groups:
+            return groups[name]
+        target = self.alias_target(name)
+        if target is not None:
+            return groups.get(target)
+        if self._wildcard_cache is None:
+            from collections import OrderedDict
+
+            self._wildcard_cache = OrderedDict()
+        return resolve(self.model_list, name, self._wildcard_cache)
 
     def redis_url(self, environ: dict[str, str] | None = None) -> str:
         env = os.environ if environ is None else environ
@@ -261,7 +487,14 @@ def _resolve_env(value: Any, where: str, environ: dict[str, str]) -> Any:
     return value
 
 
-def _format_validation_error(exc: ValidationError) -> str:
+def _section_models() -> dict[str, type[BaseModel]]:
+    return {"top": GatewayConfig, "litellm_settings": LiteLLMSettings, "router_settings": RouterSettings,
+            "general_settings": GeneralSettings, "litellm_params": LiteLLMParams, "model_info": ModelInfo}
+
+
+def _format_validation_error(exc: ValidationError) -> list[str]:
+    from gemgate.config_screen import suggestion
+
     lines = []
     for err in exc.errors():
         loc = ""
@@ -269,12 +502,19 @@ def _format_validation_error(exc: ValidationError) -> str:
             loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            msg = "unknown field (not supported by gemgate; check the spelling)"
+            msg = ("unknown field: neither a gemgate nor a LiteLLM setting (check the spelling)"
+                   + suggestion(tuple(err["loc"]), _section_models()))
         lines.append(f"{loc or '<root>'}: {msg}")
-    return "invalid config:\n  " + "\n  ".join(lines)
+    return lines
+
+
+def _invalid(lines: list[str]) -> ConfigError:
+    return ConfigError("invalid config:\n  " + "\n  ".join(lines))
 
 
 def parse_config(data: Any, environ: dict[str, str] | None = None) -> GatewayConfig:
+    from gemgate.config_screen import screen
+
     env = dict(os.environ if environ is None else environ)
     if data is None:
         data = {}
@@ -282,20 +522,38 @@ def parse_config(data: Any, environ: dict[str, str] | None = None) -> GatewayCon
         raise ConfigError("invalid config: the top level must be a mapping")
     # a section left with only comments in YAML (`general_settings:`) is null: treat it as empty
     data = {k: v for k, v in data.items() if v is not None}
-    # environment_variables (LiteLLM) are applied before os.environ/ references resolve
+    # environment_variables (LiteLLM) are applied before os.environ/ references resolve; a variable
+    # already set in the environment wins (as in LiteLLM)
     extra_env = data.get("environment_variables") or {}
     if not isinstance(extra_env, dict):
         raise ConfigError("invalid config:\n  environment_variables: must be a mapping")
     for k, v in extra_env.items():
         env.setdefault(str(k), str(v))
     resolved = _resolve_env(data, "", env)
+    resolved, refusals, warnings = screen(resolved, _section_models())
     try:
-        return GatewayConfig.model_validate(resolved)
+        config = GatewayConfig.model_validate(resolved)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc)) from None
+        raise _invalid(refusals + _format_validation_error(exc)) from None
+    if refusals:
+        raise _invalid(refusals)
+    config.warnings.extend(warnings)
+    return config
+
+
+def export_environment(data: Any, environ: Any = None) -> None:
+    """Export a raw config's environment_variables into the process environment (a variable that is
+    already set wins), before anything else reads the environment (Google ADC, callbacks)."""
+    env = os.environ if environ is None else environ
+    if isinstance(data, dict) and isinstance(data.get("environment_variables"), dict):
+        for k, v in data["environment_variables"].items():
+            if v is not None:
+                env.setdefault(str(k), str(v))
 
 
 def load_config(path: str | Path, environ: dict[str, str] | None = None) -> GatewayConfig:
+    """Read and validate config.yaml. For the real process environment (environ None) the file's
+    environment_variables are exported into os.environ first."""
     p = Path(path)
     try:
         text = p.read_text()
@@ -305,4 +563,17 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Gate
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {p} is not valid YAML: {exc}") from None
+    if environ is None:
+        export_environment(data)
     return parse_config(data, environ)
+
+
+def print_warnings(config: GatewayConfig, who: str = "gemgate") -> None:
+    """Print the config's startup warnings once per gateway: the CLI prints them and tells the
+    services it started (GEMGATE_WARNED=1) not to repeat them."""
+    import sys
+
+    if os.environ.get("GEMGATE_WARNED") == "1":
+        return
+    for line in config.warnings:
+        print(f"{who}: warning: {line}", file=sys.stderr, flush=True)

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"rest_facade: warning: {warning}", file=sys.stderr, flush=True)
     app = create_app(FacadeSettings(
         router_address=args.router, budget_address=args.budget,
-        metrics_urls=tuple(u for u in args.metrics_urls.split(",") if u),
+        metrics_urls=tuple(u for u in args.metrics_urls.split(",") if u), config=config,
         internal_secret=secret,
         master_key=gs.master_key if gs else None,
         metrics_token=os.environ.get(METRICS_TOKEN_ENV) or (gs.metrics_token if gs else None),

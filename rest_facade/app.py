@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -27,6 +28,11 @@ class FacadeSettings:
     # who may read /metrics (rest_facade/routes/metrics.py): the master key or the metrics token
     master_key: str | None = field(default=None, repr=False)
     metrics_token: str | None = field(default=None, repr=False)
+    config: Any = None  # gemgate.config.GatewayConfig (LiteLLM utility endpoints, allowed_routes)
+
+    @property
+    def forward_headers(self) -> bool:
+        return bool(self.config is not None and self.config.general_settings.forward_client_headers_to_llm_api)
 
 
 def create_app(settings: FacadeSettings) -> FastAPI:

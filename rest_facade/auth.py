@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from gemgate.forward_headers import to_metadata
+
 
 def caller_key(request: Request) -> str | None:
     auth = request.headers.get("authorization")
@@ -22,4 +24,7 @@ def grpc_metadata(request: Request) -> tuple[tuple[str, str], ...]:
     rid = request.headers.get("x-request-id")
     if rid:
         md.append(("x-request-id", rid[:128]))
+    settings = getattr(request.app.state, "settings", None)
+    if settings is not None and getattr(settings, "forward_headers", False):
+        md.extend(to_metadata(request.headers))
     return tuple(md)

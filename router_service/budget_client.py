@@ -187,6 +187,7 @@ class BudgetGate:
         # a little over the service's own Redis deadline, so its UNAVAILABLE arrives first
         self.timeout = deadline + 0.5
         self.groups = config.groups() if config is not None else {}
+        self._resolve = config.deployments_for if config is not None else self.groups.get
         self.router_id = router_id or uuid.uuid4().hex
         self.lease_seconds = lease or float(os.environ.get("GEMGATE_ROUTER_LEASE") or DEFAULT_LEASE)
         self.lease = RouterLease(self.stub, self.router_id, self.lease_seconds, timeout=self.timeout)
@@ -225,7 +226,7 @@ class BudgetGate:
             raise missing_key()
         model = str(request.get("model", ""))
         if deployments is None:
-            deployments = self.groups.get(model)
+            deployments = self._resolve(model)  # its group, an alias's group or wildcard deployments
         est_cost, est_tokens = estimate(request, deployments)
         try:
             resp = await self._reserve(api_key, request_id, model, est_cost, est_tokens, extend=False)
@@ -240,7 +241,7 @@ class BudgetGate:
         if admission is None or admission.request is None:
             return
         if deployments is None:
-            deployments = self.groups.get(group)
+            deployments = self._resolve(group)
         est_cost, est_tokens = estimate({**admission.request, "model": group}, deployments, group)
         if est_cost <= admission.reserved_micros:
             return

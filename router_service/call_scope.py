@@ -28,9 +28,11 @@ import grpc
 
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import abort
+from router_service import request_policy
 from router_service.attempt_guard import AttemptGuard
 from router_service.budget_client import charge_micros
 from router_service.cost import prompt_token_bound
+from router_service.providers import upstream_extras
 from router_service.router import RouteInfo
 from router_service.spend_entry import spend_entry
 from router_service.usage.record import new_record
@@ -124,6 +126,10 @@ class CallScope:
 
     def __init__(self, servicer, context: grpc.aio.ServicerContext, call_type: str, stream: bool) -> None:
         self.gate, self.usage_sink, self.settlements = servicer.gate, servicer.usage, servicer.settlements
+        self.config = servicer.router.config
+        fwd = request_policy.forwarded_headers(context.invocation_metadata(), self.config)
+        if fwd:
+            upstream_extras.FORWARDED.set(fwd)  # this RPC's task only
         self.context = context
         self.call_type, self.stream = call_type, stream
         self.request_id = new_request_id()
@@ -146,6 +152,7 @@ class CallScope:
                                  stream=self.stream).with_request(req)
         self.record.client_request_id = self.client_request_id
         self.admission = await self.gate.admit(self.api_key, self.request_id, req)
+        request_policy.check_mock_params(req, self.admission.identity, self.gate.enforces, self.config)
         apply_alias(req, self.admission.identity)
         self.guard = AttemptGuard(self.gate, self.admission)
         self.guard.check_groups(fallback_names(req), "fallbacks")

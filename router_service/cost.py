@@ -3,8 +3,9 @@
 Prices are kept as integer micro-USD per 1M tokens (== USD per token x 1e12) and every cost is
 rounded UP to a whole micro-USD, so the arithmetic is exact and never under-charges.
 
-Lookup: the deployment's `input_cost_per_token` / `output_cost_per_token` (litellm_params first, then
-model_info) override the table; otherwise the longest table prefix of the upstream model name
+The table is router_service/data/prices.yaml (router_service/price_table.py loads it).
+Lookup: the deployment's `input_cost_per_token` / `output_cost_per_token` or `*_per_character`
+(litellm_params first, then model_info) override the table; otherwise the longest table prefix of the upstream model name
 (provider prefix, "models/" and "@version" stripped; model_info.base_model wins if set).
 Unknown models with no override use DEFAULT_PRICE: Claude Opus rates ($15 in / $75 out per 1M
 tokens, 65,536 max output tokens) -- deliberately the most expensive, so an unpriced model can
@@ -17,6 +18,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+
+from router_service import price_table
 
 M = 1_000_000  # micro-USD per USD, and tokens per "per 1M tokens" price
 
@@ -36,27 +39,15 @@ def _p(inp: float, out: float, cached: float | None = None, max_out: int = 65_53
     return Price(round(inp * M), round(out * M), None if cached is None else round(cached * M), None, max_out, **kw)
 
 
-PRICES: dict[str, Price] = {
-    # Gemini (USD per 1M tokens)
-    "gemini-2.0-flash-lite": _p(0.075, 0.30, 0.01875, 8_192),
-    "gemini-2.0-flash": _p(0.10, 0.40, 0.025, 8_192),
-    "gemini-2.5-flash-lite": _p(0.10, 0.40, 0.025),
-    "gemini-2.5-flash": _p(0.30, 2.50, 0.075),
-    "gemini-2.5-pro": _p(1.25, 10.0, 0.3125, long_context_threshold=200_000, long=_p(2.50, 15.0, 0.625)),
-    "gemini-3-pro": _p(2.0, 12.0, 0.20, long_context_threshold=200_000, long=_p(4.0, 18.0, 0.40)),
-    "gemini-3-flash": _p(0.50, 3.0, 0.05),
-    "gemini-embedding-001": _p(0.15, 0.0, max_out=0),
-    "text-embedding-004": _p(0.10, 0.0, max_out=0),
-    "text-embedding-005": _p(0.10, 0.0, max_out=0),
-    "text-multilingual-embedding-002": _p(0.10, 0.0, max_out=0),
-    # Claude on Vertex
-    "claude-sonnet-4-5": _p(3.0, 15.0, 0.30, 64_000),
-    "claude-sonnet-4": _p(3.0, 15.0, 0.30, 64_000),
-    "claude-opus-4-1": _p(15.0, 75.0, 1.50, 32_000),
-    "claude-opus-4": _p(15.0, 75.0, 1.50, 32_000),
-    "claude-3-5-haiku": _p(0.80, 4.0, 0.08, 8_192),
-    "claude-haiku-4-5": _p(1.0, 5.0, 0.10, 64_000),
-}
+def _from_row(row: dict) -> Price:
+    long = row.get("long_context")
+    return _p(row["input"], row["output"], row.get("cached"), int(row.get("max_output", 65_536)),
+              long_context_threshold=int(long["threshold"]) if long else None,
+              long=_p(long["input"], long["output"], long.get("cached")) if long else None)
+
+
+# the table lives in router_service/data/prices.yaml (date and sources noted there)
+PRICES: dict[str, Price] = {name: _from_row(row) for name, row in price_table.load()[1].items()}
 
 DEFAULT_PRICE = _p(15.0, 75.0, 15.0)
 
@@ -89,20 +80,52 @@ def lookup(model: str) -> Price | None:
     return PRICES[best] if best else None
 
 
+CHARS_PER_TOKEN = 4  # Google's stated equivalence, for per-character prices
+
+
+def _override(lp: Any, mi: Any, name: str) -> float | None:
+    """A price override in USD per token: litellm_params first, then model_info; *_per_character
+    prices are converted at CHARS_PER_TOKEN characters per token."""
+    for src in (lp, mi):
+        v = _get(src, f"{name}_cost_per_token")
+        if v is not None:
+            return float(v)
+        v = _get(src, f"{name}_cost_per_character")
+        if v is not None:
+            return float(v) * CHARS_PER_TOKEN
+    return None
+
+
+def _usd(v: float) -> int:
+    return round(v * M * M)  # USD per token -> micro-USD per 1M tokens
+
+
 def price_for(model: str, deployment: Any = None) -> Price:
     lp, mi = _params(deployment)
     base = _get(mi, "base_model") or _get(lp, "model") or model
     price = lookup(base) or lookup(model) or DEFAULT_PRICE
-    inp = _get(lp, "input_cost_per_token")
-    inp = inp if inp is not None else _get(mi, "input_cost_per_token")
-    out = _get(lp, "output_cost_per_token")
-    out = out if out is not None else _get(mi, "output_cost_per_token")
+    inp, out = _override(lp, mi, "input"), _override(lp, mi, "output")
     if inp is not None or out is not None:
-        i = round(inp * M * M) if inp is not None else price.input
-        o = round(out * M * M) if out is not None else price.output
+        i = _usd(inp) if inp is not None else price.input
+        o = _usd(out) if out is not None else price.output
         price = Price(i, o, i if inp is not None else price.cached_input, o if out is not None else price.reasoning,
                       price.max_output_tokens)
-    max_out = _get(mi, "max_output_tokens")
+    cached = _get(mi, "cache_read_input_token_cost")
+    reasoning = _get(mi, "output_cost_per_reasoning_token")
+    long_in = _get(mi, "input_cost_per_token_above_200k_tokens")
+    long_out = _get(mi, "output_cost_per_token_above_200k_tokens")
+    if cached is not None or reasoning is not None or long_in is not None or long_out is not None:
+        long = price.long
+        if long_in is not None or long_out is not None:
+            base_long = long or price
+            long = Price(_usd(long_in) if long_in is not None else base_long.input,
+                         _usd(long_out) if long_out is not None else base_long.output,
+                         base_long.cached_input, base_long.reasoning)
+        price = Price(price.input, price.output, _usd(cached) if cached is not None else price.cached_input,
+                      _usd(reasoning) if reasoning is not None else price.reasoning, price.max_output_tokens,
+                      200_000 if long is not None and price.long_context_threshold is None else price.long_context_threshold,
+                      long)
+    max_out = _get(mi, "max_output_tokens") or _get(mi, "max_tokens")
     if max_out:
         price = Price(price.input, price.output, price.cached_input, price.reasoning, int(max_out),
                       price.long_context_threshold, price.long)

@@ -15,6 +15,7 @@ Orchestration only; the parts live in router_service/routing/: strategies (pick)
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,14 +24,18 @@ from typing import Any, Protocol
 
 from gemgate import metrics
 from gemgate.config import Deployment, GatewayConfig
+from gemgate import error_policies
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.cost import estimate_prompt_tokens
 from router_service.providers.base import Provider
-from router_service.routing import backoff, cooldowns, mock_switches
+from router_service.routing import backoff, cooldowns, defaults, mock_switches
+from router_service.routing.parallel import ParallelLimits
 from router_service.routing.fallbacks import fallback_groups
 from router_service.routing.selection import candidates
 from router_service.routing.state import RouterState, make_state
 from router_service.routing.strategies import dep_id, pick
+
+log = logging.getLogger("gemgate.router.routing")
 
 DEFAULT_TIMEOUT = 600.0
 # Failures that are the caller's fault everywhere: no fallback group can help.
@@ -118,6 +123,7 @@ class Router:
         self.config = config
         self.providers = providers
         self.groups = config.groups()
+        self.parallel = ParallelLimits(config)
         self._cooling_gauge: set[str] = set()  # deployments whose cooldown gauge this process set
         self.state = state or make_state(config, clock=clock, redis=redis, prefix=redis_prefix)
         self.timer = timer
@@ -133,6 +139,8 @@ class Router:
     # ---- helpers ----
     def _deployments(self, group: str) -> list[Deployment]:
         deps = self.groups.get(group)
+        if not deps:
+            deps = self.config.deployments_for(group)  # alias or wildcard deployments
         if not deps:
             raise GatewayError(
                 ErrorKind.MODEL_NOT_FOUND,
@@ -156,6 +164,9 @@ class Router:
     def _ctx(self, op: str, request: dict, guard: AttemptGuard | None = None) -> _Ctx:
         clean, switches, rk = mock_switches.split(request)
         rk = mock_switches.check_router_keys(rk)
+        target = self.config.alias_target(clean.get("model", ""))
+        if target is not None:  # router_settings.model_group_alias
+            clean["model"] = target
         self._deployments(clean.get("model", ""))
         n = rk.get("num_retries")
         return _Ctx(op, clean, switches, int(n) if n is not None else None,
@@ -168,6 +179,8 @@ class Router:
             return ctx.num_retries
         if dep.litellm_params.max_retries is not None:
             return dep.litellm_params.max_retries
+        if dep.litellm_params.num_retries is not None:
+            return dep.litellm_params.num_retries
         return self.config.num_retries()
 
     def _fits(self, deps: list[Deployment], request: dict, group: str) -> list[Deployment]:
@@ -236,8 +249,29 @@ class Router:
                 raise GatewayError(last.kind, last.message, retry_after=last.retry_after) from None
             raise last
 
+    def _tagged(self, deps: list[Deployment], request: dict, group: str) -> list[Deployment]:
+        rs = self.config.router_settings
+        if not rs.enable_tag_filtering:
+            return deps
+        tags = defaults.request_tags(request)
+        out = defaults.filter_by_tags(deps, tags, rs.tag_filtering_match_any)
+        if not out:
+            raise GatewayError(ErrorKind.INVALID_REQUEST,
+                               f"no deployment of `{group}` carries the request's tags {tags}", param="tags")
+        return out
+
+    def _retry_limit(self, ctx: _Ctx, dep: Deployment, err: GatewayError) -> int:
+        """Retries allowed after `err`: router_settings.retry_policy for its class, when set (and the
+        request did not set num_retries), else the usual limit for retryable errors, else 0."""
+        pol = error_policies.lookup("retry_policy", self.config.router_settings.retry_policy, err.kind)
+        if pol is not None:
+            return pol if ctx.num_retries is None else (ctx.num_retries if pol > 0 else 0)
+        return self._retries(ctx, dep) if err.retryable else 0
+
     async def _try_group(self, ctx: _Ctx, group: str, request: dict, primary: bool) -> Any:
-        deps = self._fits(self._deployments(group), request, group)
+        deps = self._tagged(self._fits(self._deployments(group), request, group), request, group)
+        roomy = [d for d in deps if self.parallel.has_room(d)]
+        deps = roomy or deps  # all full: the attempt answers 429 (retried with backoff)
         strategy = self.config.router_settings.routing_strategy
         tried: set[str] = set()
         attempt = 0
@@ -253,13 +287,16 @@ class Router:
             info = ctx.info
             info.attempts += 1
             info.model_id, info.provider, info.deployment = dep_id(dep), dep.litellm_params.provider, dep
+            if log.isEnabledFor(logging.DEBUG):  # --detailed_debug
+                log.debug("%s: attempt %d of group %s on deployment %s (%s)", ctx.op, info.attempts, group,
+                          info.model_id, dep.litellm_params.model)
             try:
                 return await self._attempt(ctx, dep, group, request, primary)
             except _Forced:
                 raise
             except GatewayError as err:
                 tried.add(dep_id(dep))
-                if not err.retryable or attempt > self._retries(ctx, dep):
+                if attempt > self._retry_limit(ctx, dep, err):
                     raise
                 # An upstream Retry-After is about the deployment that sent it (which cools down for
                 # it when it has siblings): a retry that can go to an untried, available sibling
@@ -285,9 +322,16 @@ class Router:
             ctx.rate_limit_mock_used = True  # first deployment tried answers 429; not counted to cooldown
             raise mock_switches.rate_limit_error(group)
         i = dep_id(dep)
-        await self.state.add_usage(i, requests=1)
-        await self.state.inflight_add(i, 1)
+        slot = self.parallel.acquire(dep)  # raises RATE_LIMIT when the deployment is full
+        try:
+            await self.state.add_usage(i, requests=1)
+            await self.state.inflight_add(i, 1)
+        except BaseException:
+            if slot:
+                self.parallel.release(dep)
+            raise
         release = True
+        request = defaults.apply(request, dep)
         start = self.timer()
         timeout = self._timeout(dep, ctx.op == "stream", ctx.timeout)
         agen = None
@@ -303,7 +347,7 @@ class Router:
                 await self.state.record_latency(i, ttft, "ttft")
                 self._served(i)
                 release = False  # the tracked stream owns the in-flight slot now
-                return _TrackedStream(self, dep, agen, first, start)
+                return _TrackedStream(self, dep, agen, first, start, slot)
             if mock is not None and ctx.op == "chat":
                 result = mock_switches.completion(request, str(mock))
             else:
@@ -324,6 +368,8 @@ class Router:
             raise
         finally:
             if release:
+                if slot:
+                    self.parallel.release(dep)
                 await self.state.inflight_add(i, -1)
                 if agen is not None and hasattr(agen, "aclose"):
                     try:
@@ -358,8 +404,10 @@ class _TrackedStream:
     (end, error or aclose), records latency and tokens from the final usage chunk. Errors after the
     first chunk propagate; the deployment never changes mid-stream."""
 
-    def __init__(self, router: Router, dep: Deployment, agen: AsyncIterator[dict], first: dict, start: float):
+    def __init__(self, router: Router, dep: Deployment, agen: AsyncIterator[dict], first: dict, start: float,
+                 slot: bool = False):
         self._r, self._dep, self._agen, self._first, self._start = router, dep, agen, first, start
+        self._slot = slot
         self._tokens = _usage_tokens(first)
         self._done = False
 
@@ -391,6 +439,8 @@ class _TrackedStream:
         if self._done:
             return
         self._done = True
+        if self._slot:
+            self._r.parallel.release(self._dep)
         i = dep_id(self._dep)
         await self._r.state.inflight_add(i, -1)
         if ok:

@@ -7,7 +7,7 @@ import os
 import sys
 
 from gemgate import internal_auth, logsetup, loop, metrics
-from gemgate.config import ConfigError, GatewayConfig, load_config
+from gemgate.config import ConfigError, GatewayConfig, load_config, print_warnings
 from gemgate.grpc_server import serve
 from gemgate.v1 import router_pb2, router_pb2_grpc
 from router_service.budget_client import BudgetGate, OpenGate
@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         sys.exit(f"router_service: {exc}")
     logsetup.configure("router", config.litellm_settings)
+    print_warnings(config, "router_service")  # standalone runs; under the gemgate CLI it printed them
     try:
         secret = internal_auth.require(config, who="router_service")
     except internal_auth.SecretError as exc:

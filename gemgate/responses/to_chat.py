@@ -2,8 +2,9 @@
 
 Pure: data in, data out. Every Responses field is mapped to its chat equivalent or refused with a
 400 naming it; `drop_params` (request, or litellm_settings via `drop_default`) drops refusable
-fields instead. Unknown top-level fields are passed on as chat extras, where the provider adapters
-refuse them by name (or drop them under drop_params, also per deployment) exactly as for chat.
+fields instead. Other top-level fields (gateway extras, and Responses fields such as `background`
+or `prompt_cache_key` when not at their default) are passed on as chat extras, where the provider
+adapters refuse them by name or drop them under drop_params (also per deployment), as for chat.
 """
 
 from __future__ import annotations
@@ -23,15 +24,10 @@ _OWN = {
     "max_output_tokens", "temperature", "top_p", "metadata", "user", "store", "previous_response_id",
     "include", "drop_params", "stream",
 }
-# Responses fields gemgate does not implement: accepted at their default value, else refused by name
-_DEFAULTS_OK = {
-    "background": (False,), "truncation": ("disabled",), "service_tier": ("auto", "default"),
-}
-_UNSUPPORTED = {
-    "background", "truncation", "service_tier", "conversation", "prompt", "prompt_cache_key",
-    "prompt_cache_retention", "safety_identifier", "max_tool_calls", "top_logprobs", "stream_options",
-    "context_management",
-}
+# Responses fields at their default value mean nothing to translate
+_DEFAULTS = {"background": (False,), "truncation": ("disabled",)}
+# Responses fields whose meaning the chat shape cannot carry: refused here by name
+_REFUSED = {"conversation", "prompt", "top_logprobs", "stream_options", "context_management"}
 _INCLUDABLE = {"reasoning.encrypted_content"}
 
 
@@ -288,11 +284,13 @@ def to_chat(req: dict, history: list[dict] | None = None, *, drop_default: bool 
         if inc not in _INCLUDABLE:
             refuse(f"include[{i}]", f"include value {inc!r} is not supported")
     for key, value in req.items():
-        if key in _OWN or value is None:
+        if key in _OWN or value is None or value in _DEFAULTS.get(key, ()):
             continue
-        if key in _UNSUPPORTED:
-            if value not in _DEFAULTS_OK.get(key, ()):
-                refuse(key, f"{key} is not supported by gemgate's Responses API")
+        if key in _REFUSED:
+            refuse(key, f"{key} is not supported by gemgate's Responses API")
             continue
-        chat[key] = value  # gateway extras (mock_*, fallbacks, ...) or unknown: the provider decides
+        # gateway extras (mock_*, fallbacks, ...) and fields such as background, truncation,
+        # prompt_cache_key, service_tier: the provider adapter supports, refuses (naming the field)
+        # or drops them under drop_params (request, deployment or litellm_settings), as for chat
+        chat[key] = value
     return ChatPlan(chat=chat, input_items=items, new_items=new_items, summary=summary in SUMMARY_MODES)

@@ -10,6 +10,7 @@ import httpx
 from gemgate.config import Deployment
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.providers import gemini_flow as flow
+from router_service.providers import upstream_extras as extras
 from router_service.providers.base import Provider
 from router_service.providers.gemini import translate
 from router_service.providers.gemini.fetch_images import MediaFetcher
@@ -37,7 +38,7 @@ class AIStudioProvider(Provider):
         headers = {"content-type": "application/json"}
         if dep.litellm_params.api_key:
             headers["x-goog-api-key"] = dep.litellm_params.api_key
-        return headers
+        return extras.headers(dep, headers)
 
     async def _post(self, dep: Deployment, op: str, body: dict, timeout: float) -> dict:
         try:
@@ -52,12 +53,12 @@ class AIStudioProvider(Provider):
             raise GatewayError(ErrorKind.BAD_GATEWAY, "Gemini: upstream returned invalid JSON") from None
 
     async def chat(self, deployment: Deployment, request: dict, *, timeout: float) -> dict:
-        body = await flow.chat_body(self.fetcher, deployment, request, vertex=False)
+        body = extras.body(deployment, await flow.chat_body(self.fetcher, deployment, request, vertex=False))
         payload = await self._post(deployment, "generateContent", body, timeout)
         return flow.chat_reply(payload, request, vertex=False)
 
     async def stream(self, deployment: Deployment, request: dict, *, timeout: float) -> AsyncIterator[dict]:
-        body = await flow.chat_body(self.fetcher, deployment, request, vertex=False)
+        body = extras.body(deployment, await flow.chat_body(self.fetcher, deployment, request, vertex=False))
         url = self._url(deployment, "streamGenerateContent") + "?alt=sse"
         state = flow.stream_state(request)
         try:

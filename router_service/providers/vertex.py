@@ -14,6 +14,7 @@ import httpx
 from gemgate.config import Deployment
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.providers import gemini_flow as flow
+from router_service.providers import upstream_extras as extras
 from router_service.providers.ai_studio import transport_error
 from router_service.providers.anthropic import translate as claude
 from router_service.providers.base import Provider
@@ -37,7 +38,10 @@ def vertex_base(location: str, api_base: str | None) -> str:
     return f"https://{location}-aiplatform.googleapis.com"
 
 
-def vertex_url(*, project: str, location: str, publisher: str, model: str, op: str, api_base: str | None = None) -> str:
+def vertex_url(*, project: str, location: str, publisher: str, model: str, op: str, api_base: str | None = None,
+               psc: bool = False) -> str:
+    if psc and api_base:  # Private Service Connect: {api_base}/v1/projects/P/locations/L/endpoints/ID
+        return f"{api_base.rstrip('/')}/v1/projects/{project}/locations/{location}/endpoints/{model}:{op}"
     return (
         f"{vertex_base(location, api_base)}/v1/projects/{project}/locations/{location}"
         f"/publishers/{publisher}/models/{model}:{op}"
@@ -62,14 +66,15 @@ class VertexProvider(Provider):
                 f"deployment {dep.model_name!r}: vertex_project is not set and the credentials name no project",
             )
         publisher = "anthropic" if is_claude(model) else "google"
-        return vertex_url(project=project, location=location, publisher=publisher, model=model, op=op, api_base=lp.api_base)
+        return vertex_url(project=project, location=location, publisher=publisher, model=model, op=op, api_base=lp.api_base,
+                          psc=lp.use_psc_endpoint_format)
 
     def _where(self, dep: Deployment) -> str:
         return "Claude (Vertex)" if is_claude(dep.litellm_params.upstream_model) else "Vertex"
 
     async def _headers(self, dep: Deployment) -> tuple[dict[str, str], str]:
         token = await self.tokens.token(dep.litellm_params.vertex_credentials)
-        return {"content-type": "application/json", "authorization": f"Bearer {token}"}, token
+        return extras.headers(dep, {"content-type": "application/json", "authorization": f"Bearer {token}"}), token
 
     def _error(self, dep: Deployment, status: int, content: bytes) -> GatewayError:
         if is_claude(dep.litellm_params.upstream_model):
@@ -128,10 +133,10 @@ class VertexProvider(Provider):
         await self.tokens.load(lp.vertex_credentials)  # off-loop; url() may need the SA project
         if is_claude(lp.upstream_model):
             request = await self.fetcher.inline_remote_media(request)
-            body = claude.to_claude_request(request, deployment=lp.as_dict)
+            body = extras.body(deployment, claude.to_claude_request(request, deployment=lp.as_dict))
             payload = await self._post(deployment, self.url(deployment, "rawPredict"), body, timeout)
             return claude.from_claude_response(payload, model=request["model"])
-        body = await flow.chat_body(self.fetcher, deployment, request, vertex=True)
+        body = extras.body(deployment, await flow.chat_body(self.fetcher, deployment, request, vertex=True))
         payload = await self._post(deployment, self.url(deployment, "generateContent"), body, timeout)
         return flow.chat_reply(payload, request, vertex=True)
 
@@ -141,14 +146,14 @@ class VertexProvider(Provider):
         finish: Callable[[], list[dict]]
         if is_claude(lp.upstream_model):
             request = await self.fetcher.inline_remote_media(request)
-            body = claude.to_claude_request(request, deployment=lp.as_dict)
+            body = extras.body(deployment, claude.to_claude_request(request, deployment=lp.as_dict))
             body["stream"] = True
             url = self.url(deployment, "streamRawPredict")
             state = claude.ClaudeStreamTranslator(model=request["model"])
             feed = state.feed
             finish = state.finish
         else:
-            body = await flow.chat_body(self.fetcher, deployment, request, vertex=True)
+            body = extras.body(deployment, await flow.chat_body(self.fetcher, deployment, request, vertex=True))
             url = self.url(deployment, "streamGenerateContent") + "?alt=sse"
             gstate = flow.stream_state(request)
             feed = lambda _name, payload: gstate.feed(payload)  # noqa: E731

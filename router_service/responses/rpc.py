@@ -8,6 +8,7 @@ price + settle exactly once, usage record) -> Responses object / events -> store
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 import grpc
@@ -25,6 +26,12 @@ from router_service.responses.store import owner_of
 log = logging.getLogger("gemgate.router.responses")
 
 MAX_LIST = 100
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+def _check_id(response_id: str, param: str) -> None:
+    if not _ID.match(response_id or ""):
+        raise invalid("not a valid response id", param)
 
 
 def _not_found(response_id: str, param: str | None = None) -> GatewayError:
@@ -41,6 +48,7 @@ class ResponsesRPCs:
         history: list[dict] = []
         prev_id = body.get("previous_response_id")
         if prev_id:
+            _check_id(prev_id, "previous_response_id")
             prev = await self.response_store.get(owner_of(scope.api_key), prev_id)
             if prev is None:
                 await self.gate.authorize(scope.api_key)  # a bad key is a 401, not a 404
@@ -136,8 +144,7 @@ class ResponsesRPCs:
         api_key = api_key_from(context)
         try:
             await self.gate.authorize(api_key)
-            if not response_id:
-                raise invalid("response_id is required", "response_id")
+            _check_id(response_id, "response_id")
             owner = owner_of(api_key)
             record = await self.response_store.get(owner, response_id)
             if record is None:

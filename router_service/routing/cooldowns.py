@@ -14,6 +14,7 @@ Policy:
 
 from __future__ import annotations
 
+from gemgate import error_policies
 from gemgate.config import Deployment, RouterSettings
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.routing.state import RouterState
@@ -28,16 +29,21 @@ def counts(err: GatewayError) -> bool:
 
 async def on_failure(state: RouterState, dep: Deployment, err: GatewayError, rs: RouterSettings,
                      group_size: int = 2) -> bool:
-    """Count the failure; True if the deployment now cools down."""
-    if not counts(err) or group_size < 2:
+    """Count the failure; True if the deployment now cools down. router_settings.allowed_fails_policy
+    counts failures per error class against that class's allowance; disable_cooldowns turns it off."""
+    policy = error_policies.lookup("allowed_fails_policy", rs.allowed_fails_policy, err.kind)
+    if rs.disable_cooldowns or (policy is None and not counts(err)) or group_size < 2:
         return False
     i, now = dep_id(dep), state.clock()
     cooling = False
     if err.kind is ErrorKind.RATE_LIMIT and err.retry_after:
         await state.set_cooldown(i, now + max(err.retry_after, rs.cooldown_time))
         cooling = True
-    fails = await state.record_failure(i)
-    if fails > rs.allowed_fails and rs.cooldown_time > 0:
+    if policy is None:
+        fails, allowed = await state.record_failure(i), rs.allowed_fails
+    else:
+        fails, allowed = await state.record_failure(f"{i}#{error_policies.class_of(err.kind)}"), policy
+    if fails > allowed and rs.cooldown_time > 0:
         await state.set_cooldown(i, now + rs.cooldown_time)
         cooling = True
     return cooling

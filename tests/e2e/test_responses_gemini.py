@@ -1,14 +1,17 @@
 """OpenAI Responses API end to end: the official openai client through the real CLI against the
-strict fake Gemini (AI Studio): create, stream, tool loops (previous_response_id and full input),
+strict fake Gemini (AI Studio), and the OpenAI Agents SDK: create, stream, tool loops (previous_response_id and full input),
 stored responses (get, delete, input_items, per key), refusals naming the field."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
 import openai
+import agents
 import pytest
+from openai import AsyncOpenAI
 
 from tests.e2e.test_gemini_fidelity import MODEL, call_response, last_body
 
@@ -155,3 +158,111 @@ def test_delete_and_keys_are_isolated(gateway, fake_gemini):
     a.responses.delete(resp.id)
     with pytest.raises(openai.NotFoundError):
         a.responses.retrieve(resp.id)
+
+
+def test_codex_shaped_turns_with_thoughts(client, fake_gemini):
+    """What Codex CLI sends: instructions, developer + user messages, function tools, reasoning with
+    summaries, store=false, include encrypted reasoning, a prompt_cache_key, streaming, full input."""
+    body = {"candidates": [{"content": {"role": "model", "parts": [
+        {"text": "Planning the call.", "thought": True},
+        {"functionCall": {"name": "shell", "args": {"command": ["ls"]}}, "thoughtSignature": "c2lnbmF0dXJl"}]},
+        "finishReason": "STOP", "index": 0}],
+        "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "thoughtsTokenCount": 4, "totalTokenCount": 19}}
+    fake_gemini.enqueue("gemini-3-pro-preview", {"sse": [body]})
+    shell = {"type": "function", "name": "shell", "strict": False,
+             "parameters": {"type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}}}}}
+    common = dict(model="g3", instructions="You are Codex.", tools=[shell], tool_choice="auto", parallel_tool_calls=False,
+                  reasoning={"effort": "medium", "summary": "auto"}, store=False, include=["reasoning.encrypted_content"],
+                  extra_body={"prompt_cache_key": "thread-1", "drop_params": True})
+    inp = [{"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "sandbox: read-only"}]},
+           {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "list files"}]}]
+    with client.responses.stream(input=inp, **common) as stream:
+        events = list(stream)
+        first = stream.get_final_response()
+    assert "response.reasoning_summary_text.delta" in [e.type for e in events]
+    reasoning, call = first.output
+    assert reasoning.summary[0].text == "Planning the call." and call.name == "shell"
+    assert first.usage.output_tokens_details.reasoning_tokens == 4
+    sent = last_body(fake_gemini)
+    assert sent["generationConfig"]["thinkingConfig"]["includeThoughts"] is True
+    assert "prompt_cache_key" not in json.dumps(sent)
+    inp += [o.model_dump(exclude_none=True) for o in first.output]
+    inp.append({"type": "function_call_output", "call_id": call.call_id, "output": "README.md"})
+    with client.responses.stream(input=inp, **common) as stream:
+        final = stream.get_final_response()
+    assert final.status == "completed"
+    model_turn = last_body(fake_gemini)["contents"][1]
+    assert model_turn["role"] == "model"
+    assert model_turn["parts"][0]["functionCall"]["name"] == "shell"
+    assert model_turn["parts"][0]["thoughtSignature"] == "c2lnbmF0dXJl"  # carried in the call_id
+
+
+def test_bad_response_ids_are_400(gateway):
+    for rid in ("a" * 200, "resp:x*"):
+        r = httpx.get(f"{gateway.base_url}/v1/responses/{rid}", timeout=10)
+        assert r.status_code == 400 and r.json()["error"]["param"] == "response_id"
+        r = httpx.post(f"{gateway.base_url}/v1/responses", json={"model": "flash", "input": "x", "previous_response_id": rid}, timeout=10)
+        assert r.status_code == 400 and r.json()["error"]["param"] == "previous_response_id"
+    r = httpx.get(f"{gateway.base_url}/v1/responses/resp_x/input_items?limit=1000", timeout=10)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "limit"
+    r = httpx.get(f"{gateway.base_url}/v1/responses/resp_x/input_items?limit=abc", timeout=10)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "limit"
+
+
+def test_input_items_pagination(client):
+    inp = [{"role": "user", "content": f"m{i}"} for i in range(5)]
+    resp = client.responses.create(model="flash", input=inp)
+    page = client.responses.input_items.list(resp.id, limit=2, order="asc")
+    assert [i.content[0].text for i in page.data] == ["m0", "m1"] and page.has_more
+    nxt = client.responses.input_items.list(resp.id, limit=2, order="asc", after=page.last_id)
+    assert [i.content[0].text for i in nxt.data] == ["m2", "m3"]
+    every = [i.content[0].text for i in client.responses.input_items.list(resp.id, limit=2)]  # auto-paging, newest first
+    assert every == ["m4", "m3", "m2", "m1", "m0"]
+
+
+# ---------------------------------------------------------------- the OpenAI Agents SDK
+
+def _agent(gateway):
+    calls = []
+
+    @agents.function_tool
+    def get_weather(city: str) -> str:
+        """Weather for a city."""
+        calls.append(city)
+        return f"sunny in {city}"
+
+    client = AsyncOpenAI(base_url=f"{gateway.base_url}/v1", api_key="agent-key", max_retries=0)
+    model = agents.OpenAIResponsesModel(model="flash", openai_client=client)
+    return agents.Agent(name="weather", instructions="Use the tool.", model=model, tools=[get_weather]), calls
+
+
+@pytest.fixture
+def _no_tracing():
+    agents.set_tracing_disabled(True)
+    yield
+
+
+def test_agents_sdk_tool_loop(gateway, fake_gemini, _no_tracing):
+    fake_gemini.enqueue(MODEL, {"status": 200, "body": call_response(("get_weather", {"city": "Oslo"}))})
+    agent, calls = _agent(gateway)
+    result = asyncio.run(agents.Runner.run(agent, "weather in Oslo?"))
+    assert calls == ["Oslo"]
+    contents = last_body(fake_gemini)["contents"]
+    assert contents[-1]["parts"][0]["functionResponse"]["response"]
+    assert "sunny in Oslo" in str(contents[-1])
+    assert result.final_output.startswith("echo:")
+
+
+def test_agents_sdk_streamed(gateway, fake_gemini, _no_tracing):
+    fake_gemini.enqueue(MODEL, {"sse": [call_response(("get_weather", {"city": "Lima"}))]})
+    agent, calls = _agent(gateway)
+
+    async def run():
+        streamed = agents.Runner.run_streamed(agent, "weather in Lima?")
+        kinds = [ev.type async for ev in streamed.stream_events()]
+        return streamed, kinds
+
+    streamed, kinds = asyncio.run(run())
+    assert calls == ["Lima"]
+    assert "raw_response_event" in kinds
+    assert streamed.final_output.startswith("echo:")

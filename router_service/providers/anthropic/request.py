@@ -37,7 +37,7 @@ THINKING_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 4096, "high": 16384}
 _HANDLED = {
     "model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens",
     "temperature", "top_p", "top_k", "stop", "tools", "tool_choice", "parallel_tool_calls",
-    "reasoning_effort", "user", "response_format", "n", "drop_params", "metadata",
+    "reasoning_effort", "user", "response_format", "n", "drop_params", "metadata", "thinking",
 }
 # gateway-level switches the router consumes; never an upstream concern
 _IGNORED_PREFIXES = ("mock_",)
@@ -317,6 +317,21 @@ def to_claude_request(req: dict, *, deployment: dict | None = None) -> dict:
         body["tool_choice"] = choice
 
     effort = req.get("reasoning_effort")
+    thinking = req.get("thinking")
+    if effort is None and thinking is not None:
+        if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "disabled"):
+            raise invalid('thinking must be {"type": "enabled", "budget_tokens": N} or {"type": "disabled"}', "thinking")
+        budget_tokens = thinking.get("budget_tokens")
+        if thinking["type"] == "enabled":
+            if not isinstance(budget_tokens, int) or isinstance(budget_tokens, bool) or budget_tokens < 1024:
+                raise invalid("thinking.budget_tokens must be an integer >= 1024 for Claude", "thinking.budget_tokens")
+            if body.get("temperature", 1) != 1:
+                raise invalid("Claude extended thinking requires temperature 1 (or unset)", "temperature")
+            if body["max_tokens"] <= budget_tokens:
+                if max_tokens:
+                    raise invalid("max_tokens must exceed thinking.budget_tokens on Claude", "max_tokens")
+                body["max_tokens"] = budget_tokens + default_max_tokens(model_name)
+            body["thinking"] = {"type": "enabled", "budget_tokens": budget_tokens}
     if effort is not None and effort != "none":
         if effort not in THINKING_BUDGETS:
             raise invalid("reasoning_effort must be one of none, minimal, low, medium, high", "reasoning_effort")

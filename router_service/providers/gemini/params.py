@@ -20,7 +20,7 @@ TRANSLATED = {
     "model", "messages", "temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens", "n",
     "stop", "seed", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs",
     "response_format", "tools", "tool_choice", "parallel_tool_calls", "reasoning_effort", "user",
-    "modalities",
+    "modalities", "thinking",
 }
 # gateway-level keys handled elsewhere (router, budget, facade); never translation params
 GATEWAY_KEYS = {
@@ -56,6 +56,11 @@ def check_params(req: dict, deployment: dict, model: str) -> set[str]:
     bad = unsupported_params(req)
     if req.get("reasoning_effort") is not None and _thinking_family(model) is None:
         bad.append("reasoning_effort")
+    if req.get("thinking") is not None and _thinking_family(model) is None:
+        bad.append("thinking")
+    # Gemini has no switch for "at most one tool call per turn": refuse rather than ignore it
+    if req.get("parallel_tool_calls") is False and req.get("tools"):
+        bad.append("parallel_tool_calls")
     if bad and not _drop_params(req, deployment):
         raise invalid(f"{bad[0]} is not supported by Gemini models (set drop_params to ignore it)", bad[0])
     return set(bad)
@@ -158,7 +163,22 @@ def generation_config(req: dict, deployment: dict, model: str, dropped: set[str]
     effort = req.get("reasoning_effort")
     if effort is not None and "reasoning_effort" not in dropped:
         gen["thinkingConfig"] = _thinking_config(effort, model)
+    elif req.get("thinking") is not None and "thinking" not in dropped:
+        gen["thinkingConfig"] = _thinking_param(req["thinking"])
     return gen
+
+
+def _thinking_param(thinking: Any) -> dict:
+    """Anthropic-style `thinking` ({"type": "enabled", "budget_tokens": N} / {"type": "disabled"}),
+    as LiteLLM accepts it for Gemini -> thinkingBudget."""
+    if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "disabled"):
+        raise invalid('thinking must be {"type": "enabled", "budget_tokens": N} or {"type": "disabled"}', "thinking")
+    if thinking["type"] == "disabled":
+        return {"thinkingBudget": 0}
+    budget = thinking.get("budget_tokens")
+    if not isinstance(budget, int) or isinstance(budget, bool) or budget < 0:
+        raise invalid("thinking.budget_tokens must be an integer >= 0", "thinking.budget_tokens")
+    return {"thinkingBudget": budget, "includeThoughts": True}
 
 
 _LABEL_BAD = re.compile(r"[^a-z0-9_-]")

@@ -26,7 +26,7 @@ def test_cost_exact_integer_micros():
     # cached input and reasoning (inside completion_tokens)
     usage = {"prompt_tokens": 1000, "completion_tokens": 1000, "prompt_tokens_details": {"cached_tokens": 1000},
              "completion_tokens_details": {"reasoning_tokens": 400}}
-    assert cost.cost_micros("gemini-2.5-flash", usage) == 75 + 2500
+    assert cost.cost_micros("gemini-2.5-flash", usage) == 30 + 2500  # cached $0.03 per 1M
     # rounding up, never down
     assert cost.cost_micros("gemini-2.5-flash", {"prompt_tokens": 1, "completion_tokens": 0}) == 1
     assert cost.cost_micros("x", None) == 0

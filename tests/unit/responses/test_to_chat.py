@@ -65,8 +65,6 @@ def test_history_comes_first_and_is_not_renumbered():
 @pytest.mark.parametrize("extra,param", [
     ({"tools": [{"type": "file_search"}]}, "tools[0].type"),
     ({"tool_choice": {"type": "web_search"}}, "tool_choice"),
-    ({"background": True}, "background"),
-    ({"truncation": "auto"}, "truncation"),
     ({"conversation": "conv_1"}, "conversation"),
     ({"top_logprobs": 2}, "top_logprobs"),
     ({"include": ["file_search_call.results"]}, "include[0]"),
@@ -123,6 +121,10 @@ def test_json_schema_and_tools_map():
     assert isinstance(plan.chat["tools"][0]["function"]["parameters"]["properties"]["n"]["minimum"], int)
 
 
-def test_gateway_extras_pass_through():
-    plan = to_chat(roundtrip({"model": "m", "input": "x", "mock_response": "hi", "fallbacks": ["b"], "service_tier": "auto"}))
-    assert plan.chat["mock_response"] == "hi" and plan.chat["fallbacks"] == ["b"] and "service_tier" not in plan.chat
+def test_extras_pass_through_for_the_provider_to_judge():
+    plan = to_chat(roundtrip({"model": "m", "input": "x", "mock_response": "hi", "fallbacks": ["b"], "background": True,
+                              "truncation": "auto", "prompt_cache_key": "t1"}))
+    assert plan.chat["mock_response"] == "hi" and plan.chat["fallbacks"] == ["b"]
+    assert plan.chat["background"] is True and plan.chat["truncation"] == "auto" and plan.chat["prompt_cache_key"] == "t1"
+    plan = to_chat(roundtrip({"model": "m", "input": "x", "background": False, "truncation": "disabled"}))
+    assert "background" not in plan.chat and "truncation" not in plan.chat
