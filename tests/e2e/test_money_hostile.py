@@ -30,7 +30,8 @@ def config(base_url: str) -> dict:
             dep("a-down", "gemini/gemini-2.5-flash-lite", "http://127.0.0.1:9/v1beta"),  # always fails
         ],
         "router_settings": {"num_retries": 0, "allowed_fails": 1000, "fallbacks": [{"a-down": ["b"]}]},
-        "general_settings": {"master_key": MASTER},
+        # the strongest case: virtual keys may send the testing switches too
+        "general_settings": {"master_key": MASTER, "dangerously_allow_mock_testing_request_params": True},
     }
 
 
@@ -127,6 +128,7 @@ def test_zero_budget_key_reusing_an_in_flight_id_is_refused(gw, fake_gemini):
 # ---------------- item 3: allowlists hold for every group that may serve ----------------
 
 ESCAPES = [
+    ("fallbacks alone", {"fallbacks": ["b"]}, False),
     ("fallbacks+mock_testing_fallbacks", {"fallbacks": ["b"], "mock_testing_fallbacks": True}, False),
     ("fallbacks+mock_testing_rate_limit_error", {"fallbacks": ["b"], "mock_testing_rate_limit_error": True}, False),
     ("fallbacks dict form", {"fallbacks": [{"model": "b"}], "mock_testing_fallbacks": True}, False),
