@@ -31,7 +31,8 @@ FAST = {"GEMGATE_ROUTER_LEASE": "3", "GEMGATE_SWEEP_INTERVAL": "1", "GEMGATE_DEA
 def config(base_url: str, **general) -> dict:
     return {"model_list": [{"model_name": "a", "litellm_params": {
         "model": "gemini/gemini-2.5-flash", "api_key": "os.environ/FAKE_GEMINI_KEY", "api_base": f"{base_url}/v1beta"}}],
-        "router_settings": {"num_retries": 0}, "general_settings": {"master_key": MASTER, **general}}
+        "router_settings": {"num_retries": 0},
+        "general_settings": {"master_key": MASTER, "budget_deadline": 10, **general}}
 
 
 def admin(gw, path, body=None, method="POST"):
@@ -72,7 +73,7 @@ def in_flight(n: int, gw, key, fake) -> tuple[list[threading.Thread], list]:
     threads = [threading.Thread(target=post, args=(gw, key, results)) for _ in range(n)]
     for t in threads:
         t.start()
-    wait_for(lambda: len(fake.requests) >= n, 20, "requests to reach the upstream", gw)
+    wait_for(lambda: len(fake.requests) >= n, 60, "requests to reach the upstream", gw)
     return threads, results
 
 
