@@ -1,14 +1,17 @@
-"""python -m bench [--quick] [--out bench/results.md]
+"""python -m bench [--quick] [--out bench/results.md] [--database-url URL | --no-database]
 
 Measures, against a mock Gemini upstream on loopback: requests/s at saturation, p50/p99 latency at
-concurrency 1 and 32, stream TTFT, for direct-to-upstream, gemgate without keys, and gemgate with a
-master key + budgeted virtual key; reports the added latency and each gemgate process's RSS.
+concurrency 1 and 32, stream TTFT, for direct-to-upstream, gemgate without keys, gemgate with a
+master key + budgeted virtual key, and the same with database_url (PostgreSQL spend log, in a schema
+of its own that is dropped afterwards); reports the added latency, the spend-log write rate and each
+gemgate process's RSS.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -17,6 +20,7 @@ from pathlib import Path
 
 
 from bench import procs
+from bench.database import DEFAULT_URL, BenchDatabase
 from bench.gateway import MODEL_GROUP, generate_key, start_gateway
 from bench.loadgen import Target, run_load
 from bench.report import Report, Row, render
@@ -76,7 +80,67 @@ def start_mock(plan: Plan, cpus: set[int] | None) -> tuple[subprocess.Popen, str
     return proc, "http://" + line.rsplit(" ", 1)[1].strip()
 
 
-async def run(plan: Plan, out: Path, mode: str = "full") -> Report:
+async def outbox_capacity(gw, db: BenchDatabase, have: int, n: int = 20000) -> float:
+    """Sustained spend-log write rate: n charges appended to the gateway's outbox at once, timed
+    until PostgreSQL holds them all (synthetic zero-cost rows in the run's own schema)."""
+    import redis.asyncio as aioredis
+
+    from bench.gateway import redis_prefix
+
+    r = aioredis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), decode_responses=True)
+    try:
+        async with r.pipeline(transaction=False) as p:
+            for i in range(n):
+                p.xadd(redis_prefix(gw.port) + "outbox", {"rid": f"bench-capacity-{i}", "cost": 0, "how": "settled",
+                                                         "attrib": "{}", "model": MODEL_GROUP, "log": ""})
+            t0 = time.monotonic()
+            await p.execute()
+    finally:
+        await r.aclose()
+    deadline = t0 + 120
+    while time.monotonic() < deadline and await db.rows() < have + n:
+        await asyncio.sleep(0.05)
+    return n / (time.monotonic() - t0)
+
+
+async def measure_database(upstream: str, plan: Plan, direct: Row, gw_cpus, report: Report, url: str) -> None:
+    """Virtual key with budget + database_url: the added latency, and how fast the spend log fills."""
+    name = "gemgate, virtual key + database_url"
+    db = BenchDatabase(url)
+    try:
+        await db.create()
+    except Exception as exc:  # no PostgreSQL here: say so instead of failing the whole run
+        report.rows.append(Row(name, note=f"n/a: PostgreSQL unreachable ({type(exc).__name__})"))
+        return
+    try:
+        gw = await start_gateway(upstream, master_key=MASTER_KEY, cpus=gw_cpus, database_url=db.gateway_url)
+        try:
+            key = await generate_key(gw, MASTER_KEY)
+            t = Target(name, gw.base_url, "openai", MODEL_GROUP, {"Authorization": f"Bearer {key}"})
+            t0 = time.monotonic()
+            row = with_added(await measure(t, plan), direct)
+            load_s = time.monotonic() - t0
+            sent = await db.rows()
+            # keep counting until the outbox is drained (rows stop arriving)
+            last, settled = sent, time.monotonic()
+            while time.monotonic() - settled < 1.0:
+                await asyncio.sleep(0.1)
+                n = await db.rows()
+                if n != last:
+                    last, settled = n, time.monotonic()
+            drain_s = max(0.0, settled - t0 - load_s)
+            rate = await outbox_capacity(gw, db, last)
+            row.note = (f"spend log kept up: {last} rows, all written {drain_s:.1f}s after the load; "
+                        f"outbox write capacity {rate:.0f} rows/s")
+            report.rows.append(row)
+            report.memory.update({f"database: {k}": v for k, v in gw.memory().items()})
+        finally:
+            gw.stop()
+    finally:
+        await db.drop()
+
+
+async def run(plan: Plan, out: Path, mode: str = "full", database_url: str | None = DEFAULT_URL) -> Report:
     split = procs.cpu_split()
     bench_cpus, gw_cpus = split if split else (None, None)
     if bench_cpus:
@@ -115,6 +179,8 @@ async def run(plan: Plan, out: Path, mode: str = "full") -> Report:
                     report.memory.update({f"keys: {k}": v for k, v in gw.memory().items()})
             finally:
                 gw.stop()
+        if database_url:
+            await measure_database(upstream, plan, direct, gw_cpus, report, database_url)
     finally:
         mock.terminate()
         mock.wait(5)
@@ -130,6 +196,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results.md"))
     ap.add_argument("--latency", type=float, default=None, help="mock upstream latency in seconds")
     ap.add_argument("--chunks", type=int, default=None, help="mock stream chunk count")
+    ap.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL),
+                    help=f"PostgreSQL for the database_url row (a temporary schema; default {DEFAULT_URL})")
+    ap.add_argument("--no-database", action="store_true", help="skip the database_url row")
     args = ap.parse_args(argv)
     plan = QUICK if args.quick else FULL
     if args.latency is not None or args.chunks is not None:
@@ -142,7 +211,8 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:
         pass
     t0 = time.monotonic()
-    asyncio.run(run(plan, Path(args.out), "quick" if args.quick else "full"))
+    asyncio.run(run(plan, Path(args.out), "quick" if args.quick else "full",
+                    None if args.no_database else args.database_url))
     print(f"benchmark finished in {time.monotonic() - t0:.0f}s", file=sys.stderr)
 
 

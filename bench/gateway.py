@@ -44,7 +44,7 @@ def free_port_block(n: int = 3) -> int:
     raise RuntimeError("no free block of ports")
 
 
-def bench_config(upstream_url: str, master_key: str | None = None) -> dict:
+def bench_config(upstream_url: str, master_key: str | None = None, database_url: str | None = None) -> dict:
     cfg: dict = {
         "model_list": [{
             "model_name": MODEL_GROUP,
@@ -54,6 +54,8 @@ def bench_config(upstream_url: str, master_key: str | None = None) -> dict:
     }
     if master_key:
         cfg["general_settings"] = {"master_key": master_key}
+    if database_url:
+        cfg.setdefault("general_settings", {})["database_url"] = database_url
     return cfg
 
 
@@ -113,10 +115,10 @@ def drop_redis_keys(prefix: str) -> None:
 
 
 async def start_gateway(upstream_url: str, *, master_key: str | None = None, cpus: set[int] | None = None,
-                        ready_timeout: float = 30.0) -> Gateway:
+                        ready_timeout: float = 30.0, database_url: str | None = None) -> Gateway:
     workdir = Path(tempfile.mkdtemp(prefix="gemgate-bench-"))
     cfg_path = workdir / "config.yaml"
-    cfg_path.write_text(yaml.safe_dump(bench_config(upstream_url, master_key)))
+    cfg_path.write_text(yaml.safe_dump(bench_config(upstream_url, master_key, database_url)))
     port = free_port_block(5)  # facade, router, budget, router metrics, budget metrics
     log = workdir / "gemgate.log"
     env = {**os.environ, "GEMGATE_LOG_LEVEL": "WARNING"}

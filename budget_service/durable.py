@@ -80,13 +80,13 @@ class DurableStore:
     async def start(self) -> None:
         """At startup: adopt what a Redis-only gateway left in Redis, or rebuild an empty Redis."""
         await self.redis._do(self.redis.r.set(self.redis.k("outbox:on"), "1"))
-        if not await self.redis._do(self.redis.r.exists(self.marker)):
-            if any([await self.redis.ids(k) for k in KINDS]):
-                await self._adopt()
-            else:
-                await self.rebuild()
-        self._tasks = [asyncio.get_running_loop().create_task(self.outbox.run()),
-                       asyncio.get_running_loop().create_task(self._watch())]
+        await self.ensure_synced()
+        self.start_tasks()
+
+    def start_tasks(self) -> None:
+        if not self._tasks:
+            self._tasks = [asyncio.get_running_loop().create_task(self.outbox.run()),
+                           asyncio.get_running_loop().create_task(self._watch())]
 
     async def stop(self) -> None:
         self.outbox.stop()
@@ -117,7 +117,12 @@ class DurableStore:
         async with self._rebuild_lock:
             if await self.redis._do(self.redis.r.exists(self.marker)):
                 return
-            await self.rebuild()
+            # documents without the marker: a Redis-only gateway's state (every write through this
+            # store syncs first, so after a Redis loss there are none) -> adopt it; else rebuild
+            if any([await self.redis.ids(k) for k in KINDS]):
+                await self._adopt()
+            else:
+                await self.rebuild()
 
     async def rebuild(self) -> None:
         """Restore Redis from the record (Redis was emptied or replaced)."""
@@ -194,14 +199,16 @@ class DurableStore:
         """The router's spend-log facts, picked up by the charge script."""
         await self.redis._do(self.redis.r.set(self.redis.k(f"log:{request_id}"), facts_json, ex=LOG_TTL))
 
-    async def settle(self, *, now: float, request_id: str, cost: int, tokens: int, model: str, done_ttl: int,
-                     how: str, allow_dead: bool = True) -> tuple[bool, int]:
-        await self.ensure_synced()
-        applied, charged = await self.redis.settle(now=now, request_id=request_id, cost=cost, tokens=tokens,
-                                                   model=model, done_ttl=done_ttl, how=how, allow_dead=allow_dead)
-        if applied or await self.redis._do(self.redis.r.exists(self.redis.k(f"done:{request_id}"))):
+    async def settle(self, **kw) -> tuple[bool, int]:
+        """RedisStore.settle (same arguments), plus the charge of a reservation Redis lost."""
+        # a reservation only exists in a synced Redis, so the common path needs no sync check
+        applied, charged = await self.redis.settle(**kw)
+        rid = kw["request_id"]
+        if applied or await self.redis._do(self.redis.r.exists(self.redis.k(f"done:{rid}"))):
             return applied, charged
-        return await self._charge_unreserved(now, request_id, max(0, int(cost)), model, done_ttl)
+        await self.ensure_synced()  # Redis lost it: restore first, so the rebuild cannot overwrite this charge
+        return await self._charge_unreserved(kw["now"], rid, max(0, int(kw["cost"])), kw.get("model") or "",
+                                             kw["done_ttl"])
 
     async def _charge_unreserved(self, now: float, rid: str, cost: int, model: str, done_ttl: int) -> tuple[bool, int]:
         """Redis lost this request's reservation (emptied while it ran): charge it anyway."""

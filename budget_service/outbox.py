@@ -21,6 +21,7 @@ import redis.exceptions
 
 from budget_service.record.base import RecordStore
 from budget_service.spendlog import row_from_charge
+from gemgate import metrics
 from gemgate.errors import GatewayError
 
 log = logging.getLogger("gemgate.budget.outbox")
@@ -61,6 +62,8 @@ class Outbox:
             if sid not in self.pending:
                 self.pending[sid] = row_from_charge(sid, fields)
                 added += 1
+        if added:
+            metrics.SPEND_LOG_PENDING.set(len(self.pending))
         return added
 
     async def push(self) -> int:
@@ -70,10 +73,16 @@ class Outbox:
                 return 0
             ids = list(self.pending)[: self.batch]
             rows = [self.pending[i] for i in ids]
-            await self.record.insert_spend(rows)  # raises GatewayError(UNAVAILABLE)
+            try:
+                await self.record.insert_spend(rows)  # raises GatewayError(UNAVAILABLE)
+            except GatewayError:
+                metrics.SPEND_LOG_WRITE_FAILURES.inc()
+                raise
             for i in ids:
                 self.pending.pop(i, None)
             self.written += len(ids)
+            metrics.SPEND_LOG_WRITTEN.inc(len(ids))
+            metrics.SPEND_LOG_PENDING.set(len(self.pending))
         try:
             await asyncio.wait_for(self.r.xdel(self.stream, *ids), 5.0)
         except _REDIS_ERRORS:

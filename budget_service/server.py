@@ -88,11 +88,8 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", 
     record = durable = None
     if db_url:
         try:
-            record = await open_record(db_url, pool_size=gs.database_connection_pool_limit)
-        except GatewayError:
-            await store.close()
-            raise SystemExit("budget_service: database_url is set but PostgreSQL is not reachable (or refused the "
-                             "login); start it or fix general_settings.database_url / DATABASE_URL.") from None
+            # PostgreSQL down at startup: serve from Redis, connect (and migrate) in the background
+            record = await open_record(db_url, lazy=True, pool_size=gs.database_connection_pool_limit)
         except MigrationError as exc:
             await store.close()
             raise SystemExit(f"budget_service: database schema: {exc}") from None
@@ -101,10 +98,10 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", 
         durable.bind(ledger)
         try:
             await durable.start()
-        except GatewayError as exc:
-            await record.close()
-            await store.close()
-            raise SystemExit(f"budget_service: cannot sync Redis with the database: {exc.message}") from None
+        except GatewayError as exc:  # Redis empty and PostgreSQL down: keys answer 503 until it returns
+            log.warning("budget_service: Redis could not be synced with the database yet (%s); retrying in the "
+                        "background", exc.message)
+            durable.start_tasks()
     else:
         ledger = Ledger(store, gs.master_key, dead_router_grace=grace)
         if gs.master_key and await redis_is_volatile(store):

@@ -46,7 +46,7 @@ def row_from_charge(stream_id: str, fields: dict) -> dict:
             row[f] = facts[f]
     row.update(
         request_id=str(fields.get("rid") or ""), key_id=attrib.get("key") or "", team_id=attrib.get("team") or "",
-        user_id=attrib.get("user") or "", spend_micros=max(0, int(float(fields.get("cost") or 0))),
+        user_id=attrib.get("user") or "", spend_micros=_cost(fields.get("cost"), how),
         charged_at=charged_at, charge=how,
     )
     row["model_group"] = row["model_group"] or str(fields.get("model") or "")
@@ -75,6 +75,15 @@ def row_to_entry(row: dict) -> budget_pb2.SpendLogEntry:
     if row.get("metadata"):
         e.metadata.update(row["metadata"])
     return e
+
+
+def _cost(raw, how: str) -> int:
+    """Charges are >= 0; a correction of a swept charge (late settle) may be negative."""
+    try:
+        v = int(float(raw or 0))
+    except ValueError:
+        return 0
+    return v if how == "corrected" else max(0, v)
 
 
 def _loads(raw) -> dict | None:

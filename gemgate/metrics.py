@@ -46,6 +46,12 @@ DEPLOYMENT_COOLDOWN = Gauge("gemgate_deployment_cooldown", "1 while a deployment
                             ["deployment"], registry=REGISTRY)
 BUDGET_CALL_LATENCY = Histogram("gemgate_budget_call_latency_seconds", "Latency of calls to budget_service.",
                                 ["method"], buckets=_FAST_BUCKETS, registry=REGISTRY)
+SPEND_LOG_PENDING = Gauge("gemgate_spend_log_pending", "Spend-log rows waiting in the outbox for PostgreSQL.",
+                          registry=REGISTRY)
+SPEND_LOG_WRITTEN = Counter("gemgate_spend_log_rows_written_total", "Spend-log rows written to PostgreSQL.",
+                            registry=REGISTRY)
+SPEND_LOG_WRITE_FAILURES = Counter("gemgate_spend_log_write_failures_total",
+                                   "Failed spend-log batch writes (PostgreSQL unreachable; retried).", registry=REGISTRY)
 USAGE_DROPPED = Counter("gemgate_usage_records_dropped_total", "Usage records dropped (sink queue full).",
                         ["sink"], registry=REGISTRY)
 USAGE_DELIVERED = Counter("gemgate_usage_records_delivered_total", "Usage records delivered to a sink.",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable
+import time
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -47,29 +47,70 @@ async def _init(conn: asyncpg.Connection) -> None:
 
 
 class PostgresRecord(RecordStore):
-    def __init__(self, pool: asyncpg.Pool, *, deadline: float = 5.0) -> None:
-        self.pool = pool
+    """`open(lazy=True)` returns a store even when PostgreSQL cannot be reached yet: every call then
+    answers UNAVAILABLE and tries to connect (and migrate) again, at most once per `retry_every` s."""
+
+    def __init__(self, url: str, *, deadline: float = 5.0, pool_size: int = 10,
+                 server_settings: dict[str, str] | None = None, retry_every: float = 1.0) -> None:
+        self.url = url
         self.deadline = deadline
+        self.pool_size = pool_size
+        self.server_settings = server_settings
+        self.retry_every = retry_every
+        self._pool: asyncpg.Pool | None = None
+        self._next_try = 0.0
+        self._lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, url: str, *, deadline: float = 5.0, pool_size: int = 10,
-                   server_settings: dict[str, str] | None = None) -> "PostgresRecord":
-        """Connect, apply pending migrations, return the store. Raises GatewayError(UNAVAILABLE)."""
+    async def open(cls, url: str, *, lazy: bool = False, **kw) -> "PostgresRecord":
+        """Connect and apply pending migrations. Unreachable: GatewayError(UNAVAILABLE), or with
+        lazy=True a store that connects later. A schema it cannot use: MigrationError."""
+        store = cls(url, **kw)
         try:
-            pool = await asyncio.wait_for(asyncpg.create_pool(
-                url, min_size=1, max_size=pool_size, command_timeout=deadline, init=_init,
-                server_settings=server_settings, timeout=deadline,
-            ), deadline)
-        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("cannot open the PostgreSQL pool: %s", type(exc).__name__)
-            raise unavailable() from None
-        store = cls(pool, deadline=deadline)
-        async with pool.acquire() as conn:
-            await migrate(conn)
+            await store.connect()
+        except GatewayError:
+            if not lazy:
+                raise
+            log.warning("PostgreSQL is not reachable; serving from Redis and connecting in the background")
         return store
 
-    async def _do(self, aw: Awaitable[T]) -> T:
+    async def connect(self) -> asyncpg.Pool:
+        if self._pool is not None:
+            return self._pool
+        async with self._lock:
+            if self._pool is not None:
+                return self._pool
+            if time.monotonic() < self._next_try:
+                raise unavailable()
+            try:
+                pool = await asyncio.wait_for(asyncpg.create_pool(
+                    self.url, min_size=1, max_size=self.pool_size, command_timeout=self.deadline, init=_init,
+                    server_settings=self.server_settings, timeout=self.deadline,
+                ), self.deadline)
+            except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                self._next_try = time.monotonic() + self.retry_every
+                log.warning("cannot open the PostgreSQL pool: %s", type(exc).__name__)
+                raise unavailable() from None
+            try:
+                async with pool.acquire() as conn:
+                    await migrate(conn)
+            except BaseException:
+                pool.terminate()
+                raise
+            self._pool = pool
+            return pool
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise unavailable()
+        return self._pool
+
+    async def _do(self, aw) -> T:
+        """Run `aw` (a coroutine function taking the pool, or an awaitable) within the deadline."""
         try:
+            if callable(aw):
+                aw = aw(await self.connect())
             return await asyncio.wait_for(aw, self.deadline)
         except (OSError, asyncio.TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
                 asyncpg.CannotConnectNowError, asyncpg.exceptions.AdminShutdownError,
@@ -77,13 +118,15 @@ class PostgresRecord(RecordStore):
             raise unavailable() from None
 
     async def ping(self) -> bool:
-        return bool(await self._do(self.pool.fetchval("SELECT 1")))
+        return bool(await self._do(lambda pool: pool.fetchval("SELECT 1")))
 
     async def close(self) -> None:
+        if self._pool is None:
+            return
         try:
-            await asyncio.wait_for(self.pool.close(), 5)
+            await asyncio.wait_for(self._pool.close(), 5)
         except (asyncio.TimeoutError, OSError):
-            self.pool.terminate()
+            self._pool.terminate()
 
     # ---- documents ----
     async def put_doc(self, kind: str, id_: str, doc: dict, *, create: bool = False) -> bool:
@@ -99,17 +142,17 @@ class PostgresRecord(RecordStore):
         else:
             sql = f"INSERT INTO {table} (id, doc) VALUES ($1, $2) ON CONFLICT (id) {conflict}"
             args = (id_, doc)
-        status = await self._do(self.pool.execute(sql, *args))
+        status = await self._do(lambda pool: pool.execute(sql, *args))
         return status.endswith(" 1")
 
     async def delete_doc(self, kind: str, id_: str) -> bool:
         col = "token" if kind == "key" else "id"
-        status = await self._do(self.pool.execute(f"DELETE FROM {_TABLE[kind]} WHERE {col} = $1", id_))
+        status = await self._do(lambda pool: pool.execute(f"DELETE FROM {_TABLE[kind]} WHERE {col} = $1", id_))
         return status.endswith(" 1")
 
     async def all_docs(self, kind: str) -> list[dict]:
         assert kind in KINDS
-        rows = await self._do(self.pool.fetch(f"SELECT doc FROM {_TABLE[kind]} ORDER BY created_at"))
+        rows = await self._do(lambda pool: pool.fetch(f"SELECT doc FROM {_TABLE[kind]} ORDER BY created_at"))
         return [r["doc"] for r in rows]
 
     # ---- spend log ----
@@ -133,19 +176,28 @@ class PostgresRecord(RecordStore):
                 rec.append(v)
             records.append(rec)
         # one statement per batch: unnest the columns, skip request ids already logged
-        placeholders = ", ".join(f"${i + 1}" for i in range(len(cols)))
+        kid = f"${cols.index('key_id') + 1}"
+
+        def value(i: int, c: str) -> str:
+            if c in ("api_key", "key_alias"):  # not described by the router (a sweep): from the key
+                col = "token" if c == "api_key" else "key_alias"
+                return (f"COALESCE(NULLIF(${i + 1}, ''), (SELECT {col} FROM gemgate_keys WHERE key_id = {kid} "
+                        f"AND {kid} <> '' LIMIT 1), '')")
+            return f"${i + 1}"
+
+        placeholders = ", ".join(value(i, c) for i, c in enumerate(cols))
         sql = (f"INSERT INTO gemgate_spend_logs ({', '.join(cols)}) VALUES ({placeholders}) "
                "ON CONFLICT (request_id) DO NOTHING")
 
-        async def go() -> int:
-            async with self.pool.acquire() as conn:
+        async def go(pool) -> int:
+            async with pool.acquire() as conn:
                 async with conn.transaction():
                     before = await conn.fetchval("SELECT count(*) FROM gemgate_spend_logs WHERE request_id = ANY($1)",
                                                  [r[0] for r in records])
                     await conn.executemany(sql, records)
             return len({r[0] for r in records}) - int(before)
 
-        return await self._do(go())
+        return await self._do(go)
 
     async def spend_since(self, kind: str, since: dict[str, float | None]) -> dict[str, int]:
         col = _ENTITY_COL[kind]
@@ -157,23 +209,23 @@ class PostgresRecord(RecordStore):
             if start is None:
                 q = (f"SELECT {col} AS id, sum(spend_micros)::bigint AS s FROM gemgate_spend_logs "
                      f"WHERE {col} = ANY($1) GROUP BY {col}")
-                rows = await self._do(self.pool.fetch(q, ids))
+                rows = await self._do(lambda pool: pool.fetch(q, ids))
             else:
                 q = (f"SELECT {col} AS id, sum(spend_micros)::bigint AS s FROM gemgate_spend_logs "
                      f"WHERE {col} = ANY($1) AND charged_at >= $2 GROUP BY {col}")
-                rows = await self._do(self.pool.fetch(q, ids, _ts(start)))
+                rows = await self._do(lambda pool: pool.fetch(q, ids, _ts(start)))
             out.update({r["id"]: int(r["s"] or 0) for r in rows})
         return out
 
     async def totals(self, kind: str) -> dict[str, int]:
         col = _ENTITY_COL[kind]
-        rows = await self._do(self.pool.fetch(
+        rows = await self._do(lambda pool: pool.fetch(
             f"SELECT {col} AS id, sum(spend_micros)::bigint AS s FROM gemgate_spend_logs "
             f"WHERE {col} <> '' GROUP BY {col}"))
         return {r["id"]: int(r["s"] or 0) for r in rows}
 
     async def total(self) -> int:
-        return int(await self._do(self.pool.fetchval(
+        return int(await self._do(lambda pool: pool.fetchval(
             "SELECT coalesce(sum(spend_micros), 0)::bigint FROM gemgate_spend_logs")))
 
     async def spend_logs(self, *, filters: dict, start: float | None, end: float | None,
@@ -192,15 +244,15 @@ class PostgresRecord(RecordStore):
             where.append(f"start_time < ${len(args)}")
         cond = ("WHERE " + " AND ".join(where)) if where else ""
 
-        async def go():
-            async with self.pool.acquire() as conn:
+        async def go(pool):
+            async with pool.acquire() as conn:
                 total = await conn.fetchval(f"SELECT count(*) FROM gemgate_spend_logs {cond}", *args)
                 rows = await conn.fetch(
                     f"SELECT {', '.join(SPEND_COLUMNS)} FROM gemgate_spend_logs {cond} "
                     f"ORDER BY start_time DESC NULLS LAST, request_id LIMIT {int(limit)} OFFSET {int(offset)}", *args)
             return rows, int(total)
 
-        rows, total = await self._do(go())
+        rows, total = await self._do(go)
         out = []
         for r in rows:
             d = dict(r)
@@ -211,7 +263,7 @@ class PostgresRecord(RecordStore):
 
     async def spend_report(self, *, start: float, end: float, group_by: str) -> list[dict]:
         col = _ENTITY_COL[group_by]
-        rows = await self._do(self.pool.fetch(
+        rows = await self._do(lambda pool: pool.fetch(
             f"SELECT to_char(date_trunc('day', start_time AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day, "
             f"{col} AS grp, model_group AS model, api_key, max(key_alias) AS key_alias, "
             "sum(spend_micros)::bigint AS spend_micros, sum(prompt_tokens)::bigint AS prompt_tokens, "

@@ -20,6 +20,7 @@ from budget_service.record.postgres import PostgresRecord
 from budget_service.records_servicer import RecordServicer
 from budget_service.redis_store import RedisStore
 from budget_service.servicer import BudgetServicer
+from gemgate.errors import GatewayError
 from gemgate.v1 import budget_pb2_grpc, records_pb2_grpc
 from tests.service.budget.conftest import MASTER, REDIS_URL, Clock, budget, store  # noqa: F401 (fixtures)
 
@@ -124,16 +125,21 @@ class Gateway:
 
 
 async def start_gateway(schema: Schema, *, pg_url: str = PG_URL, prefix: str | None = None, clock: Clock | None = None,
-                        pg_deadline: float = 2.0, **ledger_kw) -> Gateway:
+                        pg_deadline: float = 2.0, lazy: bool = False, **ledger_kw) -> Gateway:
     clock = clock or Clock(__import__("time").time())
     redis = RedisStore(aioredis.from_url(REDIS_URL, decode_responses=True),
                        prefix=prefix or f"gemgate-test:{uuid.uuid4().hex}:", deadline=2.0)
-    record = await PostgresRecord.open(pg_url, deadline=pg_deadline, pool_size=4, server_settings=schema.settings)
+    record = await PostgresRecord.open(pg_url, lazy=lazy, deadline=pg_deadline, pool_size=4, server_settings=schema.settings)
     durable = DurableStore(redis, record, outbox=Outbox(redis.r, redis.prefix, record, interval=0.02, max_backoff=0.2),
                            watch_interval=0.2)
     ledger = Ledger(durable, MASTER, clock=clock, **ledger_kw)
     durable.bind(ledger)
-    await durable.start()
+    try:
+        await durable.start()
+    except GatewayError:
+        if not lazy:
+            raise
+        durable.start_tasks()
     server = grpc.aio.server()
     budget_pb2_grpc.add_BudgetServiceServicer_to_server(BudgetServicer(ledger), server)
     records_pb2_grpc.add_RecordServiceServicer_to_server(RecordServicer(ledger, record), server)

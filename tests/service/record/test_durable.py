@@ -98,6 +98,7 @@ async def test_expired_reservation_is_logged_as_charged(gateway):
                                                  estimated_cost_micros=1))  # sweeps the dead one
     got = {r["request_id"]: r for r in await rows(gateway)}
     assert got["lost"]["spend_micros"] == 700 and got["lost"]["charge"] == "expired"
+    assert got["lost"]["api_key"] == hash_key(key)  # found by /spend/logs?api_key= like any other row
 
 
 async def test_redis_emptied_rebuilds_keys_and_spend_and_budget_holds(gateway):

@@ -150,3 +150,11 @@ def test_mock_upstream_cli_starts_and_serves():
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+def test_bench_database_url_keeps_the_run_in_its_own_schema():
+    from bench.database import BenchDatabase
+
+    db = BenchDatabase("postgresql://postgres@127.0.0.1:5432/test")
+    assert db.gateway_url == f"postgresql://postgres@127.0.0.1:5432/test?search_path={db.schema}"
+    assert BenchDatabase("postgresql://h/d?sslmode=disable").gateway_url.startswith("postgresql://h/d?sslmode=disable&search_path=")

@@ -71,6 +71,9 @@ def test_sweep_row_without_router_facts():
                                               "model": "flash", "log": ""})
     assert row["status"] == "failure" and row["start_time"] == row["charged_at"] == 1_800_000_000.0
     assert row["model_group"] == "flash" and row["total_tokens"] == 0 and row["request_tags"] == []
+    # a late settle correcting a swept charge may lower it; ordinary charges never go negative
+    assert row_from_charge("1-0", {"rid": "r:corrected", "cost": "-300", "how": "corrected"})["spend_micros"] == -300
+    assert row_from_charge("1-0", {"rid": "r", "cost": "-300", "how": "settled"})["spend_micros"] == 0
     # garbage in the staged facts is ignored, not fatal
     assert row_from_charge("1-0", {"rid": "x", "cost": "1", "how": "settled", "log": "{nope"})["status"] == "success"
 
