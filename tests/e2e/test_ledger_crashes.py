@@ -104,9 +104,11 @@ def test_kill_9_router_reservations_resolved_within_60s(fake_gemini_server, fake
         assert resolved < 60
         assert spend_of(gw, key) == pytest.approx(3 * reservation, abs=1e-9)
         # and their parallel slots are free again: the restarted router serves the key
-        r = httpx.post(f"{gw.base_url}/v1/chat/completions", json=BODY, timeout=30,
-                       headers={"Authorization": f"Bearer {key}"})
-        assert r.status_code == 200, r.text
+        def served():
+            r = httpx.post(f"{gw.base_url}/v1/chat/completions", json=BODY, timeout=30,
+                           headers={"Authorization": f"Bearer {key}"})
+            return r if r.status_code == 200 else None  # 503 while the restarted router comes up
+        _, r = wait_for(served, 30, "the restarted router to serve the key (no slot may stay held)", gw)
         probe = float(r.headers["x-gemgate-response-cost"])
         wait_for(lambda: spend_of(gw, key) == pytest.approx(3 * reservation + probe, abs=1e-9), 20, "probe", gw)
     finally:
