@@ -1,5 +1,5 @@
 PY ?= .venv/bin/python
-PROTO_SRC := proto/gemgate/v1/router.proto proto/gemgate/v1/budget.proto proto/gemgate/v1/responses.proto proto/gemgate/v1/records.proto
+PROTO_SRC := proto/gemgate/v1/router.proto proto/gemgate/v1/budget.proto proto/gemgate/v1/responses.proto proto/gemgate/v1/records.proto proto/gemgate/v1/anthropic.proto proto/gemgate/v1/gemini_native.proto
 CONFIG ?= config.yaml
 PORT ?= 4000
 HOST ?= 127.0.0.1

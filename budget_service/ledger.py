@@ -47,10 +47,14 @@ def micros(value: float | None) -> int | None:
 class Ledger:
     def __init__(
         self, store: RedisStore, master_key: str | None, *, clock: Callable[[], float] = time.time,
-        reservation_ttl: float = 900.0, done_ttl: int = 86400, dead_router_grace: float = 15.0,
+        reservation_ttl: float = 900.0, done_ttl: int = 86400, proxy_budget: dict | None = None,
+        dead_router_grace: float = 15.0,
     ) -> None:
         self.store = store
         self.master_key = master_key
+        # litellm_settings.max_budget / budget_duration: {"max_budget": micro-USD, "budget_duration": str|None},
+        # one more entity in every reservation (master key included), so all spend counts against it
+        self.proxy_budget = proxy_budget
         self.clock = clock
         self.reservation_ttl = reservation_ttl  # deadline of reservations made without a router lease
         self.done_ttl = done_ttl
@@ -170,6 +174,9 @@ class Ledger:
                     entities.append(self._entity(kind, ent["id"], ent, now, kind))
                     labels.append(f"{kind} '{ent['id']}'")
                     attrib[kind] = ent["id"]
+        if self.proxy_budget is not None:
+            entities.append(self._entity("proxy", "global", self.proxy_budget, now, "proxy"))
+            labels.append("the proxy (litellm_settings.max_budget)")
         lease = lease if lease and lease > 0 else 15.0
         res = await self.store.reserve(
             now=now, request_id=request_id, amount=max(0, est_cost), tokens=max(0, est_tokens),

@@ -32,8 +32,17 @@ VOLATILE_WARNING = (
 )
 
 
+def proxy_budget(config: GatewayConfig) -> dict | None:
+    """litellm_settings.max_budget (USD) / budget_duration as the ledger's proxy-wide budget entity."""
+    ls = config.litellm_settings
+    if ls.max_budget is None:
+        return None
+    return {"max_budget": round(ls.max_budget * 1_000_000), "budget_duration": ls.budget_duration}
+
+
 def build(config: GatewayConfig, store, **ledger_kw) -> BudgetServicer:
-    return BudgetServicer(Ledger(store, config.general_settings.master_key, **ledger_kw))
+    return BudgetServicer(Ledger(store, config.general_settings.master_key, proxy_budget=proxy_budget(config),
+                                 **ledger_kw))
 
 
 async def redis_is_volatile(store: RedisStore) -> bool | None:
@@ -94,7 +103,7 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", 
             await store.close()
             raise SystemExit(f"budget_service: database schema: {exc}") from None
         durable = DurableStore(store, record)
-        ledger = Ledger(durable, gs.master_key, dead_router_grace=grace)
+        ledger = Ledger(durable, gs.master_key, proxy_budget=proxy_budget(config), dead_router_grace=grace)
         durable.bind(ledger)
         try:
             await durable.start()
@@ -103,7 +112,7 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", 
                         "background", exc.message)
             durable.start_tasks()
     else:
-        ledger = Ledger(store, gs.master_key, dead_router_grace=grace)
+        ledger = Ledger(store, gs.master_key, proxy_budget=proxy_budget(config), dead_router_grace=grace)
         if gs.master_key and await redis_is_volatile(store):
             log.warning(VOLATILE_WARNING)
     servicer = BudgetServicer(ledger)

@@ -25,6 +25,20 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
+def _http_alive(host: str, port: int) -> bool:
+    """The facade answers its liveness endpoint (not merely: something listens on the port)."""
+    import http.client
+
+    conn = http.client.HTTPConnection(host, port, timeout=0.5)
+    try:
+        conn.request("GET", "/health/liveliness")
+        return conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
 def _grpc_serving(address: str, service: str) -> bool:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -53,6 +67,12 @@ def prepare(argv: list[str] | None):
     except ConfigError as exc:
         sys.exit(f"gemgate: {exc}")
     from router_service.price_table import unpriced_warnings
+    from router_service.usage.factory import build_dispatcher
+
+    try:  # callbacks: known names and their environment, checked before anything starts
+        build_dispatcher(config, os.environ)
+    except ConfigError as exc:
+        sys.exit(f"gemgate: {exc}")
 
     config.warnings.extend(unpriced_warnings(config))
     print_warnings(config)
@@ -102,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
                    ready=lambda: _grpc_serving(router_addr, "gemgate.v1.RouterService"), env=env)
     facade = Child("rest_facade", [py, "-m", "rest_facade", "--config", args.config, "--host", args.host, "--port", str(args.port), "--router", router_addr, "--budget", budget_addr,
                                    "--metrics-urls", metrics_urls, *([master_key_policy.FLAG] if permit else [])],
-                   ready=lambda: _port_open(probe_host, args.port), env=env)
+                   ready=lambda: _http_alive(probe_host, args.port), env=env)
     sup = Supervisor([budget, router, facade], exit_on_crash=args.exit_on_child_crash, restart_delay=args.restart_delay)
     sup.install_signals()
     code = 0

@@ -20,10 +20,7 @@ ENV_PREFIX = "os.environ/"
 ALL_MODELS = "all-proxy-models"  # a virtual key's `models` entry that allows every group (LiteLLM's name)
 
 
-_NOT_YET = {
-    "max_budget": "give each virtual key a max_budget (POST /key/generate) instead",
-    "cache": "remove it (responses are not cached)",
-}
+_NOT_YET: dict[str, str] = {}
 
 
 class ConfigError(Exception):
@@ -162,7 +159,7 @@ class LiteLLMParams(_Strict):
 
 
 MODES = Literal["chat", "completion", "embedding", "responses", "image_generation", "audio_transcription",
-                "audio_speech", "rerank", "moderation"]
+                "audio_speech", "rerank", "moderation", "batch", "realtime", "video_generation", "ocr", "search"]
 
 
 class ModelInfo(_Strict):
@@ -210,21 +207,22 @@ class Deployment(_Strict):
     def _empty_info(cls, v: Any) -> Any:
         return {} if v is None else v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _entry_level_limits(cls, data: Any) -> Any:
+        """LiteLLM also reads `tpm` / `rpm` written next to litellm_params (litellm_params wins)."""
+        if isinstance(data, dict) and ("tpm" in data or "rpm" in data) and isinstance(data.get("litellm_params"), dict):
+            data = dict(data)
+            lp = dict(data["litellm_params"])
+            for k in ("tpm", "rpm"):
+                if k in data:
+                    v = data.pop(k)
+                    lp.setdefault(k, v)
+            data["litellm_params"] = lp
+        return data
+
 
 FallbackList = list[dict[str, list[str]]]
-
-
-class CacheParams(_Strict):
-    type: Literal["redis", "local"] = "redis"
-    host: str | None = None
-    port: int | None = None
-    password: str | None = Field(default=None, repr=False)
-    url: str | None = Field(default=None, validation_alias=AliasChoices("url", "redis_url"))
-    namespace: str | None = None
-    ttl: float | None = Field(default=None, gt=0)
-    mode: Literal["default_on", "default_off"] = "default_on"
-    supported_call_types: list[str] | None = None
-    max_connections: int | None = None
 
 
 class LiteLLMSettings(_Strict):
@@ -248,9 +246,9 @@ class LiteLLMSettings(_Strict):
     budget_duration: str | None = None
     # usage records without messages/responses
     turn_off_message_logging: bool = False
-    # response cache
+    # response cache: recognised, not implemented (one-time warning; every request goes upstream)
     cache: bool = False
-    cache_params: CacheParams = Field(default_factory=CacheParams)
+    cache_params: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("cache_params", mode="before")
     @classmethod
@@ -362,6 +360,14 @@ class GatewayConfig(_Strict):
     def warnings(self) -> list[str]:
         return self._warnings
 
+    @field_validator("environment_variables", mode="before")
+    @classmethod
+    def _env_strings(cls, v: Any) -> Any:
+        """LiteLLM exports every value as a string (REDIS_PORT: 6379 is fine)."""
+        if isinstance(v, dict):
+            return {str(k): ("" if val is None else str(val)) for k, val in v.items()}
+        return v
+
     @model_validator(mode="after")
     def _vertex_defaults(self) -> "GatewayConfig":
         ls = self.litellm_settings
@@ -388,6 +394,12 @@ class GatewayConfig(_Strict):
             if on and name in _NOT_YET:  # accepted names whose implementation has not landed yet
                 raise ValueError(f"litellm_settings.{name}: LiteLLM setting {name!r} is not supported by gemgate yet: "
                                  f"{_NOT_YET[name]}")
+        if ls.cache:
+            self._warnings.append("litellm_settings.cache: LiteLLM setting 'cache' is ignored by gemgate: responses "
+                                  "are not cached yet; every request goes upstream and is charged")
+        if ls.max_budget is not None and not self.general_settings.master_key:
+            raise ValueError("litellm_settings.max_budget needs general_settings.master_key (budgets are enforced "
+                             "with virtual keys)")
         if self.litellm_settings.budget_duration and self.litellm_settings.max_budget is None:
             raise ValueError("litellm_settings.budget_duration needs litellm_settings.max_budget")
         if self.litellm_settings.budget_duration:

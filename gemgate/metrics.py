@@ -23,6 +23,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, MetricsHandler
 
 from gemgate.errors import ErrorKind
 from gemgate.internal_auth import METADATA_KEY
+from gemgate.wildcards import is_pattern, match
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -66,13 +67,24 @@ _model_groups: set[str] = set()
 _ERROR_TYPES = frozenset(ErrorKind.__members__)
 
 
+_patterns: list[str] = []
+
+
 def set_model_groups(names) -> None:
-    """The configured model groups (router startup); any other model name is labelled "unknown"."""
-    _model_groups.update(str(n) for n in names)
+    """The configured model groups (router startup); a name a wildcard group (`gemini/*`) serves is
+    labelled with the pattern, any other model name "unknown"."""
+    for n in map(str, names):
+        _model_groups.add(n)
+        if is_pattern(n) and n not in _patterns:
+            _patterns.append(n)
 
 
 def group_label(name: str | None) -> str:
-    return name if name and name in _model_groups else UNKNOWN
+    if not name:
+        return UNKNOWN
+    if name in _model_groups:
+        return name
+    return next((p for p in _patterns if match(p, name) is not None), UNKNOWN)
 
 
 def error_label(kind: str | None) -> str:

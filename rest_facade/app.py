@@ -14,7 +14,7 @@ from gemgate import internal_auth
 from gemgate.grpc_server import MESSAGE_OPTIONS
 from gemgate.v1 import budget_pb2_grpc, records_pb2_grpc, router_pb2_grpc
 from rest_facade import errors
-from rest_facade.routes import health, management, metrics, openai, records, responses
+from rest_facade.routes import anthropic, completions, gemini, health, litellm_utils, management, metrics, openai, records, responses
 
 GRPC_OPTIONS = [*MESSAGE_OPTIONS, ("grpc.keepalive_time_ms", 30000)]
 
@@ -62,8 +62,13 @@ def create_app(settings: FacadeSettings) -> FastAPI:
     errors.install(app)
     app.include_router(openai.router)
     app.include_router(responses.router)
+    app.include_router(anthropic.router)
+    app.include_router(gemini.router)
     app.include_router(health.router)
     app.include_router(management.router)
     app.include_router(records.router)
     app.include_router(metrics.router)
+    app.include_router(completions.router)
+    app.include_router(litellm_utils.router)
+    litellm_utils.install_allowed_routes(app)
     return app

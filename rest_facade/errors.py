@@ -44,8 +44,13 @@ def install(app: FastAPI) -> None:
         return error_response(GatewayError(ErrorKind.INVALID_REQUEST, f"{loc}: {first.get('msg', 'invalid request')}", param=loc or None))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 404:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        from rest_facade.routes.litellm_utils import not_supported
+
+        if exc.status_code == 404 and not_supported(request.url.path):
+            err = GatewayError(ErrorKind.NOT_FOUND, f"{request.url.path} is a LiteLLM proxy endpoint that is not supported "
+                               "by gemgate. See /routes for what gemgate serves.", code="not_supported")
+        elif exc.status_code == 404:
             err = GatewayError(ErrorKind.NOT_FOUND, "Unknown endpoint. See /v1/chat/completions, /v1/embeddings, /v1/models.")
         elif exc.status_code == 405:
             err = GatewayError(ErrorKind.INVALID_REQUEST, "Method not allowed for this endpoint.", code="method_not_allowed")

@@ -5,7 +5,9 @@ Public surface used by the servicer (keep it stable):
     response, info = await router.chat(request, guard)
     info, chunks = await router.stream(request, guard)   # first chunk already fetched
     response, info = await router.embed(request, guard)
-`guard` (optional, an AttemptGuard) admits every attempt: allowlist, budget top-up, start mark.
+    result, info = await router.native(call, guard)        # a NativeCall (Anthropic / Gemini API)
+    info, items = await router.native_stream(call, guard)  # first item already fetched
+`guard` (an AttemptGuard; CallScope.guard) admits every attempt: allowlist, budget top-up, start mark.
     router.model_groups()
 
 Orchestration only; the parts live in router_service/routing/: strategies (pick), selection
@@ -27,6 +29,7 @@ from gemgate.config import Deployment, GatewayConfig
 from gemgate import error_policies
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.cost import estimate_prompt_tokens
+from router_service.native import call as native_calls
 from router_service.providers.base import Provider
 from router_service.routing import backoff, cooldowns, defaults, mock_switches
 from router_service.routing.parallel import ParallelLimits
@@ -71,6 +74,9 @@ class _Forced(GatewayError):
     """A mock_testing_* error on the primary group: goes straight to fallbacks, no retry, no cooldown."""
 
 
+STREAM_OPS = ("stream", "native_stream")
+
+
 class AttemptGuard(Protocol):
     """Admission of each attempt (see router_service/attempt_guard.py): called before every upstream
     attempt, on every group (primary and fallbacks) and deployment. Raises GatewayError to refuse:
@@ -90,7 +96,7 @@ class _Refused(Exception):
 
 @dataclass
 class _Ctx:
-    op: str  # "chat" | "stream" | "embed"
+    op: str  # "chat" | "stream" | "embed" | "native" | "native_stream"
     request: dict  # clean provider request
     switches: dict
     num_retries: int | None  # per-request `num_retries`; None = deployment max_retries, else config
@@ -99,6 +105,7 @@ class _Ctx:
     fallbacks: list | None = None  # per-request `fallbacks` (group names)
     rate_limit_mock_used: bool = False
     guard: AttemptGuard | None = None
+    native: Any = None  # the NativeCall of "native" / "native_stream"
 
 
 def _usage_tokens(obj: dict | None) -> int:
@@ -164,6 +171,8 @@ class Router:
     def _ctx(self, op: str, request: dict, guard: AttemptGuard | None = None) -> _Ctx:
         clean, switches, rk = mock_switches.split(request)
         rk = mock_switches.check_router_keys(rk)
+        if isinstance(clean.get("cache"), dict):  # LiteLLM per-request cache controls: no cache to control
+            clean.pop("cache")
         target = self.config.alias_target(clean.get("model", ""))
         if target is not None:  # router_settings.model_group_alias
             clean["model"] = target
@@ -210,6 +219,17 @@ class Router:
 
     async def stream(self, request: dict, guard: AttemptGuard | None = None) -> tuple[RouteInfo, AsyncIterator[dict]]:
         ctx = self._ctx("stream", request, guard)
+        return ctx.info, await self._run(ctx)
+
+    async def native(self, call, guard: AttemptGuard | None = None) -> tuple[dict, RouteInfo]:
+        """A request in a provider's own API (router_service.native.call.NativeCall)."""
+        ctx = self._ctx("native", call.router_request(), guard)
+        ctx.native = call
+        return await self._run(ctx), ctx.info
+
+    async def native_stream(self, call, guard: AttemptGuard | None = None) -> tuple[RouteInfo, AsyncIterator[dict]]:
+        ctx = self._ctx("native_stream", call.router_request(), guard)
+        ctx.native = call
         return ctx.info, await self._run(ctx)
 
     # ---- orchestration ----
@@ -277,7 +297,7 @@ class Router:
         attempt = 0
         while True:
             dep = await pick(strategy, await candidates(group, deps, self.state, tried), self.state,
-                             self.rng, stream=ctx.op == "stream")
+                             self.rng, stream=ctx.op in STREAM_OPS)
             if ctx.guard is not None:
                 try:
                     await ctx.guard.before_attempt(group, deps, dep)
@@ -333,22 +353,33 @@ class Router:
         release = True
         request = defaults.apply(request, dep)
         start = self.timer()
-        timeout = self._timeout(dep, ctx.op == "stream", ctx.timeout)
+        timeout = self._timeout(dep, ctx.op in STREAM_OPS, ctx.timeout)
         agen = None
         try:
             mock = sw.get("mock_response")
+            if ctx.op == "native_stream":
+                if mock is None:
+                    agen = self._provider(dep).native_stream(dep, ctx.native, group, timeout=timeout).__aiter__()
+                else:
+                    agen = native_calls.via_stream(native_calls.mock_stream(str(mock)), dep, ctx.native, group,
+                                                   timeout=timeout).__aiter__()
             if ctx.op == "stream":
                 if mock is not None:
                     agen = mock_switches.chunks(request, str(mock)).__aiter__()
                 else:
                     agen = self._provider(dep).stream(dep, request, timeout=timeout).__aiter__()
+            if agen is not None:
                 first = await self._with_timeout(agen.__anext__(), timeout, dep)
                 ttft = self.timer() - start
                 await self.state.record_latency(i, ttft, "ttft")
                 self._served(i)
                 release = False  # the tracked stream owns the in-flight slot now
                 return _TrackedStream(self, dep, agen, first, start, slot)
-            if mock is not None and ctx.op == "chat":
+            if ctx.op == "native":
+                call = (self._provider(dep).native(dep, ctx.native, group, timeout=timeout) if mock is None
+                        else native_calls.via_chat(native_calls.mock_chat(str(mock)), dep, ctx.native, group, timeout=timeout))
+                result = await self._with_timeout(call, timeout, dep)
+            elif mock is not None and ctx.op == "chat":
                 result = mock_switches.completion(request, str(mock))
             else:
                 call = getattr(self._provider(dep), ctx.op)

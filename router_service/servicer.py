@@ -21,6 +21,7 @@ from router_service.budget_client import model_allowed
 from router_service.call_scope import (  # noqa: F401  (re-exported for RPC handler modules)
     BackgroundTasks, CallScope, StreamedOutput, api_key_from, apply_alias, internal_error,
 )
+from router_service.native_rpcs import NativeRPCs
 from router_service.responses.rpc import ResponsesRPCs
 from router_service.responses.store import MemoryResponseStore
 from router_service.router import Router
@@ -29,7 +30,7 @@ from router_service.usage.tracking import mark_first_token
 log = logging.getLogger("gemgate.router")
 
 
-class RouterServicer(ResponsesRPCs, router_pb2_grpc.RouterServiceServicer):
+class RouterServicer(ResponsesRPCs, NativeRPCs, router_pb2_grpc.RouterServiceServicer):
     def __init__(self, router: Router, gate, usage=None, response_store=None) -> None:
         self.router = router
         self.gate = gate

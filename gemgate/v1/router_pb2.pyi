@@ -1,4 +1,6 @@
 from google.protobuf import struct_pb2 as _struct_pb2
+from gemgate.v1 import anthropic_pb2 as _anthropic_pb2
+from gemgate.v1 import gemini_native_pb2 as _gemini_native_pb2
 from gemgate.v1 import responses_pb2 as _responses_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor

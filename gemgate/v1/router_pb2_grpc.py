@@ -3,6 +3,8 @@
 import grpc
 import warnings
 
+from gemgate.v1 import anthropic_pb2 as gemgate_dot_v1_dot_anthropic__pb2
+from gemgate.v1 import gemini_native_pb2 as gemgate_dot_v1_dot_gemini__native__pb2
 from gemgate.v1 import responses_pb2 as gemgate_dot_v1_dot_responses__pb2
 from gemgate.v1 import router_pb2 as gemgate_dot_v1_dot_router__pb2
 
@@ -55,6 +57,46 @@ class RouterServiceStub(object):
                 request_serializer=gemgate_dot_v1_dot_router__pb2.ListModelsRequest.SerializeToString,
                 response_deserializer=gemgate_dot_v1_dot_router__pb2.ListModelsResponse.FromString,
                 _registered_method=True)
+        self.AnthropicMessages = channel.unary_unary(
+                '/gemgate.v1.RouterService/AnthropicMessages',
+                request_serializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesResponse.FromString,
+                _registered_method=True)
+        self.StreamAnthropicMessages = channel.unary_stream(
+                '/gemgate.v1.RouterService/StreamAnthropicMessages',
+                request_serializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicStreamEvent.FromString,
+                _registered_method=True)
+        self.AnthropicCountTokens = channel.unary_unary(
+                '/gemgate.v1.RouterService/AnthropicCountTokens',
+                request_serializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicCountTokensResponse.FromString,
+                _registered_method=True)
+        self.GeminiGenerateContent = channel.unary_unary(
+                '/gemgate.v1.RouterService/GeminiGenerateContent',
+                request_serializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateResponse.FromString,
+                _registered_method=True)
+        self.StreamGeminiGenerateContent = channel.unary_stream(
+                '/gemgate.v1.RouterService/StreamGeminiGenerateContent',
+                request_serializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateResponse.FromString,
+                _registered_method=True)
+        self.GeminiCountTokens = channel.unary_unary(
+                '/gemgate.v1.RouterService/GeminiCountTokens',
+                request_serializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiCountTokensRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiCountTokensResponse.FromString,
+                _registered_method=True)
+        self.GeminiEmbedContent = channel.unary_unary(
+                '/gemgate.v1.RouterService/GeminiEmbedContent',
+                request_serializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiBatchEmbedRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiEmbedResponse.FromString,
+                _registered_method=True)
+        self.GeminiModels = channel.unary_unary(
+                '/gemgate.v1.RouterService/GeminiModels',
+                request_serializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiModelRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiModelList.FromString,
+                _registered_method=True)
         self.CreateResponse = channel.unary_unary(
                 '/gemgate.v1.RouterService/CreateResponse',
                 request_serializer=gemgate_dot_v1_dot_responses__pb2.CreateResponseRequest.SerializeToString,
@@ -104,6 +146,56 @@ class RouterServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def ListModels(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnthropicMessages(self, request, context):
+        """Anthropic Messages API (any deployment: pass-through to Claude, translated for Gemini).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamAnthropicMessages(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnthropicCountTokens(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GeminiGenerateContent(self, request, context):
+        """Gemini's own API (AI Studio and Vertex deployments alike).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamGeminiGenerateContent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GeminiCountTokens(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GeminiEmbedContent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GeminiModels(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -163,6 +255,46 @@ def add_RouterServiceServicer_to_server(servicer, server):
                     servicer.ListModels,
                     request_deserializer=gemgate_dot_v1_dot_router__pb2.ListModelsRequest.FromString,
                     response_serializer=gemgate_dot_v1_dot_router__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'AnthropicMessages': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnthropicMessages,
+                    request_deserializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesResponse.SerializeToString,
+            ),
+            'StreamAnthropicMessages': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamAnthropicMessages,
+                    request_deserializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicStreamEvent.SerializeToString,
+            ),
+            'AnthropicCountTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnthropicCountTokens,
+                    request_deserializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicCountTokensResponse.SerializeToString,
+            ),
+            'GeminiGenerateContent': grpc.unary_unary_rpc_method_handler(
+                    servicer.GeminiGenerateContent,
+                    request_deserializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateResponse.SerializeToString,
+            ),
+            'StreamGeminiGenerateContent': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamGeminiGenerateContent,
+                    request_deserializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateResponse.SerializeToString,
+            ),
+            'GeminiCountTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.GeminiCountTokens,
+                    request_deserializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiCountTokensRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiCountTokensResponse.SerializeToString,
+            ),
+            'GeminiEmbedContent': grpc.unary_unary_rpc_method_handler(
+                    servicer.GeminiEmbedContent,
+                    request_deserializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiBatchEmbedRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiEmbedResponse.SerializeToString,
+            ),
+            'GeminiModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.GeminiModels,
+                    request_deserializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiModelRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiModelList.SerializeToString,
             ),
             'CreateResponse': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateResponse,
@@ -298,6 +430,222 @@ class RouterService(object):
             '/gemgate.v1.RouterService/ListModels',
             gemgate_dot_v1_dot_router__pb2.ListModelsRequest.SerializeToString,
             gemgate_dot_v1_dot_router__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnthropicMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.RouterService/AnthropicMessages',
+            gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesRequest.SerializeToString,
+            gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamAnthropicMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/gemgate.v1.RouterService/StreamAnthropicMessages',
+            gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesRequest.SerializeToString,
+            gemgate_dot_v1_dot_anthropic__pb2.AnthropicStreamEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnthropicCountTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.RouterService/AnthropicCountTokens',
+            gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesRequest.SerializeToString,
+            gemgate_dot_v1_dot_anthropic__pb2.AnthropicCountTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GeminiGenerateContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.RouterService/GeminiGenerateContent',
+            gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateRequest.SerializeToString,
+            gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamGeminiGenerateContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/gemgate.v1.RouterService/StreamGeminiGenerateContent',
+            gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateRequest.SerializeToString,
+            gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GeminiCountTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.RouterService/GeminiCountTokens',
+            gemgate_dot_v1_dot_gemini__native__pb2.GeminiCountTokensRequest.SerializeToString,
+            gemgate_dot_v1_dot_gemini__native__pb2.GeminiCountTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GeminiEmbedContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.RouterService/GeminiEmbedContent',
+            gemgate_dot_v1_dot_gemini__native__pb2.GeminiBatchEmbedRequest.SerializeToString,
+            gemgate_dot_v1_dot_gemini__native__pb2.GeminiEmbedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GeminiModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.RouterService/GeminiModels',
+            gemgate_dot_v1_dot_gemini__native__pb2.GeminiModelRequest.SerializeToString,
+            gemgate_dot_v1_dot_gemini__native__pb2.GeminiModelList.FromString,
             options,
             channel_credentials,
             insecure,

@@ -10,6 +10,7 @@ import httpx
 from gemgate.config import Deployment
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.providers import gemini_flow as flow
+from router_service.providers import gemini_native as native_api
 from router_service.providers import upstream_extras as extras
 from router_service.providers.base import Provider
 from router_service.providers.gemini import translate
@@ -80,3 +81,35 @@ class AIStudioProvider(Provider):
     async def embed(self, deployment: Deployment, request: dict, *, timeout: float) -> dict:
         op, body = flow.embed_call(deployment, request, vertex=False)
         return flow.embed_reply(await self._post(deployment, op, body, timeout), request)
+
+    # ---- native APIs ----
+    async def _post_op(self, dep: Deployment, op: str, body: dict, timeout: float) -> dict:
+        return await self._post(dep, op, body, timeout)
+
+    async def _sse_payloads(self, dep: Deployment, op: str, body: dict, timeout: float) -> AsyncIterator[dict]:
+        url = self._url(dep, op) + "?alt=sse"
+        try:
+            async with self.http.stream("POST", url, json=body, headers=self._headers(dep), timeout=timeout) as resp:
+                if resp.status_code != 200:
+                    raise translate.error_from_gemini(resp.status_code, await resp.aread())
+                async for event in iter_sse(resp.aiter_lines()):
+                    try:
+                        yield json.loads(event.data)
+                    except ValueError:
+                        raise GatewayError(ErrorKind.BAD_GATEWAY, "Gemini: invalid JSON in stream") from None
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, "Gemini") from None
+
+    async def native(self, deployment: Deployment, call, group: str, *, timeout: float) -> dict:
+        result = await native_api.unary(self._post_op, self.fetcher, deployment, call, group, vertex=False, timeout=timeout)
+        if result is not None:
+            return result
+        return await super().native(deployment, call, group, timeout=timeout)
+
+    async def native_stream(self, deployment: Deployment, call, group: str, *, timeout: float) -> AsyncIterator[dict]:
+        if native_api.passes_through(call):
+            items = native_api.stream(self._sse_payloads, deployment, call, vertex=False, timeout=timeout)
+        else:
+            items = super().native_stream(deployment, call, group, timeout=timeout)
+        async for item in items:
+            yield item

@@ -24,5 +24,21 @@ class Provider(abc.ABC):
 
         raise invalid(f"model {deployment.model_name!r} does not support embeddings", "model")
 
+    async def native(self, deployment: Deployment, call, group: str, *, timeout: float) -> dict:
+        """A NativeCall (router_service.native.call) -> {"body", "usage"}. Default: translated
+        through chat; providers pass their own API family through instead."""
+        from gemgate.errors import invalid
+        from router_service.native.call import via_chat
+
+        if call.op != "generate":
+            raise invalid(f"model {deployment.model_name!r} does not support {call.op}", "model")
+        return await via_chat(self.chat, deployment, call, group, timeout=timeout)
+
+    def native_stream(self, deployment: Deployment, call, group: str, *, timeout: float) -> AsyncIterator[dict]:
+        """A streaming NativeCall -> {"event"} items, then one {"usage"} item."""
+        from router_service.native.call import via_stream
+
+        return via_stream(self.stream, deployment, call, group, timeout=timeout)
+
     async def aclose(self) -> None:  # pragma: no cover - default no-op
         return None

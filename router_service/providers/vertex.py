@@ -14,8 +14,10 @@ import httpx
 from gemgate.config import Deployment
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.providers import gemini_flow as flow
+from router_service.providers import gemini_native as native_api
 from router_service.providers import upstream_extras as extras
 from router_service.providers.ai_studio import transport_error
+from router_service.native import claude_passthrough as claude_pass
 from router_service.providers.anthropic import translate as claude
 from router_service.providers.base import Provider
 from router_service.providers.gemini import translate as gemini
@@ -55,9 +57,9 @@ class VertexProvider(Provider):
         self.fetcher = fetcher or MediaFetcher(http)
 
     # ---- addressing ----
-    def url(self, dep: Deployment, op: str) -> str:
+    def url(self, dep: Deployment, op: str, model: str | None = None) -> str:
         lp = dep.litellm_params
-        model = lp.upstream_model
+        model = model or lp.upstream_model
         location = lp.vertex_location or DEFAULT_LOCATION
         project = lp.vertex_project or self.tokens.project_id(lp.vertex_credentials)
         if not project:
@@ -65,16 +67,16 @@ class VertexProvider(Provider):
                 ErrorKind.INTERNAL,
                 f"deployment {dep.model_name!r}: vertex_project is not set and the credentials name no project",
             )
-        publisher = "anthropic" if is_claude(model) else "google"
+        publisher = "anthropic" if is_claude(lp.upstream_model) else "google"
         return vertex_url(project=project, location=location, publisher=publisher, model=model, op=op, api_base=lp.api_base,
                           psc=lp.use_psc_endpoint_format)
 
     def _where(self, dep: Deployment) -> str:
         return "Claude (Vertex)" if is_claude(dep.litellm_params.upstream_model) else "Vertex"
 
-    async def _headers(self, dep: Deployment) -> tuple[dict[str, str], str]:
+    async def _headers(self, dep: Deployment, extra: dict[str, str] | None = None) -> tuple[dict[str, str], str]:
         token = await self.tokens.token(dep.litellm_params.vertex_credentials)
-        return extras.headers(dep, {"content-type": "application/json", "authorization": f"Bearer {token}"}), token
+        return extras.headers(dep, {"content-type": "application/json", **(extra or {}), "authorization": f"Bearer {token}"}), token
 
     def _error(self, dep: Deployment, status: int, content: bytes) -> GatewayError:
         if is_claude(dep.litellm_params.upstream_model):
@@ -82,9 +84,9 @@ class VertexProvider(Provider):
         return gemini.error_from_gemini(status, content)
 
     # ---- IO with one 401 retry ----
-    async def _post(self, dep: Deployment, url: str, body: dict, timeout: float) -> dict:
+    async def _post(self, dep: Deployment, url: str, body: dict, timeout: float, extra: dict | None = None) -> dict:
         for attempt in (0, 1):
-            headers, token = await self._headers(dep)
+            headers, token = await self._headers(dep, extra)
             try:
                 resp = await self.http.post(url, json=body, headers=headers, timeout=timeout)
             except httpx.HTTPError as exc:
@@ -101,9 +103,9 @@ class VertexProvider(Provider):
         raise AssertionError("unreachable")
 
     @asynccontextmanager
-    async def _open_stream(self, dep: Deployment, url: str, body: dict, timeout: float):
+    async def _open_stream(self, dep: Deployment, url: str, body: dict, timeout: float, extra: dict | None = None):
         for attempt in (0, 1):
-            headers, token = await self._headers(dep)
+            headers, token = await self._headers(dep, extra)
             async with self.http.stream("POST", url, json=body, headers=headers, timeout=timeout) as resp:
                 if resp.status_code == 401 and attempt == 0:
                     await resp.aread()
@@ -114,9 +116,10 @@ class VertexProvider(Provider):
                 yield resp
                 return
 
-    async def _events(self, dep: Deployment, url: str, body: dict, timeout: float, feed: Callable[[str | None, dict], list[dict]]) -> AsyncIterator[dict]:
+    async def _events(self, dep: Deployment, url: str, body: dict, timeout: float, feed: Callable[[str | None, dict], list[dict]],
+                      extra: dict | None = None) -> AsyncIterator[dict]:
         try:
-            async with self._open_stream(dep, url, body, timeout) as resp:
+            async with self._open_stream(dep, url, body, timeout, extra) as resp:
                 async for event in iter_sse(resp.aiter_lines()):
                     try:
                         payload = json.loads(event.data)
@@ -171,3 +174,57 @@ class VertexProvider(Provider):
         op, body = flow.embed_call(deployment, request, vertex=True)
         payload = await self._post(deployment, self.url(deployment, op), body, timeout)
         return flow.embed_reply(payload, request)
+
+    # ---- native APIs ----
+    async def _post_op(self, dep: Deployment, op: str, body: dict, timeout: float) -> dict:
+        return await self._post(dep, self.url(dep, op), body, timeout)
+
+    async def _sse_payloads(self, dep: Deployment, op: str, body: dict, timeout: float) -> AsyncIterator[dict]:
+        async for payload in self._events(dep, self.url(dep, op) + "?alt=sse", body, timeout, lambda _n, p: [p]):
+            yield payload
+
+    async def native(self, deployment: Deployment, call, group: str, *, timeout: float) -> dict:
+        lp = deployment.litellm_params
+        await self.tokens.load(lp.vertex_credentials)
+        if not is_claude(lp.upstream_model):
+            result = await native_api.unary(self._post_op, self.fetcher, deployment, call, group, vertex=True, timeout=timeout)
+            if result is not None:
+                return result
+        if is_claude(lp.upstream_model) and call.family != "anthropic" and call.op == "count_tokens":
+            request = await self.fetcher.inline_remote_media(call.to_openai(deployment, group))
+            body = claude_pass.count_body(claude.to_claude_request(request, deployment=lp.as_dict),
+                                          upstream_model=lp.upstream_model)
+            payload = await self._post(deployment, self.url(deployment, "rawPredict", model="count-tokens"), body, timeout)
+            return {"body": {"totalTokens": int(payload.get("input_tokens") or 0)}, "usage": None}
+        if not (call.family == "anthropic" and is_claude(lp.upstream_model)):
+            return await super().native(deployment, call, group, timeout=timeout)
+        extra = claude_pass.beta_headers(call.betas)
+        if call.op == "count_tokens":
+            body = claude_pass.count_body(call.body, upstream_model=lp.upstream_model)
+            payload = await self._post(deployment, self.url(deployment, "rawPredict", model="count-tokens"), body, timeout, extra)
+            return {"body": {"input_tokens": int(payload.get("input_tokens") or 0)}, "usage": None}
+        body = extras.body(deployment, claude_pass.claude_body(call.body, stream=False, deployment=lp.as_dict,
+                                                             upstream_model=lp.upstream_model))
+        payload = await self._post(deployment, self.url(deployment, "rawPredict"), body, timeout, extra)
+        return {"body": claude_pass.with_group(payload, group), "usage": claude.usage_from_claude(payload.get("usage"))}
+
+    async def native_stream(self, deployment: Deployment, call, group: str, *, timeout: float) -> AsyncIterator[dict]:
+        lp = deployment.litellm_params
+        await self.tokens.load(lp.vertex_credentials)
+        if not is_claude(lp.upstream_model) and native_api.passes_through(call):
+            async for item in native_api.stream(self._sse_payloads, deployment, call, vertex=True, timeout=timeout):
+                yield item
+            return
+        if not (call.family == "anthropic" and is_claude(lp.upstream_model)):
+            async for item in super().native_stream(deployment, call, group, timeout=timeout):
+                yield item
+            return
+        body = extras.body(deployment, claude_pass.claude_body(call.body, stream=True, deployment=lp.as_dict,
+                                                             upstream_model=lp.upstream_model))
+        tracker = claude_pass.ClaudeEventTracker(group)
+        feed = lambda _name, payload: [{"event": tracker.see(payload)}]  # noqa: E731
+        async for item in self._events(deployment, self.url(deployment, "streamRawPredict"), body, timeout, feed,
+                                       claude_pass.beta_headers(call.betas)):
+            yield item
+        tracker.finish()
+        yield {"usage": tracker.openai_usage()}

@@ -25,7 +25,10 @@ ALIASES = {
     "otel": "otel", "opentelemetry": "otel",
     "generic_api": "generic_api", "generic": "generic_api",
     "jsonl": "jsonl",
+    # Prometheus needs no sink: every process's metrics are always served at GET /metrics
+    "prometheus": "prometheus",
 }
+NO_SINK = {"prometheus"}
 
 
 def canonical_sink_name(name: str, where: str) -> str:
@@ -33,7 +36,7 @@ def canonical_sink_name(name: str, where: str) -> str:
     if key not in ALIASES:
         raise ConfigError(
             f"litellm_settings.{where}: unsupported callback {name!r} "
-            f"(gemgate supports: langsmith, otel/opentelemetry, generic_api/generic, jsonl)"
+            f"(gemgate supports: langsmith, otel/opentelemetry, generic_api/generic, jsonl, prometheus (= GET /metrics))"
         )
     return ALIASES[key]
 
@@ -118,6 +121,8 @@ def build_dispatcher(
 
     routes: list[SinkRoute] = []
     for name in dict.fromkeys(on_success + on_failure):
+        if name in NO_SINK:
+            continue
         routes.append(SinkRoute(_make_sink(name, environ, client_factory),
                                 on_success=name in on_success, on_failure=name in on_failure))
     return UsageDispatcher(routes, settings, owned_resources=owned)

@@ -126,9 +126,14 @@ def test_stops_all_processes(fake_gemini_server, tmp_path, sig):
 
 
 def test_child_death_stops_gateway_with_exit_on_child_crash(fake_gemini_server, tmp_path):
+    from tests.e2e.test_supervision import children
+
     cfg = write_config(tmp_path, gemini_config(fake_gemini_server.base_url))
     gw = start_gateway(cfg, tmp_path, env={"FAKE_GEMINI_KEY": TEST_KEY}, args=["--exit-on-child-crash"])
-    kids = _children(gw.proc.pid)
-    os.kill(kids[1], signal.SIGKILL)  # the router dies
-    assert gw.proc.wait(20) == 1
-    assert "exited unexpectedly" in gw.log()
+    kids = children(gw.proc.pid)
+    os.kill(kids["router_service"], signal.SIGKILL)  # the router dies
+    assert gw.proc.wait(60) == 1, gw.log()
+    assert "router_service exited unexpectedly (killed by SIGKILL); stopping (--exit-on-child-crash)" in gw.log()
+    for pid in kids.values():
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

@@ -64,22 +64,27 @@ def test_random_models_and_pasted_keys_stay_out_of_labels(gw, fake_gemini):
     before = series(scrape(gw, MASTER).text)
 
     async def flood() -> list[int]:
-        async with httpx.AsyncClient(base_url=gw.base_url, timeout=20,
-                                     limits=httpx.Limits(max_connections=32)) as c:
+        # idle connections expire client-side well before the server's keep-alive timeout, so a
+        # loaded machine cannot make the client reuse a connection the server is closing
+        async with httpx.AsyncClient(base_url=gw.base_url, timeout=30,
+                                     limits=httpx.Limits(max_connections=32, keepalive_expiry=1.0)) as c:
             sem = asyncio.Semaphore(32)
 
             async def one(i: int) -> int:
                 headers = {"Authorization": f"Bearer {key}"} if i % 2 else {}
                 model = key if i == 7 else f"random-{uuid.uuid4().hex}"
+                body = {"model": model, "messages": [{"role": "user", "content": "x"}]}
                 async with sem:
-                    r = await c.post("/v1/chat/completions", headers=headers,
-                                     json={"model": model, "messages": [{"role": "user", "content": "x"}]})
+                    try:
+                        r = await c.post("/v1/chat/completions", headers=headers, json=body)
+                    except httpx.TransportError:  # a dropped connection is not what this test is about
+                        r = await c.post("/v1/chat/completions", headers=headers, json=body)
                 return r.status_code
 
             return await asyncio.gather(*(one(i) for i in range(1500)))
 
     codes = asyncio.run(flood())
-    assert set(codes) <= {401, 404}, set(codes)
+    assert set(codes) <= {401, 404}, (set(codes), gw.log()[-3000:])
     assert codes.count(401) == 750
     body = scrape(gw, MASTER).text
     added = series(body) - before

@@ -81,7 +81,15 @@ def _blocks(content: Any, where: str, allowed: set[str]) -> list[dict]:
             if "is_error" in b:
                 _need(isinstance(b["is_error"], bool), f"{w}.is_error: must be a boolean")
         elif t == "thinking":
-            _need(isinstance(b.get("thinking"), str) and isinstance(b.get("signature"), str), f"{w}: bad thinking")
+            _need(set(b) == {"type", "thinking", "signature"}, f"{w}: unexpected field")
+            _need(isinstance(b.get("thinking"), str) and isinstance(b.get("signature"), str) and b["signature"],
+                  f"{w}.signature: a thinking block must carry its signature")
+        elif t == "redacted_thinking":
+            _need(set(b) == {"type", "data"} and isinstance(b.get("data"), str), f"{w}: bad redacted_thinking")
+        elif t == "document":
+            _need(set(b) <= {"type", "source", "cache_control", "title", "context", "citations"}, f"{w}: unexpected field")
+            src = b.get("source")
+            _need(isinstance(src, dict) and src.get("type") in ("base64", "text", "url", "content"), f"{w}.source: invalid")
     return content
 
 
@@ -160,7 +168,7 @@ def _check(body: Any) -> None:
             _need(role == "user", "messages: first message must use the \"user\" role")
         _need(role != prev_role, "messages: roles must alternate between \"user\" and \"assistant\"")
         if role == "user":
-            blocks = _blocks(m["content"], f"{w}.content", {"text", "image", "tool_result"})
+            blocks = _blocks(m["content"], f"{w}.content", {"text", "image", "document", "tool_result"})
             results = [b for b in blocks if b["type"] == "tool_result"]
             leading = 0
             while leading < len(blocks) and blocks[leading]["type"] == "tool_result":
@@ -193,6 +201,19 @@ def _check(body: Any) -> None:
                   f"messages.{last}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{first}`. "
                   "When `thinking` is enabled, a final `assistant` message must start with a thinking block "
                   "(preceeding the lastmost set of `tool_use` and `tool_result` blocks).")
+
+
+def validate_count_body(body: Any) -> dict | None:
+    """Vertex's Claude count-tokens:rawPredict: the model and the prompt fields (no max_tokens)."""
+    try:
+        _need(isinstance(body, dict) and isinstance(body.get("model"), str) and body["model"].startswith("claude"),
+              "model: Field required")
+        unknown = set(body) - {"model", "messages", "system", "tools", "tool_choice", "thinking", "anthropic_version"}
+        _need(not unknown, f"{sorted(unknown)[0] if unknown else ''}: Extra inputs are not permitted")
+        _need(isinstance(body.get("messages"), list) and body["messages"], "messages: Field required")
+    except Invalid as exc:
+        return _error(str(exc))
+    return None
 
 
 def validate_claude_body(body: Any) -> dict | None:

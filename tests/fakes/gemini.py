@@ -155,6 +155,8 @@ class FakeGemini:
                 {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com"}])
         if op in ("embedContent", "batchEmbedContents") and "embedding" not in model:
             return google_error(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta, or is not supported for {op}.")
+        if op == "countTokens":
+            return self._count(body, vertex=False)
         if op == "embedContent":
             return self._embed(model, body)
         if op == "batchEmbedContents":
@@ -175,7 +177,31 @@ class FakeGemini:
             return google_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.")
         if op == "predict":
             return self._predict(model, body)
+        if op == "countTokens":
+            return self._count(body, vertex=True)
         return await self._generate(request, model, op, body, vertex=True)
+
+    def _count(self, body: dict, *, vertex: bool) -> Response:
+        """countTokens: AI Studio takes {contents} or {generateContentRequest}; Vertex the prompt
+        fields (contents, systemInstruction, tools, generationConfig) at the top level."""
+        if vertex:
+            allowed = {"contents", "systemInstruction", "tools", "generationConfig", "model", "instances"}
+            gen = body
+        else:
+            allowed = {"contents", "generateContentRequest"}
+            if "contents" in body and "generateContentRequest" in body:
+                return google_error(400, "INVALID_ARGUMENT", "contents and generate_content_request cannot both be set")
+            gen = body.get("generateContentRequest") or {"contents": body.get("contents")}
+            if "generateContentRequest" in body and not str(gen.get("model", "")).startswith("models/"):
+                return google_error(400, "INVALID_ARGUMENT", "generate_content_request.model is required")
+        unknown = sorted(set(body) - allowed)
+        if unknown:
+            return google_error(400, "INVALID_ARGUMENT", f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot find field.')
+        problem = self.validate({k: v for k, v in gen.items() if k != "model"}, vertex=vertex)
+        if problem:
+            return google_error(400, "INVALID_ARGUMENT", problem)
+        words = sum(len(p.get("text", "").split()) for c in gen.get("contents") or [] for p in c.get("parts") or [])
+        return JSONResponse({"totalTokens": words + 1})
 
     def _embed(self, model: str, body: dict) -> Response:
         problem = validate_embed("embedContent", body, vertex=False)

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.fakes.claude_validate import validate_claude_body
+from tests.fakes.claude_validate import validate_claude_body, validate_count_body
 from tests.fakes.oauth import FakeOAuth
 
 PREFIX = "/v1/projects/{project}/locations/{location}/publishers/{publisher}/models/{rest:path}"
@@ -69,10 +69,16 @@ class FakeVertex:
         except ValueError:
             return _google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
         self.requests.append({"path": request.url.path, "query": request.url.query, "op": op, "model": model,
+                              "headers": dict(request.headers),
                               "publisher": request.path_params["publisher"], "auth": auth, "body": body})
         if not auth.startswith("Bearer ") or not self.oauth.is_valid(auth[7:]):
             return _google_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
         publisher = request.path_params["publisher"]
+        if publisher == "anthropic" and model == "count-tokens" and op == "rawPredict":
+            problem = validate_count_body(body)
+            if problem is not None:
+                return JSONResponse(problem, status_code=400)
+            return JSONResponse({"input_tokens": len(json.dumps(body["messages"])) // 4 + 1})
         if publisher == "anthropic":
             if op not in ("rawPredict", "streamRawPredict"):
                 return _google_error(404, "NOT_FOUND", f"unknown method {op}")

@@ -65,6 +65,7 @@ def test_deployment_level_refusals_and_warnings():
     ({"litellm_settings": {"succes_callback": ["x"]}}, "did you mean 'success_callback'?"),
     ({"router_settings": {"model_group_alais": {}}}, "did you mean 'model_group_alias'?"),
     ({"router_settings": {"retry_policy": {"RateLimitErrorRetry": 1}}}, "did you mean 'RateLimitErrorRetries'?"),
+    ({"general_settings": {"reject_metadata_tag": True}}, "did you mean 'reject_metadata_tags'?"),
 ])
 def test_typos_get_a_did_you_mean(data, hint):
     with pytest.raises(ConfigError) as exc:
@@ -134,12 +135,21 @@ def test_model_group_alias_and_wildcards():
         parse({"model_list": [dep()], "router_settings": {"model_group_alias": {"a": "nope"}}})
 
 
-def test_global_budget_and_cache_refused_until_implemented():
-    for data in ({"max_budget": 1, "budget_duration": "30d"}, {"cache": True}):
-        with pytest.raises(ConfigError, match="is not supported by gemgate yet"):
-            parse({"litellm_settings": data})
+def test_global_budget_settings_and_cache_warned():
+    cfg = parse({"litellm_settings": {"max_budget": 10, "budget_duration": "30d"},
+                 "general_settings": {"master_key": "sk-master-0123456789"}})
+    from budget_service.server import proxy_budget
+
+    assert proxy_budget(cfg) == {"max_budget": 10_000_000, "budget_duration": "30d"}
+    with pytest.raises(ConfigError, match="max_budget needs general_settings.master_key"):
+        parse({"litellm_settings": {"max_budget": 1}})
+    with pytest.raises(ConfigError, match="not a duration"):
+        parse({"litellm_settings": {"max_budget": 1, "budget_duration": "monthly"},
+               "general_settings": {"master_key": "sk-master-0123456789"}})
     with pytest.raises(ConfigError, match="needs litellm_settings.max_budget"):
         parse({"litellm_settings": {"budget_duration": "1d"}})
+    cfg = parse({"litellm_settings": {"cache": True, "cache_params": {"type": "redis", "ttl": 60}}})
+    assert any("'cache' is ignored by gemgate" in w for w in cfg.warnings)
 
 
 # ---------------------------------------------------------------- prices
@@ -235,3 +245,9 @@ def test_thinking_param_for_gemini_and_claude():
         to_claude_request({**r, "max_tokens": 1000}, deployment={"model": "vertex_ai/claude-sonnet-4-5"})
     with pytest.raises(GatewayError):
         to_gemini_request({**r, "thinking": {"type": "on"}}, deployment={"model": "gemini/gemini-2.5-flash"})
+
+
+def test_entry_level_tpm_rpm_as_in_litellm():
+    cfg = parse({"model_list": [{"model_name": "m", "litellm_params": {"model": "gemini/x", "rpm": 5}, "tpm": 100, "rpm": 9}]})
+    lp = cfg.model_list[0].litellm_params
+    assert (lp.tpm, lp.rpm) == (100, 5)  # litellm_params wins

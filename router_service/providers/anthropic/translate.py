@@ -4,7 +4,7 @@ request.py (to_claude_request), response.py (from_claude_response), stream.py
 
 from router_service.providers.anthropic.errors import error_from_claude
 from router_service.providers.anthropic.request import ANTHROPIC_VERSION, JSON_TOOL_NAME, to_claude_request
-from router_service.providers.anthropic.response import from_claude_response
+from router_service.providers.anthropic.response import from_claude_response, usage_from_claude
 from router_service.providers.anthropic.stream import ClaudeStreamTranslator
 
 __all__ = [
@@ -14,4 +14,5 @@ __all__ = [
     "error_from_claude",
     "from_claude_response",
     "to_claude_request",
+    "usage_from_claude",
 ]

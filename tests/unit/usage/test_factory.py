@@ -54,3 +54,9 @@ def test_otel_traces_endpoint_and_headers():
 def test_no_callbacks_no_sinks():
     d = build_dispatcher(cfg(), {})
     assert d.sink_names == []
+
+
+async def test_prometheus_callback_names_the_existing_metrics():
+    d = build_dispatcher(cfg(callbacks=["prometheus"], success_callback=["prometheus"]), {})
+    assert routes(d) == {}  # no sink: GET /metrics already serves every process's metrics
+    await d.aclose()

@@ -123,3 +123,10 @@ def test_labels_never_take_unvalidated_input():
     assert "sk-pasted-key" not in text and "Weird" not in text
     assert 'gemgate_requests_total{model_group="unknown",status="failure"}' in text
     assert text.count("\n") - before < 40  # O(1) new series, not O(requests)
+
+
+def test_wildcard_groups_label_with_their_pattern():
+    metrics.set_model_groups(["gemini/*"])
+    assert metrics.group_label("gemini/gemini-2.5-pro") == "gemini/*"
+    assert metrics.group_label("gemini/../../etc") == "unknown"  # not a model id the wildcard serves
+    assert metrics.group_label("openai/gpt-4o") == "unknown"

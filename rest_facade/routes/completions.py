@@ -1,0 +1,71 @@
+"""POST /v1/completions (and /completions): OpenAI legacy completions over the router's chat RPCs
+(same admission, routing, pricing and usage as chat). Translation: gemgate/legacy_completions.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import grpc
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from gemgate import legacy_completions as legacy
+from gemgate import openai_proto as conv
+from gemgate.errors import invalid
+from gemgate.grpc_errors import from_rpc_error
+from rest_facade.auth import grpc_metadata
+from rest_facade.body import json_body
+from rest_facade.errors import error_response, sse_error
+
+router = APIRouter()
+
+
+def _headers(metadata) -> dict[str, str]:
+    return {k: v for k, v in (metadata or ()) if k.startswith("x-gemgate-")}
+
+
+def _event(obj: dict) -> bytes:
+    return b"data: " + json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+
+
+@router.post("/v1/completions")
+@router.post("/completions")
+async def completions(request: Request):
+    body = legacy.to_chat(await json_body(request))
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise invalid("stream must be a boolean", "stream")
+    proto = conv.chat_request_to_proto(body)
+    stub, md = request.app.state.router, grpc_metadata(request)
+    if not stream:
+        call = stub.ChatCompletion(proto, metadata=md)
+        try:
+            resp = await call
+        except grpc.aio.AioRpcError as exc:
+            return error_response(from_rpc_error(exc), _headers(exc.trailing_metadata()))
+        return JSONResponse(legacy.from_chat(conv.chat_response_to_dict(resp)),
+                            headers=_headers(await call.trailing_metadata()))
+    call = stub.StreamChatCompletion(proto, metadata=md)
+    try:
+        first = await call.read()
+    except grpc.aio.AioRpcError as exc:
+        return error_response(from_rpc_error(exc), _headers(exc.trailing_metadata()))
+    headers = _headers(await call.initial_metadata())
+
+    async def events() -> AsyncIterator[bytes]:
+        msg = first
+        try:
+            while msg is not grpc.aio.EOF:
+                out = legacy.chunk_from_chat(conv.chat_chunk_to_dict(msg))
+                if out is not None:
+                    yield _event(out)
+                msg = await call.read()
+            yield b"data: [DONE]\n\n"
+        except grpc.aio.AioRpcError as exc:
+            yield sse_error(from_rpc_error(exc))
+        finally:
+            call.cancel()
+
+    headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
