@@ -59,10 +59,12 @@ class DurableStore:
         self.outbox = outbox or Outbox(redis.r, redis.prefix, record)
         self.watch_interval = watch_interval
         self.spend_key: Callable[[str, str, dict, float], tuple[str, int]] | None = None
+        self.proxy_budget: dict | None = None
         self.clock: Callable[[], float] | None = None
         self._rebuild_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
         self.rebuilds = 0
+        self._synced_once = False
 
     def __getattr__(self, name):  # everything not overridden is the RedisStore's
         return getattr(self.redis, name)
@@ -71,6 +73,8 @@ class DurableStore:
         """The ledger owns the spend-counter naming and the clock."""
         self.spend_key = ledger.spend_key
         self.clock = ledger.clock
+        # litellm_settings.max_budget: the proxy-wide entity every charge counts against
+        self.proxy_budget = getattr(ledger, "proxy_budget", None)
 
     # ---- lifecycle ----
     @property
@@ -117,12 +121,13 @@ class DurableStore:
         async with self._rebuild_lock:
             if await self.redis._do(self.redis.r.exists(self.marker)):
                 return
-            # documents without the marker: a Redis-only gateway's state (every write through this
-            # store syncs first, so after a Redis loss there are none) -> adopt it; else rebuild
-            if any([await self.redis.ids(k) for k in KINDS]):
+            # before this process ever synced, documents without the marker are a Redis-only
+            # gateway's state -> adopt them; afterwards a missing marker always means Redis lost data
+            if not self._synced_once and any([await self.redis.ids(k) for k in KINDS]):
                 await self._adopt()
             else:
                 await self.rebuild()
+            self._synced_once = True
 
     async def rebuild(self) -> None:
         """Restore Redis from the record (Redis was emptied or replaced)."""
@@ -141,6 +146,10 @@ class DurableStore:
                     key, exp = self.spend_key(kind, entity_id(kind, d), d, now)
                     p.set(key, sums.get(entity_id(kind, d), 0), exat=int(exp))
                 await self.redis._do(p.execute())
+        if self.proxy_budget is not None:  # the proxy-wide budget: every charge of its period
+            key, exp = self.spend_key("proxy", "global", self.proxy_budget, now)
+            since = period_start(self.proxy_budget.get("budget_duration"), now)
+            await self.redis._do(r.set(key, await self.record.total(since), exat=int(exp)))
         # 2. lifetime totals
         async with r.pipeline(transaction=True) as p:
             for kind in ("key", "team", "user", "model"):
@@ -224,6 +233,8 @@ class DurableStore:
                     if d is not None:
                         ents.append((kind, d["id"], d))
         attrib = {kind: id_ for kind, id_, _ in ents}
+        if self.proxy_budget is not None:
+            ents.append(("proxy", "global", self.proxy_budget))
         model = model or facts.get("model_group") or ""
         if not await self.redis._do(r.set(self.redis.k(f"done:{rid}"), f"unreserved:{cost}", ex=done_ttl, nx=True)):
             return False, 0  # a concurrent settlement of the same id won
@@ -232,7 +243,8 @@ class DurableStore:
                 skey, exp = self.spend_key(kind, id_, d, now)
                 p.incrby(skey, cost)
                 p.expireat(skey, int(exp))
-                p.hincrby(self.redis.k(f"stat:{kind}"), id_, cost)
+                if kind != "proxy":
+                    p.hincrby(self.redis.k(f"stat:{kind}"), id_, cost)
             if model:
                 p.hincrby(self.redis.k("stat:model"), model, cost)
             p.incrby(self.redis.k("stat:global"), cost)

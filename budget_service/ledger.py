@@ -48,13 +48,15 @@ class Ledger:
     def __init__(
         self, store: RedisStore, master_key: str | None, *, clock: Callable[[], float] = time.time,
         reservation_ttl: float = 900.0, done_ttl: int = 86400, proxy_budget: dict | None = None,
-        dead_router_grace: float = 15.0,
+        access_groups: dict[str, set[str]] | None = None, dead_router_grace: float = 15.0,
     ) -> None:
         self.store = store
         self.master_key = master_key
         # litellm_settings.max_budget / budget_duration: {"max_budget": micro-USD, "budget_duration": str|None},
         # one more entity in every reservation (master key included), so all spend counts against it
         self.proxy_budget = proxy_budget
+        # model_info.access_groups: a key's `models` entry naming an access group allows its model groups
+        self.access_groups = access_groups or {}
         self.clock = clock
         self.reservation_ttl = reservation_ttl  # deadline of reservations made without a router lease
         self.done_ttl = done_ttl
@@ -110,10 +112,12 @@ class Ledger:
         if not model:
             return
         target = (doc.get("aliases") or {}).get(model, model)
-        for owner, models in (("key " + self.label(doc), doc.get("models")), ("its team", (team or {}).get("models"))):
-            if models and ALL_MODELS not in models and model not in models and target not in models:
+        for owner, models in (("the key", doc.get("models")), ("its team", (team or {}).get("models"))):
+            if models and ALL_MODELS not in models and model not in models and target not in models and not any(
+                    model in self.access_groups.get(m, ()) or target in self.access_groups.get(m, ()) for m in models):
+                who = f"'{doc['key_alias']}'" if doc.get("key_alias") else doc["token"][:12]
                 raise GatewayError(
-                    ErrorKind.PERMISSION, f"API key {self.label(doc)} is not allowed to use model {model!r} "
+                    ErrorKind.PERMISSION, f"API key {who} is not allowed to use model {model!r} "
                     f"({owner} allows: {', '.join(models)}).", param="model", code="model_not_allowed",
                 )
 

@@ -40,9 +40,18 @@ def proxy_budget(config: GatewayConfig) -> dict | None:
     return {"max_budget": round(ls.max_budget * 1_000_000), "budget_duration": ls.budget_duration}
 
 
+def access_groups(config: GatewayConfig) -> dict[str, set[str]]:
+    """model_info.access_groups -> {access group: model group names}."""
+    out: dict[str, set[str]] = {}
+    for dep in config.model_list:
+        for g in dep.model_info.access_groups:
+            out.setdefault(g, set()).add(dep.model_name)
+    return out
+
+
 def build(config: GatewayConfig, store, **ledger_kw) -> BudgetServicer:
     return BudgetServicer(Ledger(store, config.general_settings.master_key, proxy_budget=proxy_budget(config),
-                                 **ledger_kw))
+                                 access_groups=access_groups(config), **ledger_kw))
 
 
 async def redis_is_volatile(store: RedisStore) -> bool | None:
@@ -103,7 +112,8 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", 
             await store.close()
             raise SystemExit(f"budget_service: database schema: {exc}") from None
         durable = DurableStore(store, record)
-        ledger = Ledger(durable, gs.master_key, proxy_budget=proxy_budget(config), dead_router_grace=grace)
+        ledger = Ledger(durable, gs.master_key, proxy_budget=proxy_budget(config),
+                        access_groups=access_groups(config), dead_router_grace=grace)
         durable.bind(ledger)
         try:
             await durable.start()
@@ -112,7 +122,8 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", 
                         "background", exc.message)
             durable.start_tasks()
     else:
-        ledger = Ledger(store, gs.master_key, proxy_budget=proxy_budget(config), dead_router_grace=grace)
+        ledger = Ledger(store, gs.master_key, proxy_budget=proxy_budget(config), access_groups=access_groups(config),
+                        dead_router_grace=grace)
         if gs.master_key and await redis_is_volatile(store):
             log.warning(VOLATILE_WARNING)
     servicer = BudgetServicer(ledger)

@@ -34,14 +34,17 @@ class AttemptGuard:
         self.admission = admission
         self._covered: set[str] = set()
 
+    def _allowed(self, group: str) -> bool:
+        return model_allowed(self.admission.identity, group, getattr(self.gate, "access_groups", None))
+
     def check_groups(self, groups: list[str], param: str) -> None:
         """Refuse up front (403) a request that names a group its key may not use (e.g. in `fallbacks`)."""
         for g in groups:
-            if not model_allowed(self.admission.identity, g):
+            if not self._allowed(g):
                 raise not_allowed(self.admission, g, param)
 
     async def before_attempt(self, group: str, deployments: list[Deployment], deployment: Deployment) -> None:
-        if not model_allowed(self.admission.identity, group):
+        if not self._allowed(group):
             raise not_allowed(self.admission, group)
         if group not in self._covered:
             await self.gate.extend(self.admission, group, deployments)

@@ -75,14 +75,26 @@ class Admission:
     request: dict | None = field(default=None, repr=False)
 
 
-def model_allowed(identity: budget_pb2.KeyIdentity | None, group: str) -> bool:
+def access_group_map(config) -> dict[str, set[str]]:
+    """model_info.access_groups: access group name -> the model groups it allows."""
+    out: dict[str, set[str]] = {}
+    for dep in getattr(config, "model_list", None) or ():
+        for ag in getattr(dep.model_info, "access_groups", None) or ():
+            out.setdefault(ag, set()).add(dep.model_name)
+    return out
+
+
+def model_allowed(identity: budget_pb2.KeyIdentity | None, group: str,
+                  access_groups: dict[str, set[str]] | None = None) -> bool:
     """May this key (and its team) be served by model group `group`? A name in the allowlist may
-    also be one of the key's aliases that maps to the group."""
+    also be one of the key's aliases that maps to the group, or an access group containing it."""
     if identity is None or identity.is_master:
         return True
     names = {group} | {a for a, g in identity.aliases.items() if g == group}
+    ags = access_groups or {}
     for allowed in (identity.models, identity.team_models):
-        if allowed and ALL_MODELS not in allowed and not names & set(allowed):
+        if allowed and ALL_MODELS not in allowed and not names & set(allowed) \
+                and not any(group in ags.get(m, ()) for m in allowed):
             return False
     return True
 
@@ -188,6 +200,7 @@ class BudgetGate:
         self.timeout = deadline + 0.5
         self.groups = config.groups() if config is not None else {}
         self._resolve = config.deployments_for if config is not None else self.groups.get
+        self.access_groups = access_group_map(config)
         self.router_id = router_id or uuid.uuid4().hex
         self.lease_seconds = lease or float(os.environ.get("GEMGATE_ROUTER_LEASE") or DEFAULT_LEASE)
         self.lease = RouterLease(self.stub, self.router_id, self.lease_seconds, timeout=self.timeout)

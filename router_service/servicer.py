@@ -17,7 +17,7 @@ from gemgate import openai_proto as conv
 from gemgate.errors import GatewayError
 from gemgate.grpc_errors import abort
 from gemgate.v1 import router_pb2, router_pb2_grpc
-from router_service.budget_client import model_allowed
+from router_service.budget_client import access_group_map, model_allowed
 from router_service.call_scope import (  # noqa: F401  (re-exported for RPC handler modules)
     BackgroundTasks, CallScope, StreamedOutput, api_key_from, apply_alias, internal_error,
 )
@@ -104,7 +104,8 @@ class RouterServicer(ResponsesRPCs, NativeRPCs, router_pb2_grpc.RouterServiceSer
         groups = self.router.model_groups()
         if identity is not None and not identity.is_master:
             names = groups + sorted(a for a in identity.aliases if a not in groups)
-            groups = [n for n in names if model_allowed(identity, identity.aliases.get(n, n))]  # key + team
+            ags = access_group_map(self.router.config)  # model_info.access_groups named by the key
+            groups = [n for n in names if model_allowed(identity, identity.aliases.get(n, n), ags)]  # key + team
         now = int(time.time())
         return router_pb2.ListModelsResponse(
             data=[router_pb2.ModelInfo(id=g, created=now, owned_by="gemgate") for g in groups]

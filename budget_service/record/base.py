@@ -48,7 +48,8 @@ class RecordStore(ABC):
         """Lifetime spend per key id | team | user | model group."""
 
     @abstractmethod
-    async def total(self) -> int: ...
+    async def total(self, since: float | None = None) -> int:
+        """All spend (charged at or after `since`; None = all time)."""
 
     @abstractmethod
     async def spend_logs(self, *, filters: dict, start: float | None, end: float | None,

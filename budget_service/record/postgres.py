@@ -224,9 +224,13 @@ class PostgresRecord(RecordStore):
             f"WHERE {col} <> '' GROUP BY {col}"))
         return {r["id"]: int(r["s"] or 0) for r in rows}
 
-    async def total(self) -> int:
+    async def total(self, since: float | None = None) -> int:
+        if since is None:
+            return int(await self._do(lambda pool: pool.fetchval(
+                "SELECT coalesce(sum(spend_micros), 0)::bigint FROM gemgate_spend_logs")))
         return int(await self._do(lambda pool: pool.fetchval(
-            "SELECT coalesce(sum(spend_micros), 0)::bigint FROM gemgate_spend_logs")))
+            "SELECT coalesce(sum(spend_micros), 0)::bigint FROM gemgate_spend_logs WHERE charged_at >= $1",
+            _ts(since))))
 
     async def spend_logs(self, *, filters: dict, start: float | None, end: float | None,
                          offset: int, limit: int) -> tuple[list[dict], int]:

@@ -215,8 +215,8 @@ async def key_delete(request: Request):
 async def key_list(request: Request, team_id: str | None = None, user_id: str | None = None,
                    key_alias: str | None = None, return_full_object: bool = False, page: int = 1, size: int = 10):
     """LiteLLM's paging: `page` (1-based) and `size` (default 10, at most 100)."""
-    if page < 1:
-        raise invalid("page must be >= 1", param="page")
+    if not 1 <= page <= 1_000_000:
+        raise invalid("page must be between 1 and 1000000", param="page")
     if not 1 <= size <= 100:
         raise invalid("size must be between 1 and 100", param="size")
     resp = await _call(request, "ListKeys", budget_pb2.ListKeysRequest(

@@ -48,14 +48,17 @@ def parse_day(value: str | None, param: str, *, end: bool = False) -> float:
             dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
             if dt.tzinfo is None:
                 dt = dt.replace(tzinfo=timezone.utc)
-    except ValueError:
+        return dt.timestamp()
+    except (ValueError, OverflowError):
         raise invalid(f"{param}: {value[:40]!r} is not a date (YYYY-MM-DD)", param=param) from None
-    return dt.timestamp()
+
+
+MAX_PAGE = 1_000_000
 
 
 def check_page(page: int, page_size: int, size_param: str = "page_size", max_size: int = 1000) -> None:
-    if page < 1:
-        raise invalid("page must be >= 1", param="page")
+    if not 1 <= page <= MAX_PAGE:
+        raise invalid(f"page must be between 1 and {MAX_PAGE}", param="page")
     if not 1 <= page_size <= max_size:
         raise invalid(f"{size_param} must be between 1 and {max_size}", param=size_param)
 

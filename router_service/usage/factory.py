@@ -1,7 +1,8 @@
 """Build the usage dispatcher from litellm_settings (LiteLLM-compatible callback names) + environment.
 
 success records -> success_callback + callbacks; failure records -> failure_callback + callbacks.
-Names: langsmith | otel (opentelemetry) | generic_api (generic) | jsonl. A configured sink with a
+Names: langsmith | langfuse | otel (opentelemetry) | generic_api (generic) | jsonl; prometheus is
+accepted and needs no sink (GET /metrics). A configured sink with a
 missing required variable is a startup `ConfigError` naming the variable; unknown names too.
 """
 
@@ -16,6 +17,8 @@ from gemgate.config import ConfigError, GatewayConfig
 from router_service.usage.callbacks import UsageSink, parse_header_list
 from router_service.usage.callbacks.generic_api import GenericApiSink
 from router_service.usage.callbacks.jsonl import DEFAULT_PATH, JsonlSink
+from router_service.usage.callbacks.langfuse import DEFAULT_HOST as LANGFUSE_HOST
+from router_service.usage.callbacks.langfuse import LangfuseSink
 from router_service.usage.callbacks.langsmith import DEFAULT_BASE_URL, LangSmithSink
 from router_service.usage.callbacks.otel import OtelSink, traces_url
 from router_service.usage.dispatcher import DispatcherSettings, SinkRoute, UsageDispatcher
@@ -25,6 +28,7 @@ ALIASES = {
     "otel": "otel", "opentelemetry": "otel",
     "generic_api": "generic_api", "generic": "generic_api",
     "jsonl": "jsonl",
+    "langfuse": "langfuse",
     # Prometheus needs no sink: every process's metrics are always served at GET /metrics
     "prometheus": "prometheus",
 }
@@ -36,7 +40,8 @@ def canonical_sink_name(name: str, where: str) -> str:
     if key not in ALIASES:
         raise ConfigError(
             f"litellm_settings.{where}: unsupported callback {name!r} "
-            f"(gemgate supports: langsmith, otel/opentelemetry, generic_api/generic, jsonl, prometheus (= GET /metrics))"
+            f"(gemgate supports: langsmith, langfuse, otel/opentelemetry, generic_api/generic, jsonl, "
+            f"prometheus (= GET /metrics))"
         )
     return ALIASES[key]
 
@@ -62,6 +67,13 @@ def _make_sink(name: str, environ: Mapping[str, str], client_factory) -> UsageSi
             api_key=_require(environ, "LANGSMITH_API_KEY", name),
             project=environ.get("LANGSMITH_PROJECT") or "default",
             base_url=environ.get("LANGSMITH_BASE_URL") or environ.get("LANGSMITH_ENDPOINT") or DEFAULT_BASE_URL,
+        )
+    if name == "langfuse":
+        return LangfuseSink(
+            client_factory(),
+            public_key=_require(environ, "LANGFUSE_PUBLIC_KEY", name),
+            secret_key=_require(environ, "LANGFUSE_SECRET_KEY", name),
+            host=environ.get("LANGFUSE_HOST") or environ.get("LANGFUSE_BASE_URL") or LANGFUSE_HOST,
         )
     if name == "otel":
         url = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()

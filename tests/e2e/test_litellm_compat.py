@@ -186,3 +186,13 @@ def test_cli_refuses_unsupported_setting_and_flag_and_checks_config(tmp_path):
     assert res.returncode == 2 and "litellm_settings.drop_params" in res.stderr
     res = run_cli(["--help"])
     assert "--detailed_debug" in res.stdout and "--num_workers" in res.stdout
+
+
+def test_access_groups_in_key_models(gw):
+    key = admin(gw, "/key/generate", {"models": ["beta"], "key_alias": "beta-only"})["key"]
+    c = client(gw, key)
+    assert c.chat.completions.create(model="tuned", messages=[{"role": "user", "content": "x"}]).choices
+    assert [m.id for m in c.models.list().data] == ["tuned"]
+    with pytest.raises(openai.PermissionDeniedError) as exc:
+        c.chat.completions.create(model="gemini/gemini-2.0-flash", messages=[{"role": "user", "content": "x"}])
+    assert "API key 'beta-only' is not allowed" in exc.value.body["message"]

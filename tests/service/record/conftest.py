@@ -114,8 +114,10 @@ class Gateway:
         return records_pb2_grpc.RecordServiceStub(self._ch())
 
     async def wipe_redis(self) -> None:
-        """Redis restarted empty (only this gateway's keys: the server is shared)."""
-        await self.redis.delete_prefix()
+        """Redis restarted empty: this gateway's keys vanish at once (the server is shared, so only
+        ours, in one script, like a restart: nothing sees a half-deleted state)."""
+        await self.redis.r.eval("for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end",
+                                0, self.redis.prefix.replace("*", "\\*") + "*")
 
     async def close(self) -> None:
         for ch in self.channels:

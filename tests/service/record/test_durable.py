@@ -136,11 +136,12 @@ async def test_rebuild_by_itself_without_any_request(gateway):
     await gateway.durable.outbox.flush()
     before = gateway.durable.rebuilds
     await gateway.wipe_redis()
-    for _ in range(100):  # the watcher notices within its interval
-        if await gateway.redis.get_doc("key", hash_key(key)) is not None:
+    for _ in range(200):  # the watcher notices within its interval (no request asks for the key)
+        if gateway.durable.rebuilds > before:
             break
         await asyncio.sleep(0.05)
     assert gateway.durable.rebuilds == before + 1
+    assert await gateway.redis.get_doc("key", hash_key(key)) is not None
     assert await gateway.redis.get_int(gateway.ledger.spend_key("key", (await gateway.redis.get_doc(
         "key", hash_key(key)))["id"], {}, gateway.clock())[0]) == 10
 
@@ -196,3 +197,25 @@ async def test_spend_logs_and_report_rpcs(gateway):
     with pytest.raises(grpc.aio.AioRpcError) as ei:
         await rec.SpendLogs(records_pb2.SpendLogsRequest(api_key=MASTER, page_size=100000))
     assert from_rpc_error(ei.value).kind is ErrorKind.INVALID_REQUEST
+
+
+async def test_proxy_wide_budget_holds_across_redis_loss(schema):
+    """litellm_settings.max_budget (the proxy's own budget) is rebuilt from the log too."""
+    from tests.service.record.conftest import start_gateway
+
+    gw = await start_gateway(schema, proxy_budget={"max_budget": 5000, "budget_duration": "30d"})
+    try:
+        stub = gw.stub()
+        k1, k2 = await new_key(stub), await new_key(stub)
+        await spend(stub, k1, "p1", 3000, 3000)
+        await gw.durable.outbox.flush()
+        await gw.wipe_redis()
+        await stub.Reserve(budget_pb2.ReserveRequest(api_key=k2, request_id="p2", estimated_cost_micros=1500))
+        with pytest.raises(grpc.aio.AioRpcError) as ei:  # 3000 + 1500 held + 1000 > 5000
+            await stub.Reserve(budget_pb2.ReserveRequest(api_key=k2, request_id="p3", estimated_cost_micros=1000))
+        assert from_rpc_error(ei.value).kind is ErrorKind.BUDGET_EXCEEDED
+        assert "proxy" in from_rpc_error(ei.value).message
+    finally:
+        await gw.close()
+        await gw.redis.delete_prefix()
+        await gw.redis.close()

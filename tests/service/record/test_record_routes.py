@@ -81,6 +81,17 @@ async def test_spend_logs_route(gateway, client):
     assert r.status_code == 400 and r.json()["error"]["param"] == "start_date"
     r = await client.get("/spend/logs", headers={"Authorization": f"Bearer {k1}"})
     assert r.status_code == 403
+    # hostile paging and dates: always a 400 naming the parameter, never a 500
+    for params, param in (({"page": 2**40}, "page"), ({"page_size": 0}, "page_size"), ({"page": -1}, "page"),
+                          ({"start_date": "9999-12-31", "end_date": "9999-12-31"}, "end_date"),
+                          ({"start_date": "2027-13-01", "end_date": "2027-03-01"}, "start_date"),
+                          ({"start_date": "x" * 10000, "end_date": "2027-03-01"}, "start_date")):
+        r = await client.get("/spend/logs", headers=M, params=params)
+        assert r.status_code == 400 and r.json()["error"]["param"] == param, (params, r.text[:200])
+    r = await client.get("/user/list", headers=M, params={"page": 2**40})
+    assert r.status_code == 400
+    r = await client.get("/key/list", headers=M, params={"page": 2**40})
+    assert r.status_code == 400
 
     # /global/spend/report
     r = await client.get("/global/spend/report", headers=M,

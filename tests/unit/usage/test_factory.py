@@ -24,15 +24,15 @@ async def test_routing_follows_litellm_lists(tmp_path):
 
 @pytest.mark.parametrize("name,var", [("langsmith", "LANGSMITH_API_KEY"), ("otel", "OTEL_EXPORTER_OTLP_ENDPOINT"),
                                       ("opentelemetry", "OTEL_EXPORTER_OTLP_ENDPOINT"),
-                                      ("generic_api", "GENERIC_LOGGER_ENDPOINT")])
+                                      ("generic_api", "GENERIC_LOGGER_ENDPOINT"), ("langfuse", "LANGFUSE_PUBLIC_KEY")])
 def test_missing_env_names_the_variable(name, var):
     with pytest.raises(ConfigError, match=var):
         build_dispatcher(cfg(callbacks=[name]), {})
 
 
 def test_unknown_callback_is_a_startup_error():
-    with pytest.raises(ConfigError, match="success_callback.*'langfuse'"):
-        build_dispatcher(cfg(success_callback=["langfuse"]), {})
+    with pytest.raises(ConfigError, match="success_callback.*'datadog'"):
+        build_dispatcher(cfg(success_callback=["datadog"]), {})
 
 
 def test_jsonl_default_path_and_missing_dir(tmp_path):
