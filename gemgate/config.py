@@ -246,6 +246,8 @@ class LiteLLMSettings(_Strict):
     budget_duration: str | None = None
     # usage records without messages/responses
     turn_off_message_logging: bool = False
+    # hosts user-supplied media URLs may name (on top of the SSRF address check)
+    user_url_allowed_hosts: list[str] = Field(default_factory=list)
     # response cache: recognised, not implemented (one-time warning; every request goes upstream)
     cache: bool = False
     cache_params: dict[str, Any] = Field(default_factory=dict)

@@ -82,8 +82,6 @@ KNOWN: dict[str, dict[str, tuple[str, str]]] = {
         "allowed_fails": (WARN, "set router_settings.allowed_fails"),
         "public_model_groups": (WARN, "gemgate has no model hub UI"),
         "public_model_groups_links": (WARN, "gemgate has no model hub UI"),
-        "user_url_allowed_hosts": (WARN, "gemgate fetches image URLs from public addresses only; allow internal "
-                                         "networks with general_settings.media_allowed_networks"),
         "default_fallbacks_per_model": (REFUSE, "use fallbacks"),
         "max_internal_user_budget": (REFUSE, "set max_budget on each user with POST /user/new"),
         "internal_user_budget_duration": (REFUSE, "set budget_duration on each user with POST /user/new"),

@@ -24,7 +24,8 @@ async def run(config: GatewayConfig, address: str, budget_address: str | None, s
     usage = build_dispatcher(config, os.environ)
     usage.start()
     http = http_client()
-    providers = build_providers(http, GoogleTokens(), media_fetcher(http, config.general_settings))
+    providers = build_providers(http, GoogleTokens(), media_fetcher(http, config.general_settings,
+                                                                  config.litellm_settings.user_url_allowed_hosts))
     router = Router(config, providers)
     metrics.set_model_groups(config.groups())  # metric labels: configured groups only
     if config.general_settings.master_key:

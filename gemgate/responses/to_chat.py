@@ -9,6 +9,7 @@ adapters refuse them by name or drop them under drop_params (also per deployment
 
 from __future__ import annotations
 
+import mimetypes
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,7 +102,8 @@ def _user_part(part: dict, p: str) -> dict:
         f: dict[str, Any] = {}
         if part.get("file_data"):
             data = part["file_data"]
-            f["file_data"] = data if data.startswith("data:") else f"data:application/pdf;base64,{data}"
+            mime = mimetypes.guess_type(part.get("filename") or "")[0] or "application/pdf"
+            f["file_data"] = data if data.startswith("data:") else f"data:{mime};base64,{data}"
         else:
             f["file_id"] = _uri(part, p, "file_url")
         if part.get("filename"):

@@ -27,8 +27,9 @@ def build_providers(http: httpx.AsyncClient, tokens: GoogleTokens, fetcher: Medi
     return {"gemini": AIStudioProvider(http, fetcher), "vertex_ai": VertexProvider(http, tokens, fetcher)}
 
 
-def media_fetcher(http: httpx.AsyncClient, settings: GeneralSettings) -> MediaFetcher:
+def media_fetcher(http: httpx.AsyncClient, settings: GeneralSettings, allowed_hosts=()) -> MediaFetcher:
     """Remote image/file URLs are fetched behind the SSRF guard (public addresses only, unless a
     network is listed in general_settings.media_allowed_networks)."""
     return MediaFetcher(http, allowed_networks=settings.media_allowed_networks,
-                        max_bytes=settings.media_max_bytes, timeout=settings.media_fetch_timeout)
+                        max_bytes=settings.media_max_bytes, timeout=settings.media_fetch_timeout,
+                        allowed_hosts=allowed_hosts or ())

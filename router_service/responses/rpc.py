@@ -115,10 +115,12 @@ class ResponsesRPCs:
                     yield convert.event_from_dict(ev)
             scope.ok = True
             scope.settle()
-            for ev in translator.finish():
-                yield convert.event_from_dict(ev)
+            final = translator.finish()
+            # stored before response.completed leaves, so the client can continue from it at once
             await self._store(scope, body, plan, translator.response)
             context.set_trailing_metadata(scope.metadata())
+            for ev in final:
+                yield convert.event_from_dict(ev)
         except Exception as exc:
             if translator is not None and not isinstance(exc, GeneratorExit):
                 err = exc if isinstance(exc, GatewayError) else None

@@ -180,3 +180,23 @@ def test_grpc_callers_get_the_responses_rpcs(gw, fake_gemini):
         with pytest.raises(grpc.RpcError) as exc:
             stub.GetResponse(rpb.GetResponseRequest(response_id=streamed_id), metadata=md, timeout=10)
         assert exc.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_cancelled_stream_is_charged_and_releases_its_slot(gw, fake_gemini):
+    key = new_key(gw, max_parallel_requests=1, max_budget=1.0)
+    slow = [{"candidates": [{"content": {"role": "model", "parts": [{"text": f"part{i} "}]}}]} for i in range(20)]
+    slow.append({"candidates": [{"content": {"role": "model", "parts": [{"text": "end"}]}, "finishReason": "STOP"}]})
+    fake_gemini.enqueue("gemini-2.5-flash", {"sse": slow, "gap": 0.2})
+    hdrs = {"Authorization": f"Bearer {key}"}
+    with httpx.stream("POST", f"{gw.base_url}/v1/responses", json={"model": "flash", "input": "long", "stream": True},
+                      headers=hdrs, timeout=30) as r:
+        assert r.status_code == 200
+        lines = r.iter_lines()  # kept referenced: a collected iterator would close the connection
+        next(line for line in lines if line.startswith("data: ") and "part0" in line)
+        busy = httpx.post(f"{gw.base_url}/v1/responses", json={"model": "flash", "input": "x"}, headers=hdrs, timeout=30)
+        assert busy.status_code == 429  # the one slot is the stream's
+    deadline = time.monotonic() + 10
+    while httpx.post(f"{gw.base_url}/v1/responses", json={"model": "flash", "input": "x"}, headers=hdrs, timeout=30).status_code != 200:
+        assert time.monotonic() < deadline, "parallel slot not released after the client went away"
+        time.sleep(0.2)
+    assert settled(gw, key, lambda s: s > 0) > 0  # the cut-short stream was charged for what it produced

@@ -56,14 +56,22 @@ class MediaFetcher:
         timeout: float = 10.0,
         max_redirects: int = 3,
         resolver: Resolver | None = None,
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
         self.http = http
+        # litellm_settings.user_url_allowed_hosts: when set, only these hosts ("*.example.com" matches
+        # subdomains), on top of the address check
+        self.allowed_hosts = [h.lower().rstrip(".") for h in allowed_hosts]
         self.allow_private = allow_private
         self.allowed = [ipaddress.ip_network(n) for n in allowed_networks]
         self.max_bytes = max_bytes
         self.timeout = timeout
         self.max_redirects = max_redirects
         self.resolver = resolver or system_resolver
+
+    def _host_allowed(self, host: str) -> bool:
+        host = host.lower().rstrip(".")
+        return any(host == h or (h.startswith("*.") and host.endswith(h[1:])) for h in self.allowed_hosts)
 
     def _ip_allowed(self, ip: IPAddress) -> bool:
         return self.allow_private or is_public_ip(ip) or any(ip in n for n in self.allowed)
@@ -72,6 +80,8 @@ class MediaFetcher:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise invalid("media URL must be http(s)", where)
+        if self.allowed_hosts and not self._host_allowed(parts.hostname):
+            raise invalid("media URL host is not in litellm_settings.user_url_allowed_hosts", where)
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
             literal = ipaddress.ip_address(parts.hostname)

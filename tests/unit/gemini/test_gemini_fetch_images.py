@@ -179,3 +179,25 @@ def test_pure_helpers():
     out = with_fetched_images(req, {"https://a.example/x.png": ("image/png", "AA==")})
     assert out["messages"][1]["content"][0]["image_url"]["url"] == "data:image/png;base64,AA=="
     assert req["messages"][1]["content"][0]["image_url"]["url"].startswith("https://")  # input untouched
+
+
+async def test_user_url_allowed_hosts(server):
+    """litellm_settings.user_url_allowed_hosts: only listed hosts (`*.x` for subdomains), on top of
+    the address check; a host outside the list is refused before any DNS lookup or connection."""
+    port = server.rsplit(":", 1)[1]
+    looked_up = []
+
+    async def resolver(host, p):
+        looked_up.append(host)
+        return ["127.0.0.1"]
+    kw = {"resolver": resolver, "allowed_networks": ["127.0.0.1/32"], "allowed_hosts": ["img.test", "*.cdn.test"]}
+    req = await _fetch(f"http://img.test:{port}/img.png", **kw)
+    assert req["messages"][0]["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
+    await _fetch(f"http://a.cdn.test:{port}/img.png", **kw)
+    looked_up.clear()
+    for url in (f"http://evil.test:{port}/img.png", f"http://cdn.test.evil:{port}/img.png"):
+        with pytest.raises(GatewayError) as exc:
+            await _fetch(url, **kw)
+        _expect_400(exc)
+        assert "user_url_allowed_hosts" in exc.value.message
+    assert looked_up == []
