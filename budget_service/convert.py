@@ -15,13 +15,14 @@ def _struct(d: dict | None) -> struct_pb2.Struct:
     return s
 
 
-def identity(is_master: bool, doc: dict | None) -> budget_pb2.KeyIdentity:
+def identity(is_master: bool, doc: dict | None, team: dict | None = None) -> budget_pb2.KeyIdentity:
     if doc is None:
         return budget_pb2.KeyIdentity(is_master=is_master)
     return budget_pb2.KeyIdentity(
         is_master=False, key_hash=doc["token"], key_alias=doc.get("key_alias") or "",
         team_id=doc.get("team_id") or "", user_id=doc.get("user_id") or "", models=doc.get("models") or [],
         metadata=_struct(doc.get("metadata")), aliases=doc.get("aliases") or {},
+        team_models=(team or {}).get("models") or [],
     )
 
 

@@ -48,7 +48,7 @@ class Ledger:
     def __init__(
         self, store: RedisStore, master_key: str | None, *, clock: Callable[[], float] = time.time,
         reservation_ttl: float = 900.0, done_ttl: int = 86400, proxy_budget: dict | None = None,
-        access_groups: dict[str, set[str]] | None = None,
+        access_groups: dict[str, set[str]] | None = None, dead_router_grace: float = 15.0,
     ) -> None:
         self.store = store
         self.master_key = master_key
@@ -58,8 +58,14 @@ class Ledger:
         # model_info.access_groups: a key's `models` entry naming an access group allows its model groups
         self.access_groups = access_groups or {}
         self.clock = clock
-        self.reservation_ttl = reservation_ttl
+        self.reservation_ttl = reservation_ttl  # deadline of reservations made without a router lease
         self.done_ttl = done_ttl
+        # a dead router's reservations are resolved only after the store has been reachable this
+        # long, so that live routers cut off by an outage renew their leases first
+        self.dead_router_grace = dead_router_grace
+
+    def allow_dead(self) -> bool:
+        return self.store.reachable_for() >= self.dead_router_grace
 
     # ---------------- identity ----------------
     async def identify(self, api_key: str) -> tuple[bool, dict | None]:
@@ -115,12 +121,13 @@ class Ledger:
                     f"({owner} allows: {', '.join(models)}).", param="model", code="model_not_allowed",
                 )
 
-    async def authorize(self, api_key: str, model: str = "") -> tuple[bool, dict | None]:
+    async def authorize(self, api_key: str, model: str = "") -> tuple[bool, dict | None, dict | None]:
         is_master, doc = await self.identify(api_key)
+        team = None
         if doc is not None:
             team, _ = await self._team_user(doc)
             self._check_model(doc, team, model)
-        return is_master, doc
+        return is_master, doc, team
 
     # ---------------- admission ----------------
     def _entity(self, kind: str, id_: str, doc: dict, now: float, name: str) -> EntityArgs:
@@ -147,8 +154,11 @@ class Ledger:
         return self.store.k(f"spend:{kind}:{id_}:all"), int(now) + 10 * 365 * 86400
 
     async def reserve(
-        self, api_key: str, request_id: str, model: str, est_cost: int, est_tokens: int
-    ) -> tuple[bool, dict | None, int]:
+        self, api_key: str, request_id: str, model: str, est_cost: int, est_tokens: int, *,
+        router_id: str = "", lease: float = 0.0, extend: bool = False,
+    ) -> tuple[bool, dict | None, int, dict | None]:
+        """Admit (or, with `extend`, raise the reservation of) one request.
+        -> (is_master, key doc, reserved micro-USD, team doc)."""
         if not request_id:
             raise invalid("request_id is required", param="request_id")
         is_master, doc = await self.identify(api_key)
@@ -156,6 +166,7 @@ class Ledger:
         entities: list[EntityArgs] = []
         labels: list[str] = []
         attrib: dict[str, str] = {}
+        team = None
         if doc is not None:
             team, user = await self._team_user(doc)
             self._check_model(doc, team, model)
@@ -170,15 +181,20 @@ class Ledger:
         if self.proxy_budget is not None:
             entities.append(self._entity("proxy", "global", self.proxy_budget, now, "proxy"))
             labels.append("the proxy (litellm_settings.max_budget)")
+        lease = lease if lease and lease > 0 else 15.0
         res = await self.store.reserve(
             now=now, request_id=request_id, amount=max(0, est_cost), tokens=max(0, est_tokens),
-            deadline=now + self.reservation_ttl, done_ttl=self.done_ttl, model=model, attrib=attrib,
-            entities=entities,
+            deadline=now + (lease if router_id else self.reservation_ttl), done_ttl=self.done_ttl, model=model,
+            attrib=attrib, entities=entities, router=router_id, lease=lease, extend=extend,
+            allow_dead=self.allow_dead(),
         )
         if res.ok:
-            return is_master, doc, res.reserved
+            return is_master, doc, res.reserved, team
         if res.reason == "duplicate":
             raise invalid(f"request id {request_id[:64]!r} was already used", param="request_id")
+        if res.reason in ("missing", "mismatch"):
+            raise invalid(f"request id {request_id[:64]!r} has no open reservation of this key to extend",
+                          param="request_id")
         who = labels[res.entity]
         if res.reason == "budget":
             raise GatewayError(
@@ -197,12 +213,21 @@ class Ledger:
     async def settle(self, request_id: str, cost: int, tokens: int, model: str, success: bool) -> tuple[bool, int]:
         return await self.store.settle(
             now=self.clock(), request_id=request_id, cost=cost, tokens=tokens, model=model,
-            done_ttl=self.done_ttl, how="settled" if success else "failed",
+            done_ttl=self.done_ttl, how="settled" if success else "failed", allow_dead=self.allow_dead(),
         )
+
+    async def heartbeat(self, router_id: str, lease: float, started: list[str]) -> int:
+        if not router_id:
+            raise invalid("router_id is required", param="router_id")
+        return await self.store.heartbeat(router=router_id, lease=lease if lease > 0 else 15.0, started=started)
+
+    async def sweep(self) -> int:
+        """Resolve due reservations (dead routers' and expired ones); returns how many."""
+        return await self.store.sweep(now=self.clock(), done_ttl=self.done_ttl, allow_dead=self.allow_dead())
 
     # ---------------- spend views ----------------
     async def period_spend(self, kind: str, id_: str, doc: dict) -> int:
-        await self.store.sweep(now=self.clock(), done_ttl=self.done_ttl)
+        await self.sweep()
         key, _ = self.spend_key(kind, id_, doc, self.clock())
         return await self.store.get_int(key)
 
@@ -352,7 +377,7 @@ class Ledger:
     async def spend_view(self, caller: str, view: str) -> tuple[int, list[dict]]:
         """Lifetime spend rows: view keys | users | teams | models | global."""
         await self.require_master(caller)
-        await self.store.sweep(now=self.clock(), done_ttl=self.done_ttl)
+        await self.sweep()
         total = await self.store.global_spend()
         if view == "global":
             return total, []

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import os
 import sys
 
 from budget_service.durable import DurableStore
@@ -62,6 +64,30 @@ async def redis_is_volatile(store: RedisStore) -> bool | None:
     return cfg.get("appendonly") == "no" and not (cfg.get("save") or "").strip()
 
 
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        raise SystemExit(f"budget_service: {name} must be a number of seconds") from None
+    if not value > 0:
+        raise SystemExit(f"budget_service: {name} must be > 0")
+    return value
+
+
+async def sweep_forever(ledger: Ledger, interval: float) -> None:
+    """Resolve dead routers' reservations even when no request arrives to run the sweep."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            n = await ledger.sweep()
+            if n:
+                log.info("resolved %d reservation(s) of dead routers or past their deadline", n)
+        except GatewayError:
+            pass  # Redis away: the next round (or request) sweeps
+        except Exception:  # pragma: no cover - a bug must not stop the sweeper
+            log.exception("reservation sweep failed")
+
+
 async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", secret: str | None = None) -> None:
     gs = config.general_settings
     store = RedisStore.from_url(config.redis_url(), prefix=prefix, deadline=gs.budget_deadline)
@@ -75,6 +101,7 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", 
                 "is not reachable. Provide one with general_settings.redis_url in the config or the REDIS_URL "
                 "environment variable (e.g. redis://127.0.0.1:6379/0)."
             ) from None
+    grace = _env_seconds("GEMGATE_DEAD_ROUTER_GRACE", 15.0)
     db_url = config.database_url()
     record = durable = None
     if db_url:
@@ -86,7 +113,7 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", 
             raise SystemExit(f"budget_service: database schema: {exc}") from None
         durable = DurableStore(store, record)
         ledger = Ledger(durable, gs.master_key, proxy_budget=proxy_budget(config),
-                        access_groups=access_groups(config))
+                        access_groups=access_groups(config), dead_router_grace=grace)
         durable.bind(ledger)
         try:
             await durable.start()
@@ -95,7 +122,8 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", 
                         "background", exc.message)
             durable.start_tasks()
     else:
-        ledger = Ledger(store, gs.master_key, proxy_budget=proxy_budget(config), access_groups=access_groups(config))
+        ledger = Ledger(store, gs.master_key, proxy_budget=proxy_budget(config), access_groups=access_groups(config),
+                        dead_router_grace=grace)
         if gs.master_key and await redis_is_volatile(store):
             log.warning(VOLATILE_WARNING)
     servicer = BudgetServicer(ledger)
@@ -105,7 +133,11 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", 
         budget_pb2_grpc.add_BudgetServiceServicer_to_server(servicer, server)
         records_pb2_grpc.add_RecordServiceServicer_to_server(records, server)
 
+    sweeper = asyncio.get_running_loop().create_task(
+        sweep_forever(ledger, _env_seconds("GEMGATE_SWEEP_INTERVAL", 5.0)))
+
     async def on_stop() -> None:
+        sweeper.cancel()
         if durable is not None:
             await durable.stop()
         await store.close()

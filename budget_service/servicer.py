@@ -48,15 +48,21 @@ class BudgetServicer(budget_pb2_grpc.BudgetServiceServicer):
 
     @_rpc
     async def Authorize(self, request):
-        is_master, doc = await self.ledger.authorize(request.api_key, request.model)
-        return budget_pb2.AuthorizeResponse(identity=convert.identity(is_master, doc))
+        is_master, doc, team = await self.ledger.authorize(request.api_key, request.model)
+        return budget_pb2.AuthorizeResponse(identity=convert.identity(is_master, doc, team))
 
     @_rpc
     async def Reserve(self, request):
-        is_master, doc, reserved = await self.ledger.reserve(
-            request.api_key, request.request_id, request.model, request.estimated_cost_micros, request.estimated_tokens
+        is_master, doc, reserved, team = await self.ledger.reserve(
+            request.api_key, request.request_id, request.model, request.estimated_cost_micros,
+            request.estimated_tokens, router_id=request.router_id, lease=request.lease_seconds, extend=request.extend,
         )
-        return budget_pb2.ReserveResponse(identity=convert.identity(is_master, doc), reserved_micros=reserved)
+        return budget_pb2.ReserveResponse(identity=convert.identity(is_master, doc, team), reserved_micros=reserved)
+
+    @_rpc
+    async def Heartbeat(self, request):
+        marked = await self.ledger.heartbeat(request.router_id, request.lease_seconds, list(request.started_request_ids))
+        return budget_pb2.HeartbeatResponse(marked=marked)
 
     @_rpc
     async def Settle(self, request):

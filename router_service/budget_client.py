@@ -4,36 +4,54 @@
 (no authentication, nothing to enforce).
 
     gate = BudgetGate(address, deadline=config.general_settings.budget_deadline, config=config)
-    admission = await gate.admit(api_key, request_id, request)            # raises GatewayError
+    admission = await gate.admit(api_key, request_id, request)     # raises GatewayError
+    await gate.extend(admission, group)        # before an attempt on a pricier group (AttemptGuard)
+    await gate.mark_started(admission)         # before the first upstream call
     try: ... finally: await gate.settle(admission, usage=usage, route=route_info, success=ok)
 
-Admission happens before a deployment is chosen, so the worst-case cost is estimated with the most
-expensive deployment of the request's model group (from `config`, or the `deployments` argument;
-without either, with the pricing table for the model name). Settle never raises: it is retried with
-backoff on transient failures, shielded from cancellation, and idempotent by request id (the
-service applies it at most once). A request that failed without usage is charged 0; one that
-succeeded without usage is charged its full reservation (conservative).
+Money rules (README "Virtual keys, budgets, limits"):
+- `request_id` is made by the router for every request (never the client's x-request-id).
+- A reservation is an UPPER BOUND of what the attempt can cost (`estimate`): prompt tokens bounded by
+  the bytes of every string the client sends plus per-part media bounds (cost.prompt_token_bound),
+  output = max_tokens (thinking included; the deployment's max_tokens, else the model's maximum
+  output, when the request sets none) times `n`, priced on the most expensive deployment of the
+  group. Before a later attempt on a group that may cost more, `extend` reserves the difference or
+  the request stops with budget_exceeded.
+- Settlement is exactly once per request id and never lost while this process lives: `settle`
+  retries (capped backoff) until budget_service answers, holding up to MAX_PENDING settlements in
+  memory. If the router process dies, its lease lapses and budget_service's sweeper resolves its
+  open reservations (released if never started, else charged in full).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import grpc
 
 from gemgate import metrics
+from gemgate.config import ALL_MODELS
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import from_rpc_error
+from gemgate.grpc_server import MESSAGE_OPTIONS
 from gemgate.v1 import budget_pb2, budget_pb2_grpc
 from router_service import cost
+from router_service.router_lease import RouterLease
 
-log = logging.getLogger("gemgate.router.budget")
+_log = logging.getLogger("gemgate.router.budget")
 
-SETTLE_ATTEMPTS = 4
-SETTLE_BACKOFF = 0.2  # seconds, doubled per attempt
+SETTLE_BACKOFF = 0.2      # seconds, doubled per attempt ...
+SETTLE_BACKOFF_MAX = 5.0  # ... up to this
+MAX_PENDING = 10_000      # settlements held while budget_service / Redis are unreachable
+DEFAULT_LEASE = 15.0      # seconds; GEMGATE_ROUTER_LEASE overrides
+# reconnect quickly when budget_service comes back (gRPC's default backoff grows to 120 s)
+CHANNEL_OPTIONS = [*MESSAGE_OPTIONS, ("grpc.initial_reconnect_backoff_ms", 100),
+                   ("grpc.min_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 1000)]
 
 
 def missing_key() -> GatewayError:
@@ -52,6 +70,33 @@ class Admission:
     reserved_micros: int = 0
     estimated_tokens: int = 0
     settled: bool = field(default=False, repr=False)
+    started: bool = field(default=False, repr=False)
+    api_key: str = field(default="", repr=False)
+    request: dict | None = field(default=None, repr=False)
+
+
+def access_group_map(config) -> dict[str, set[str]]:
+    """model_info.access_groups: access group name -> the model groups it allows."""
+    out: dict[str, set[str]] = {}
+    for dep in getattr(config, "model_list", None) or ():
+        for ag in getattr(dep.model_info, "access_groups", None) or ():
+            out.setdefault(ag, set()).add(dep.model_name)
+    return out
+
+
+def model_allowed(identity: budget_pb2.KeyIdentity | None, group: str,
+                  access_groups: dict[str, set[str]] | None = None) -> bool:
+    """May this key (and its team) be served by model group `group`? A name in the allowlist may
+    also be one of the key's aliases that maps to the group, or an access group containing it."""
+    if identity is None or identity.is_master:
+        return True
+    names = {group} | {a for a, g in identity.aliases.items() if g == group}
+    ags = access_groups or {}
+    for allowed in (identity.models, identity.team_models):
+        if allowed and ALL_MODELS not in allowed and not names & set(allowed) \
+                and not any(group in ags.get(m, ()) for m in allowed):
+            return False
+    return True
 
 
 class OpenGate:
@@ -63,12 +108,20 @@ class OpenGate:
     async def admit(self, api_key: str | None, request_id: str, request: dict, deployments=None) -> Admission:
         return Admission(request_id, model=str(request.get("model", "")))
 
-    async def settle(self, admission: Admission, *, usage: dict | None, route, success: bool) -> int:
+    async def extend(self, admission: Admission, group: str, deployments=None) -> None:
+        return None
+
+    async def mark_started(self, admission: Admission) -> None:
+        admission.started = True
+
+    async def settle(self, admission: Admission, *, usage: dict | None, route, success: bool,
+                     cost_micros: int | None = None, log=None) -> int:
         """Nothing to enforce; returns the request's cost for reporting."""
         if admission is None or admission.settled:
             return 0
         admission.settled = True
-        return charge_micros(admission, usage=usage, route=route, success=success)
+        return cost_micros if cost_micros is not None else charge_micros(
+            admission, usage=usage, route=route, success=success)
 
     async def close(self) -> None:
         return None
@@ -85,20 +138,28 @@ def charge_micros(admission: Admission, *, usage: dict | None, route, success: b
     return cost.cost_micros(admission.model, usage, None)
 
 
-def estimate(request: dict, deployments: Sequence | None) -> tuple[int, int]:
-    """(worst-case cost in micro-USD, worst-case tokens) over the candidate deployments; `n`
-    choices multiply the output."""
-    model = str(request.get("model", ""))
-    prompt = cost.estimate_prompt_tokens(request)
+def _input_window(dep) -> int:
+    mi = getattr(dep, "model_info", None)
+    return getattr(mi, "max_input_tokens", None) or cost.DEFAULT_INPUT_WINDOW
+
+
+def estimate(request: dict, deployments: Sequence | None, model: str | None = None) -> tuple[int, int]:
+    """(upper bound of the cost in micro-USD, of the tokens) of one attempt of `request` on any of
+    `deployments` (the most expensive wins); `n` choices multiply the output."""
+    model = model or str(request.get("model", ""))
     max_out = cost.requested_max_output(request)
     n = request.get("n") if isinstance(request.get("n"), int) and request.get("n", 0) > 1 else 1
-    candidates = list(deployments or []) or [None]
     best_cost, best_tokens = 0, 0
-    for dep in candidates:
-        c = cost.estimate_max_cost_micros(dep, model, prompt, max_out)
-        c += (n - 1) * cost.estimate_max_cost_micros(dep, model, 0, max_out)
+    for dep in list(deployments or []) or [None]:
+        prompt = cost.prompt_token_bound(request, _input_window(dep))
         limit = cost.price_for(model, dep).max_output_tokens
-        out = limit if max_out is None else min(max_out, limit)
+        if max_out is not None:
+            out = min(max_out, limit)
+        else:
+            dep_default = getattr(getattr(dep, "litellm_params", None), "max_tokens", None)
+            out = min(dep_default, limit) if isinstance(dep_default, int) and dep_default > 0 else limit
+        c = cost.estimate_max_cost_micros(dep, model, prompt, out)
+        c += (n - 1) * cost.estimate_max_cost_micros(dep, model, 0, out)
         best_cost, best_tokens = max(best_cost, c), max(best_tokens, prompt + n * out)
     return best_cost, best_tokens
 
@@ -108,20 +169,43 @@ def rpc_error(exc: grpc.aio.AioRpcError) -> GatewayError:
     if exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
         return GatewayError(ErrorKind.UNAVAILABLE, "budget service did not answer in time; request not admitted",
                             retry_after=1.0)
+    if exc.code() is grpc.StatusCode.UNAVAILABLE and not exc.trailing_metadata():
+        return GatewayError(ErrorKind.UNAVAILABLE, "budget service is unreachable; request not admitted",
+                            code="budget_service_unreachable", retry_after=1.0)
     return from_rpc_error(exc)
+
+
+def _no_max_tokens_hint(err: GatewayError, request: dict, reserved: int) -> GatewayError:
+    """The documented behaviour for a request without max_tokens that the budget cannot afford at
+    the model's maximum output: 429 budget_exceeded saying to send max_tokens (never a silent cap)."""
+    if err.kind is not ErrorKind.BUDGET_EXCEEDED or cost.requested_max_output(request) is not None:
+        return err
+    return GatewayError(
+        ErrorKind.BUDGET_EXCEEDED,
+        err.message.rstrip(".") + f". The request sets no max_tokens, so it was priced at the model's maximum "
+        f"output (up to ${reserved / 1e6:.6f}); send max_tokens to be admitted for less.",
+        param="max_tokens", code="max_tokens_required",
+    )
 
 
 class BudgetGate:
     enforces = True
 
-    def __init__(self, address: str, *, deadline: float = 2.0, config=None, channel: grpc.aio.Channel | None = None) -> None:
-        self.channel = channel or grpc.aio.insecure_channel(address)
+    def __init__(self, address: str, *, deadline: float = 2.0, config=None, channel: grpc.aio.Channel | None = None,
+                 router_id: str | None = None, lease: float | None = None) -> None:
+        self.channel = channel or grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
         self.stub = budget_pb2_grpc.BudgetServiceStub(self.channel)
         self.deadline = deadline
         # a little over the service's own Redis deadline, so its UNAVAILABLE arrives first
         self.timeout = deadline + 0.5
         self.groups = config.groups() if config is not None else {}
         self._resolve = config.deployments_for if config is not None else self.groups.get
+        self.access_groups = access_group_map(config)
+        self.router_id = router_id or uuid.uuid4().hex
+        self.lease_seconds = lease or float(os.environ.get("GEMGATE_ROUTER_LEASE") or DEFAULT_LEASE)
+        self.lease = RouterLease(self.stub, self.router_id, self.lease_seconds, timeout=self.timeout)
+        self.pending = 0  # settlements not yet applied
+        self._closed = False
 
     async def authorize(self, api_key: str | None) -> budget_pb2.KeyIdentity:
         if not api_key:
@@ -133,9 +217,24 @@ class BudgetGate:
             raise rpc_error(exc) from None
         return resp.identity
 
+    async def _reserve(self, api_key: str, request_id: str, model: str, est_cost: int, est_tokens: int,
+                       extend: bool) -> budget_pb2.ReserveResponse:
+        self.lease.start()
+        try:
+            with metrics.budget_call_timer("Reserve"):
+                return await self.stub.Reserve(
+                    budget_pb2.ReserveRequest(
+                        api_key=api_key, request_id=request_id, model=model, estimated_cost_micros=est_cost,
+                        estimated_tokens=est_tokens, router_id=self.router_id, lease_seconds=self.lease_seconds,
+                        extend=extend),
+                    timeout=self.timeout,
+                )
+        except grpc.aio.AioRpcError as exc:
+            raise rpc_error(exc) from None
+
     async def admit(self, api_key: str | None, request_id: str, request: dict, deployments=None) -> Admission:
-        """Reserve the worst-case cost of `request`. `deployments`: the candidate
-        gemgate.config.Deployment list (default: the model group's deployments from config)."""
+        """Reserve the upper bound of `request`'s cost on its model group. `deployments`: the
+        candidate gemgate.config.Deployment list (default: the model group's deployments)."""
         if not api_key:
             raise missing_key()
         model = str(request.get("model", ""))
@@ -143,47 +242,89 @@ class BudgetGate:
             deployments = self._resolve(model)  # its group, an alias's group or wildcard deployments
         est_cost, est_tokens = estimate(request, deployments)
         try:
-            with metrics.budget_call_timer("Reserve"):
-                resp = await self.stub.Reserve(
-                    budget_pb2.ReserveRequest(api_key=api_key, request_id=request_id, model=model,
-                                              estimated_cost_micros=est_cost, estimated_tokens=est_tokens),
-                    timeout=self.timeout,
-                )
-        except grpc.aio.AioRpcError as exc:
-            raise rpc_error(exc) from None
-        return Admission(request_id, resp.identity, model, resp.reserved_micros, est_tokens)
+            resp = await self._reserve(api_key, request_id, model, est_cost, est_tokens, extend=False)
+        except GatewayError as err:
+            raise _no_max_tokens_hint(err, request, est_cost) from None
+        return Admission(request_id, resp.identity, model, resp.reserved_micros, est_tokens,
+                         api_key=api_key, request=request)
+
+    async def extend(self, admission: Admission, group: str, deployments=None) -> None:
+        """Before an attempt on `group`: raise the reservation to that group's upper bound if it is
+        higher (BUDGET_EXCEEDED when the budgets have no room for the difference)."""
+        if admission is None or admission.request is None:
+            return
+        if deployments is None:
+            deployments = self._resolve(group)
+        est_cost, est_tokens = estimate({**admission.request, "model": group}, deployments, group)
+        if est_cost <= admission.reserved_micros:
+            return
+        try:
+            resp = await self._reserve(admission.api_key, admission.request_id, admission.model, est_cost,
+                                       est_tokens, extend=True)
+        except GatewayError as err:
+            raise _no_max_tokens_hint(err, admission.request, est_cost) from None
+        admission.reserved_micros = resp.reserved_micros
+        admission.estimated_tokens = max(admission.estimated_tokens, est_tokens)
+
+    async def mark_started(self, admission: Admission) -> None:
+        """Record (in budget_service, before the first upstream call) that this request's upstream
+        call starts: a dead router's started reservations are charged, the others released.
+        Raises UNAVAILABLE when that cannot be recorded (the request then does not start)."""
+        if admission is None or admission.started:
+            return
+        await self.lease.mark_started(admission.request_id)
+        admission.started = True
 
     async def settle(self, admission: Admission, *, usage: dict | None, route, success: bool,
                      cost_micros: int | None = None, log: budget_pb2.SpendLogEntry | None = None) -> int:
         """Charge the request; returns the micro-USD charged (0 if it was already settled).
-        `cost_micros`: the price the caller already computed with `charge_micros`."""
+        `cost_micros`: the price the caller already computed with `charge_micros`. Returns once
+        budget_service applied it (retrying while it or Redis is unreachable)."""
         if admission is None or admission.settled:
             return 0
         admission.settled = True
         actual = cost_micros if cost_micros is not None else charge_micros(
             admission, usage=usage, route=route, success=success)
+        if actual > admission.reserved_micros and admission.identity is not None:
+            _log.warning("request %s cost %d micro-USD, above its reservation of %d", admission.request_id,
+                        actual, admission.reserved_micros)
         tokens = int((usage or {}).get("total_tokens") or 0)
         req = budget_pb2.SettleRequest(request_id=admission.request_id, actual_cost_micros=actual,
                                        actual_tokens=tokens, model=admission.model, success=success, log=log)
         # shield: a cancelled caller (client disconnect) must not abort the settlement
-        await asyncio.shield(self._settle_with_retries(req))
+        await asyncio.shield(self._settle_until_applied(req))
         return actual
 
-    async def _settle_with_retries(self, req: budget_pb2.SettleRequest) -> None:
+    async def _settle_until_applied(self, req: budget_pb2.SettleRequest) -> None:
+        self.pending += 1
+        held = self.pending <= MAX_PENDING
         delay = SETTLE_BACKOFF
-        for attempt in range(1, SETTLE_ATTEMPTS + 1):
-            try:
-                with metrics.budget_call_timer("Settle"):
-                    await self.stub.Settle(req, timeout=self.timeout)
-                return
-            except grpc.aio.AioRpcError as exc:
-                err = rpc_error(exc)
-                if not err.retryable or attempt == SETTLE_ATTEMPTS:
-                    log.error("settle of request %s failed (%s); its reservation will expire and be charged in full",
-                              req.request_id[:64], err.kind.name)
+        attempt = 0
+        try:
+            while True:
+                attempt += 1
+                try:
+                    with metrics.budget_call_timer("Settle"):
+                        await self.stub.Settle(req, timeout=self.timeout)
+                    if attempt > 1:
+                        _log.info("settlement of request %s applied after %d attempts", req.request_id, attempt)
                     return
-            await asyncio.sleep(delay)
-            delay *= 2
+                except grpc.aio.AioRpcError as exc:
+                    err = rpc_error(exc)
+                    if self._closed or not err.retryable or (not held and attempt >= 4):
+                        _log.error("settlement of request %s dropped (%s%s); budget_service resolves its "
+                                  "reservation when this router's lease lapses", req.request_id, err.kind.name,
+                                  "" if held else f", more than {MAX_PENDING} pending")
+                        return
+                    if attempt == 1:
+                        _log.warning("settlement of request %s pending: %s", req.request_id, err.message)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, SETTLE_BACKOFF_MAX)
+        finally:
+            self.pending -= 1
 
     async def close(self) -> None:
+        """Stop (after the caller drained its settlements): pending ones are then given up."""
+        self._closed = True
+        await self.lease.stop()
         await self.channel.close()

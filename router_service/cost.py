@@ -173,47 +173,139 @@ def cost_micros(model: str, usage: dict | None, deployment_params: Any = None) -
             + _cost(text_out, t.output) + _cost(reasoning, reasoning_rate))
 
 
-IMAGE_TOKENS = 1_600  # flat, conservative, per non-text part (image/audio/file)
-MESSAGE_OVERHEAD = 8
+# ---- admission: upper bounds of what a request can cost ----
+# Prompt tokens are bounded, not estimated: every tokenizer used upstream (SentencePiece / BPE with
+# byte fallback) emits at most one token per UTF-8 byte, so the bytes of ALL text the client sends
+# (every string in the request: messages, names, tool schemas, response_format, tool calls, ...)
+# bound the text tokens. Media parts get a per-part bound (below). Plus per-message and per-request
+# template overhead.
+REQUEST_OVERHEAD = 32
+MESSAGE_OVERHEAD = 16
+# One image (any resolution; Gemini bills 258 tokens per 768 px tile of a downscaled image, Claude
+# about pixels/750 of an image downscaled to ~1.15 MP): assumed at most 24 tiles.
+IMAGE_TOKENS = 24 * 258
+# A file/audio part sent inline: at most one token per byte of its decoded data (audio is billed 32
+# tokens/s, video 263/s, PDF pages 258 -- far below one per byte at any real bitrate / page size).
+# A file given by reference (gs://, file id) has no known size: it is bounded by the model's input
+# window instead (model_info.max_input_tokens, else DEFAULT_INPUT_WINDOW).
+DEFAULT_INPUT_WINDOW = 1_048_576
+_MEDIA_KEYS = ("image_url", "input_audio", "file")
 
 
 def _text_tokens(text: str) -> int:
-    # ~3 UTF-8 bytes per token errs high for English (~4 chars/token) and holds for most scripts.
-    return -(-len(text.encode()) // 3)
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
-def estimate_prompt_tokens(request: dict) -> int:
-    """Cheap, conservative prompt token estimate of an OpenAI chat or embeddings request."""
-    total = 0
-    for msg in request.get("messages") or []:
-        total += MESSAGE_OVERHEAD
-        content = msg.get("content") if isinstance(msg, dict) else None
-        if isinstance(content, str):
-            total += _text_tokens(content)
-        elif isinstance(content, list):
-            for part in content:
-                if isinstance(part, dict) and part.get("type") == "text":
-                    total += _text_tokens(str(part.get("text") or ""))
-                else:
-                    total += IMAGE_TOKENS
-        if isinstance(msg, dict) and msg.get("tool_calls"):
-            total += _text_tokens(json.dumps(msg["tool_calls"]))
-    if request.get("tools"):
-        total += _text_tokens(json.dumps(request["tools"]))
-    inp = request.get("input")
-    if isinstance(inp, str):
-        total += _text_tokens(inp)
-    elif isinstance(inp, list):
-        for item in inp:
-            total += _text_tokens(item) if isinstance(item, str) else len(item) if isinstance(item, list) else 1
+def _data_bytes(url: str) -> int | None:
+    """Decoded size of a data: URI's payload (base64 or not); None for a reference."""
+    if not url.startswith("data:"):
+        return None
+    head, _, data = url.partition(",")
+    return (len(data) * 3) // 4 + 3 if head.endswith(";base64") else len(data.encode())
+
+
+def _media_tokens(part: dict, window: int) -> int:
+    kind = part.get("type")
+    if kind == "image_url":
+        return IMAGE_TOKENS
+    if kind == "input_audio":
+        data = (part.get("input_audio") or {}).get("data") if isinstance(part.get("input_audio"), dict) else ""
+        return max(IMAGE_TOKENS, (len(str(data or "")) * 3) // 4 + 3)
+    f = part.get("file") if isinstance(part.get("file"), dict) else {}
+    size = _data_bytes(str(f.get("file_data") or "")) if f.get("file_data") else None
+    return window if size is None else min(window, max(IMAGE_TOKENS, size))
+
+
+def _walk(value: Any, window: int) -> int:
+    """Tokens bound of any JSON value: bytes of every string (keys too), media parts by their bound."""
+    if isinstance(value, str):
+        return _text_tokens(value)
+    if isinstance(value, dict):
+        if value.get("type") in _MEDIA_KEYS and any(k in value for k in _MEDIA_KEYS):
+            return _media_tokens(value, window)
+        return sum(_text_tokens(str(k)) + _walk(v, window) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return sum(_walk(v, window) for v in value)
+    if value is None or isinstance(value, bool):
+        return 1
+    return len(str(value))
+
+
+# request fields that never reach the model as prompt text
+_NOT_PROMPT = {"model", "max_tokens", "max_completion_tokens", "n", "stream", "stream_options", "temperature",
+               "top_p", "top_k", "seed", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs",
+               "reasoning_effort", "user", "timeout", "num_retries", "fallbacks", "mock_response",
+               "mock_testing_fallbacks", "mock_testing_rate_limit_error", "mock_testing_context_fallbacks",
+               "mock_testing_content_policy_fallbacks", "drop_params", "metadata", "safety_settings"}
+
+
+def prompt_token_bound(request: dict, input_window: int = DEFAULT_INPUT_WINDOW) -> int:
+    """An upper bound of the prompt tokens of an OpenAI chat or embeddings request (never an
+    average: a client cannot make the real count exceed it, except by media beyond the documented
+    per-part bounds)."""
+    total = REQUEST_OVERHEAD
+    for name, value in request.items():
+        if name in _NOT_PROMPT:
+            continue
+        if name == "messages" and isinstance(value, list):
+            total += sum(MESSAGE_OVERHEAD + _walk(m, input_window) for m in value)
+        elif name == "input" and isinstance(value, list):  # embeddings: strings or token-id lists
+            total += sum(len(v) if isinstance(v, list) else _walk(v, input_window) for v in value)
+        else:
+            total += _walk(value, input_window)
     return total
 
 
+_AVG_IMAGE_TOKENS = 1_600
+
+
+def estimate_prompt_tokens(request: dict) -> int:
+    """A typical-case prompt size (~3 bytes per token) for ROUTING decisions (pre-call context
+    checks), where the upper bound would wrongly skip deployments. Never used for money."""
+    total = 0
+    for msg in request.get("messages") or []:
+        total += 8
+        content = msg.get("content") if isinstance(msg, dict) else None
+        if isinstance(content, str):
+            total += -(-_text_tokens(content) // 3)
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict) and part.get("type") == "text":
+                    total += -(-_text_tokens(str(part.get("text") or "")) // 3)
+                else:
+                    total += _AVG_IMAGE_TOKENS
+        if isinstance(msg, dict) and msg.get("tool_calls"):
+            total += -(-_text_tokens(json.dumps(msg["tool_calls"])) // 3)
+    if request.get("tools"):
+        total += -(-_text_tokens(json.dumps(request["tools"])) // 3)
+    inp = request.get("input")
+    if isinstance(inp, str):
+        total += -(-_text_tokens(inp) // 3)
+    elif isinstance(inp, list):
+        for item in inp:
+            total += -(-_text_tokens(item) // 3) if isinstance(item, str) else len(item) if isinstance(item, list) else 1
+    return total
+
+
+_THINKING_BUDGET = {"minimal": 512, "low": 1024, "medium": 8192, "high": 24576}
+
+
 def requested_max_output(request: dict) -> int | None:
+    """The output the request allows per choice, thinking included: max_tokens (Gemini's
+    maxOutputTokens and Claude's max_tokens cap thinking + answer), never below an explicitly
+    requested thinking budget. None: the request sets no limit (the model's / deployment's applies)."""
     if "input" in request and "messages" not in request:
         return 0  # embeddings produce no output tokens
+    out = None
     for name in ("max_completion_tokens", "max_tokens"):
         v = request.get(name)
-        if isinstance(v, int) and v > 0:
-            return v
-    return None
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            out = v
+            break
+    if out is None:
+        return None
+    thinking = request.get("thinking")
+    budget = thinking.get("budget_tokens") if isinstance(thinking, dict) else None
+    extra = max(_THINKING_BUDGET.get(str(request.get("reasoning_effort")), 0),
+                budget if isinstance(budget, int) and not isinstance(budget, bool) else 0)
+    return max(out, extra)

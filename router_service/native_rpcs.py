@@ -108,7 +108,7 @@ class NativeRPCs:
             req = call.router_request()
             await scope.admit(req)
             call.group = req["model"]  # a key alias may have renamed it
-            result, scope.info = await self.router.native(call)
+            result, scope.info = await self.router.native(call, scope.guard)
             scope.usage, scope.ok = result.get("usage"), True
             scope.record.with_response({"id": (result["body"] or {}).get("id"), "usage": scope.usage})
             scope.settle()
@@ -129,7 +129,7 @@ class NativeRPCs:
             req = call.router_request()
             await scope.admit(req)
             call.group = req["model"]
-            scope.info, items = await self.router.native_stream(call)
+            scope.info, items = await self.router.native_stream(call, scope.guard)
             await context.send_initial_metadata(scope.metadata())
             async for item in items:
                 if "event" not in item:

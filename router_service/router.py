@@ -2,11 +2,12 @@
 
 Public surface used by the servicer (keep it stable):
     router = Router(config, providers)
-    response, info = await router.chat(request)
-    info, chunks = await router.stream(request)   # first chunk already fetched
-    response, info = await router.embed(request)
-    result, info = await router.native(call)        # a NativeCall (Anthropic / Gemini API)
-    info, items = await router.native_stream(call)  # first item already fetched
+    response, info = await router.chat(request, guard)
+    info, chunks = await router.stream(request, guard)   # first chunk already fetched
+    response, info = await router.embed(request, guard)
+    result, info = await router.native(call, guard)        # a NativeCall (Anthropic / Gemini API)
+    info, items = await router.native_stream(call, guard)  # first item already fetched
+`guard` (an AttemptGuard; CallScope.guard) admits every attempt: allowlist, budget top-up, start mark.
     router.model_groups()
 
 Orchestration only; the parts live in router_service/routing/: strategies (pick), selection
@@ -21,7 +22,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from gemgate import metrics
 from gemgate.config import Deployment, GatewayConfig
@@ -76,6 +77,23 @@ class _Forced(GatewayError):
 STREAM_OPS = ("stream", "native_stream")
 
 
+class AttemptGuard(Protocol):
+    """Admission of each attempt (see router_service/attempt_guard.py): called before every upstream
+    attempt, on every group (primary and fallbacks) and deployment. Raises GatewayError to refuse:
+    PERMISSION (the key may not use this group: a fallback group is skipped, the primary refused),
+    anything else (BUDGET_EXCEEDED, UNAVAILABLE) stops the request."""
+
+    async def before_attempt(self, group: str, deployments: list[Deployment], deployment: Deployment) -> None: ...
+
+
+class _Refused(Exception):
+    """The attempt guard refused an attempt; carries its GatewayError through the routing loops."""
+
+    def __init__(self, err: GatewayError) -> None:
+        super().__init__(err.message)
+        self.err = err
+
+
 @dataclass
 class _Ctx:
     op: str  # "chat" | "stream" | "embed" | "native" | "native_stream"
@@ -86,6 +104,7 @@ class _Ctx:
     info: RouteInfo
     fallbacks: list | None = None  # per-request `fallbacks` (group names)
     rate_limit_mock_used: bool = False
+    guard: AttemptGuard | None = None
     native: Any = None  # the NativeCall of "native" / "native_stream"
 
 
@@ -149,7 +168,7 @@ class Router:
     def _provider(self, dep: Deployment) -> Provider:
         return self.providers[dep.litellm_params.provider]
 
-    def _ctx(self, op: str, request: dict) -> _Ctx:
+    def _ctx(self, op: str, request: dict, guard: AttemptGuard | None = None) -> _Ctx:
         clean, switches, rk = mock_switches.split(request)
         rk = mock_switches.check_router_keys(rk)
         if isinstance(clean.get("cache"), dict):  # LiteLLM per-request cache controls: no cache to control
@@ -160,7 +179,7 @@ class Router:
         self._deployments(clean.get("model", ""))
         n = rk.get("num_retries")
         return _Ctx(op, clean, switches, int(n) if n is not None else None,
-                    rk.get("timeout"), RouteInfo(clean["model"]), rk.get("fallbacks"))
+                    rk.get("timeout"), RouteInfo(clean["model"]), rk.get("fallbacks"), guard=guard)
 
     def _retries(self, ctx: _Ctx, dep: Deployment) -> int:
         """Retries allowed after a failure on `dep`: the request's `num_retries`, else the
@@ -190,26 +209,26 @@ class Router:
         return fit
 
     # ---- public API ----
-    async def chat(self, request: dict) -> tuple[dict, RouteInfo]:
-        ctx = self._ctx("chat", request)
+    async def chat(self, request: dict, guard: AttemptGuard | None = None) -> tuple[dict, RouteInfo]:
+        ctx = self._ctx("chat", request, guard)
         return await self._run(ctx), ctx.info
 
-    async def embed(self, request: dict) -> tuple[dict, RouteInfo]:
-        ctx = self._ctx("embed", request)
+    async def embed(self, request: dict, guard: AttemptGuard | None = None) -> tuple[dict, RouteInfo]:
+        ctx = self._ctx("embed", request, guard)
         return await self._run(ctx), ctx.info
 
-    async def stream(self, request: dict) -> tuple[RouteInfo, AsyncIterator[dict]]:
-        ctx = self._ctx("stream", request)
+    async def stream(self, request: dict, guard: AttemptGuard | None = None) -> tuple[RouteInfo, AsyncIterator[dict]]:
+        ctx = self._ctx("stream", request, guard)
         return ctx.info, await self._run(ctx)
 
-    async def native(self, call) -> tuple[dict, RouteInfo]:
+    async def native(self, call, guard: AttemptGuard | None = None) -> tuple[dict, RouteInfo]:
         """A request in a provider's own API (router_service.native.call.NativeCall)."""
-        ctx = self._ctx("native", call.router_request())
+        ctx = self._ctx("native", call.router_request(), guard)
         ctx.native = call
         return await self._run(ctx), ctx.info
 
-    async def native_stream(self, call) -> tuple[RouteInfo, AsyncIterator[dict]]:
-        ctx = self._ctx("native_stream", call.router_request())
+    async def native_stream(self, call, guard: AttemptGuard | None = None) -> tuple[RouteInfo, AsyncIterator[dict]]:
+        ctx = self._ctx("native_stream", call.router_request(), guard)
         ctx.native = call
         return ctx.info, await self._run(ctx)
 
@@ -226,6 +245,8 @@ class Router:
         group = ctx.info.model_group
         try:
             return await self._try_group(ctx, group, ctx.request, primary=True)
+        except _Refused as refused:
+            raise refused.err from None
         except GatewayError as err:
             if err.kind in NO_FALLBACK:
                 raise
@@ -235,6 +256,10 @@ class Router:
                     continue
                 try:
                     result = await self._try_group(ctx, fb, {**ctx.request, "model": fb}, primary=False)
+                except _Refused as refused:
+                    if refused.err.kind is ErrorKind.PERMISSION:
+                        continue  # the key may not use this fallback group: skip it
+                    raise refused.err from None
                 except GatewayError as fb_err:
                     last = fb_err
                     continue
@@ -273,6 +298,11 @@ class Router:
         while True:
             dep = await pick(strategy, await candidates(group, deps, self.state, tried), self.state,
                              self.rng, stream=ctx.op in STREAM_OPS)
+            if ctx.guard is not None:
+                try:
+                    await ctx.guard.before_attempt(group, deps, dep)
+                except GatewayError as err:
+                    raise _Refused(err) from None
             attempt += 1
             info = ctx.info
             info.attempts += 1

@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class KeyIdentity(_message.Message):
-    __slots__ = ("is_master", "key_hash", "key_alias", "team_id", "user_id", "models", "metadata", "aliases")
+    __slots__ = ("is_master", "key_hash", "key_alias", "team_id", "user_id", "models", "metadata", "aliases", "team_models")
     class AliasesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +24,7 @@ class KeyIdentity(_message.Message):
     MODELS_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     ALIASES_FIELD_NUMBER: _ClassVar[int]
+    TEAM_MODELS_FIELD_NUMBER: _ClassVar[int]
     is_master: bool
     key_hash: str
     key_alias: str
@@ -32,7 +33,8 @@ class KeyIdentity(_message.Message):
     models: _containers.RepeatedScalarFieldContainer[str]
     metadata: _struct_pb2.Struct
     aliases: _containers.ScalarMap[str, str]
-    def __init__(self, is_master: bool = ..., key_hash: _Optional[str] = ..., key_alias: _Optional[str] = ..., team_id: _Optional[str] = ..., user_id: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., aliases: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    team_models: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, is_master: bool = ..., key_hash: _Optional[str] = ..., key_alias: _Optional[str] = ..., team_id: _Optional[str] = ..., user_id: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., aliases: _Optional[_Mapping[str, str]] = ..., team_models: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AuthorizeRequest(_message.Message):
     __slots__ = ("api_key", "model")
@@ -49,18 +51,24 @@ class AuthorizeResponse(_message.Message):
     def __init__(self, identity: _Optional[_Union[KeyIdentity, _Mapping]] = ...) -> None: ...
 
 class ReserveRequest(_message.Message):
-    __slots__ = ("api_key", "request_id", "model", "estimated_cost_micros", "estimated_tokens")
+    __slots__ = ("api_key", "request_id", "model", "estimated_cost_micros", "estimated_tokens", "router_id", "extend", "lease_seconds")
     API_KEY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     ESTIMATED_COST_MICROS_FIELD_NUMBER: _ClassVar[int]
     ESTIMATED_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    ROUTER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXTEND_FIELD_NUMBER: _ClassVar[int]
+    LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     api_key: str
     request_id: str
     model: str
     estimated_cost_micros: int
     estimated_tokens: int
-    def __init__(self, api_key: _Optional[str] = ..., request_id: _Optional[str] = ..., model: _Optional[str] = ..., estimated_cost_micros: _Optional[int] = ..., estimated_tokens: _Optional[int] = ...) -> None: ...
+    router_id: str
+    extend: bool
+    lease_seconds: float
+    def __init__(self, api_key: _Optional[str] = ..., request_id: _Optional[str] = ..., model: _Optional[str] = ..., estimated_cost_micros: _Optional[int] = ..., estimated_tokens: _Optional[int] = ..., router_id: _Optional[str] = ..., extend: bool = ..., lease_seconds: _Optional[float] = ...) -> None: ...
 
 class ReserveResponse(_message.Message):
     __slots__ = ("identity", "reserved_micros")
@@ -85,6 +93,22 @@ class SettleRequest(_message.Message):
     success: bool
     log: SpendLogEntry
     def __init__(self, request_id: _Optional[str] = ..., actual_cost_micros: _Optional[int] = ..., actual_tokens: _Optional[int] = ..., model: _Optional[str] = ..., success: bool = ..., log: _Optional[_Union[SpendLogEntry, _Mapping]] = ...) -> None: ...
+
+class HeartbeatRequest(_message.Message):
+    __slots__ = ("router_id", "lease_seconds", "started_request_ids")
+    ROUTER_ID_FIELD_NUMBER: _ClassVar[int]
+    LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    STARTED_REQUEST_IDS_FIELD_NUMBER: _ClassVar[int]
+    router_id: str
+    lease_seconds: float
+    started_request_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, router_id: _Optional[str] = ..., lease_seconds: _Optional[float] = ..., started_request_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class HeartbeatResponse(_message.Message):
+    __slots__ = ("marked",)
+    MARKED_FIELD_NUMBER: _ClassVar[int]
+    marked: int
+    def __init__(self, marked: _Optional[int] = ...) -> None: ...
 
 class SettleResponse(_message.Message):
     __slots__ = ("applied", "charged_micros")

@@ -49,6 +49,11 @@ class BudgetServiceStub(object):
                 request_serializer=gemgate_dot_v1_dot_budget__pb2.SettleRequest.SerializeToString,
                 response_deserializer=gemgate_dot_v1_dot_budget__pb2.SettleResponse.FromString,
                 _registered_method=True)
+        self.Heartbeat = channel.unary_unary(
+                '/gemgate.v1.BudgetService/Heartbeat',
+                request_serializer=gemgate_dot_v1_dot_budget__pb2.HeartbeatRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_budget__pb2.HeartbeatResponse.FromString,
+                _registered_method=True)
         self.GenerateKey = channel.unary_unary(
                 '/gemgate.v1.BudgetService/GenerateKey',
                 request_serializer=gemgate_dot_v1_dot_budget__pb2.GenerateKeyRequest.SerializeToString,
@@ -140,6 +145,15 @@ class BudgetServiceServicer(object):
 
     def Settle(self, request, context):
         """Charge the actual cost of a reserved request and release its reservation. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Heartbeat(self, request, context):
+        """A router instance is alive (renews its lease) and these of its reservations have started
+        their upstream call. Reservations of a router whose lease lapsed are resolved by a sweeper:
+        released if never started, else charged in full (a late Settle corrects that exactly once).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -247,6 +261,11 @@ def add_BudgetServiceServicer_to_server(servicer, server):
                     servicer.Settle,
                     request_deserializer=gemgate_dot_v1_dot_budget__pb2.SettleRequest.FromString,
                     response_serializer=gemgate_dot_v1_dot_budget__pb2.SettleResponse.SerializeToString,
+            ),
+            'Heartbeat': grpc.unary_unary_rpc_method_handler(
+                    servicer.Heartbeat,
+                    request_deserializer=gemgate_dot_v1_dot_budget__pb2.HeartbeatRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_budget__pb2.HeartbeatResponse.SerializeToString,
             ),
             'GenerateKey': grpc.unary_unary_rpc_method_handler(
                     servicer.GenerateKey,
@@ -400,6 +419,33 @@ class BudgetService(object):
             '/gemgate.v1.BudgetService/Settle',
             gemgate_dot_v1_dot_budget__pb2.SettleRequest.SerializeToString,
             gemgate_dot_v1_dot_budget__pb2.SettleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Heartbeat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.BudgetService/Heartbeat',
+            gemgate_dot_v1_dot_budget__pb2.HeartbeatRequest.SerializeToString,
+            gemgate_dot_v1_dot_budget__pb2.HeartbeatResponse.FromString,
             options,
             channel_credentials,
             insecure,

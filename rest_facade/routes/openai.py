@@ -28,7 +28,7 @@ DONE = b"data: [DONE]\n\n"
 
 
 def _gemgate_headers(metadata) -> dict[str, str]:
-    return {k: v for k, v in (metadata or ()) if k.startswith("x-gemgate-")}
+    return {k: v for k, v in (metadata or ()) if k.startswith("x-gemgate-") or k == "x-request-id"}
 
 
 def _dumps(obj: dict) -> bytes:

@@ -75,7 +75,7 @@ class ResponsesRPCs:
         try:
             body = convert.request_to_dict(request)
             plan = await self._plan(scope, body)
-            completion, scope.info = await self.router.chat(plan.chat)
+            completion, scope.info = await self.router.chat(plan.chat, scope.guard)
             scope.usage, scope.ok = completion.get("usage"), True
             scope.record.with_response(completion)
             scope.settle()
@@ -100,7 +100,7 @@ class ResponsesRPCs:
         try:
             body = convert.request_to_dict(request)
             plan = await self._plan(scope, body)
-            scope.info, chunks = await self.router.stream(plan.chat)
+            scope.info, chunks = await self.router.stream(plan.chat, scope.guard)
             await context.send_initial_metadata(scope.metadata())
             translator = StreamTranslator(body, new_id("resp"), int(time.time()), plan.summary)
             for ev in translator.start():

@@ -53,7 +53,7 @@ def scrub(message: str | None, secrets: tuple[str, ...] = ()) -> str:
 
 @dataclass
 class UsageRecord:
-    request_id: str
+    request_id: str  # made by the gateway: the ledger's id of this request
     model_group: str
     call_type: Literal["chat", "embeddings"] = "chat"
     status: Literal["success", "failure"] = "success"
@@ -77,6 +77,7 @@ class UsageRecord:
     error_code: str = ""
     error_message: str = ""
     # request/response facts for tracing sinks (no prompt content)
+    client_request_id: str = ""  # the client's x-request-id (a correlation label only)
     response_id: str = ""
     finish_reasons: list[str] = field(default_factory=list)
     max_tokens: int | None = None

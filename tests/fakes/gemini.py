@@ -53,13 +53,17 @@ def _last_user_text(body: dict) -> str:
 
 def echo_response(body: dict, model: str) -> dict:
     reply = f"echo: {_last_user_text(body)}"
+    finish = "STOP"
+    limit = (body.get("generationConfig") or {}).get("maxOutputTokens")
+    if isinstance(limit, int) and len(reply.split()) > limit:  # like Google: cut at maxOutputTokens
+        reply, finish = " ".join(reply.split()[:limit]), "MAX_TOKENS"
     n = int((body.get("generationConfig") or {}).get("candidateCount", 1))
     system = (body.get("systemInstruction") or {}).get("parts", [])
     all_parts = [p for c in body["contents"] for p in c["parts"]] + system
     prompt_tokens = sum(len(p.get("text", "").split()) for p in all_parts) + 1
     return {
         "candidates": [
-            {"content": {"role": "model", "parts": [{"text": reply}]}, "finishReason": "STOP", "index": i}
+            {"content": {"role": "model", "parts": [{"text": reply}]}, "finishReason": finish, "index": i}
             for i in range(n)
         ],
         "usageMetadata": {
@@ -80,7 +84,7 @@ def echo_stream(body: dict, model: str) -> list[dict]:
     for k, piece in enumerate(thirds):
         cand: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": piece}]}}
         if k == 2:
-            cand["finishReason"] = "STOP"
+            cand["finishReason"] = full["candidates"][0]["finishReason"]
         event: dict[str, Any] = {"candidates": [cand], "modelVersion": model, "responseId": "fakeresp123"}
         event["usageMetadata"] = dict(full["usageMetadata"]) if k == 2 else {"promptTokenCount": full["usageMetadata"]["promptTokenCount"]}
         events.append(event)

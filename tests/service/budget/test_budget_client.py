@@ -43,7 +43,7 @@ async def test_admit_reserves_worst_case_of_group_and_settle_charges_actual(budg
     gate = gate_for(budget)
     adm = await gate.admit(key, "r1", REQ)
     pro, flash = CONFIG.model_list[1], CONFIG.model_list[0]
-    prompt = cost.estimate_prompt_tokens(REQ)
+    prompt = cost.prompt_token_bound(REQ)
     assert adm.reserved_micros == cost.estimate_max_cost_micros(pro, "chat", prompt, 100)
     assert adm.reserved_micros > cost.estimate_max_cost_micros(flash, "chat", prompt, 100)
     usage = {"prompt_tokens": 150, "completion_tokens": 80, "total_tokens": 230}
@@ -97,7 +97,7 @@ async def test_missing_key_and_open_gate(budget):
     await open_gate.settle(adm, usage=None, route=None, success=True)
 
 
-async def test_budget_service_unreachable_fails_closed_fast_and_settle_does_not_raise():
+async def test_budget_service_unreachable_fails_closed_fast():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -108,15 +108,54 @@ async def test_budget_service_unreachable_fails_closed_fast_and_settle_does_not_
         with pytest.raises(GatewayError) as ei:
             await gate.admit("sk-x", "r", REQ)
         assert ei.value.kind is ErrorKind.UNAVAILABLE and time.monotonic() - t0 < 2
-        from router_service.budget_client import Admission
-        await gate.settle(Admission("r", reserved_micros=5), usage=None, route=None, success=False)
     finally:
         await gate.close()
 
 
+async def test_settlement_pending_while_budget_service_down_applied_once_when_back(store):
+    """budget_service stops between admission and settlement: the router keeps the settlement and
+    applies it exactly once when a budget_service answers on that address again."""
+    from tests.service.budget.conftest import Clock, start
+    h = await start(store, Clock(), dead_router_grace=0.0)
+    port = int(h.address.rsplit(":", 1)[1])
+    stub = h.stub()
+    key = await new_key(stub, max_budget=1.0)
+    gate = BudgetGate(h.address, deadline=0.5, config=CONFIG)
+    h2 = None
+    try:
+        adm = await gate.admit(key, "gg-outage", REQ)
+        await gate.mark_started(adm)
+        await h.server.stop(None)  # budget_service gone
+        usage = {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}
+        task = asyncio.create_task(gate.settle(adm, usage=usage, route=None, success=True))
+        await asyncio.sleep(1.0)
+        assert not task.done() and gate.pending == 1  # held, not dropped
+        from budget_service.ledger import Ledger
+        from budget_service.servicer import BudgetServicer
+        from gemgate.v1 import budget_pb2_grpc
+        h2 = grpc.aio.server()
+        budget_pb2_grpc.add_BudgetServiceServicer_to_server(BudgetServicer(Ledger(store, MASTER, dead_router_grace=0.0)), h2)
+        h2.add_insecure_port(f"127.0.0.1:{port}")
+        await h2.start()
+        await asyncio.wait_for(task, 10)
+        assert gate.pending == 0
+        stub2 = budget_pb2_grpc.BudgetServiceStub(grpc.aio.insecure_channel(f"127.0.0.1:{port}"))
+        assert await spend(stub2, key) == cost.cost_micros("chat", usage)
+        # exactly once: settling again (e.g. a retry) changes nothing
+        again = await stub2.Settle(budget_pb2.SettleRequest(request_id="gg-outage", actual_cost_micros=999_999))
+        assert not again.applied
+        assert await spend(stub2, key) == cost.cost_micros("chat", usage)
+    finally:
+        await gate.close()
+        for ch in h.channels:
+            await ch.close()
+        if h2 is not None:
+            await h2.stop(None)
+
+
 def test_estimate_embeddings_has_no_output():
     c, t = estimate({"model": "e", "input": ["abc", "def"]}, None)
-    assert t == cost.estimate_prompt_tokens({"input": ["abc", "def"]})
+    assert t == cost.prompt_token_bound({"input": ["abc", "def"]})
     assert c > 0
 
 

@@ -58,13 +58,29 @@ def test_estimate_max_cost_uses_max_tokens_or_model_limit():
     assert cost.estimate_max_cost_micros(None, "claude-3-5-haiku", 1000, 100) == 800 + 400
 
 
-def test_prompt_estimate_is_conservative():
+def test_prompt_bound_counts_every_byte_and_media_bounds():
     req = {"messages": [{"role": "user", "content": "x" * 400},
                         {"role": "user", "content": [{"type": "text", "text": "y" * 30},
                                                      {"type": "image_url", "image_url": {"url": "data:"}}]}],
-           "tools": [{"type": "function", "function": {"name": "f"}}]}
-    n = cost.estimate_prompt_tokens(req)
-    assert n >= 400 // 4 + 30 // 4 + cost.IMAGE_TOKENS
-    assert cost.estimate_prompt_tokens({"input": "héllo"}) == 2
+           "tools": [{"type": "function", "function": {"name": "f", "parameters": {"description": "z" * 500}}}]}
+    n = cost.prompt_token_bound(req)
+    assert n >= 400 + 30 + 500 + cost.IMAGE_TOKENS
+    assert cost.prompt_token_bound({"input": "h\u00e9llo"}) >= 6  # bytes, not characters
+    # one-letter words: more tokens than bytes/3 -- the bound still holds (one token per byte)
+    words = " ".join(["a"] * 3000)
+    assert cost.prompt_token_bound({"messages": [{"role": "user", "content": words}]}) >= len(words)
+    # routing keeps the cheaper typical estimate
+    assert cost.estimate_prompt_tokens({"input": "h\u00e9llo"}) == 2
     assert cost.requested_max_output({"input": "a"}) == 0
     assert cost.requested_max_output({"messages": [], "max_completion_tokens": 7}) == 7
+    assert cost.requested_max_output({"messages": [], "max_tokens": 7, "reasoning_effort": "high"}) == 24576
+
+
+def test_media_bounds():
+    audio = {"type": "input_audio", "input_audio": {"data": "A" * 400_000, "format": "wav"}}
+    assert cost.prompt_token_bound({"messages": [{"role": "user", "content": [audio]}]}) >= 300_000
+    pdf = {"type": "file", "file": {"file_data": "data:application/pdf;base64," + "A" * 80_000}}
+    assert cost.prompt_token_bound({"messages": [{"role": "user", "content": [pdf]}]}) >= 60_000
+    ref = {"type": "file", "file": {"file_id": "gs://bucket/unknown-size.pdf"}}
+    assert cost.prompt_token_bound({"messages": [{"role": "user", "content": [ref]}]}) >= cost.DEFAULT_INPUT_WINDOW
+    assert cost.prompt_token_bound({"messages": [{"role": "user", "content": [ref]}]}, 1000) < 2000
