@@ -39,6 +39,7 @@ from router_service.usage.record import new_record
 from router_service.usage.tracking import track
 
 log = logging.getLogger("gemgate.router")
+UNKNOWN_MODEL = "unknown"
 
 
 def api_key_from(context: grpc.aio.ServicerContext) -> str | None:
@@ -182,9 +183,16 @@ class CallScope:
     def spend_entry(self):
         """This request's spend-log facts (stored when budget_service has a database)."""
         rec = self.record
-        return spend_entry(call_type=self.call_type, request=self.request, identity=self.admission.identity,
-                           info=self.info, usage=self.usage, start_time=rec.start_time if rec else time.time(),
-                           ok=self.ok, error=self.error, stream=self.stream, response_model=rec.model if rec else "")
+        entry = spend_entry(call_type=self.call_type, request=self.request, identity=self.admission.identity,
+                            info=self.info, usage=self.usage, start_time=rec.start_time if rec else time.time(),
+                            ok=self.ok, error=self.error, stream=self.stream, response_model=rec.model if rec else "")
+        entry.model_group = self.recorded_group(entry.model_group)
+        return entry
+
+    def recorded_group(self, name: str) -> str:
+        """The model group as records and spend logs keep it: a name no deployment serves is raw
+        client text (a pasted key, say), so it is recorded as "unknown"."""
+        return name if self.config.deployments_for(name) is not None else UNKNOWN_MODEL
 
     async def fail(self, exc: BaseException) -> None:
         err = exc if isinstance(exc, GatewayError) else internal_error(exc)
@@ -198,6 +206,7 @@ class CallScope:
         if self.record is None:
             return
         rec = self.record.with_route(self.info).with_usage(self.usage)
+        rec.model_group = self.recorded_group(rec.model_group)
         if self.admission is not None:
             rec.with_identity(self.admission.identity)
         if self.cost_micros is not None:

@@ -69,3 +69,19 @@ def test_usage_records_and_metrics(gw, fake_gemini):
     assert "gemgate_budget_call_latency_seconds" in body
     assert "gemgate_time_to_first_token_seconds" in body
     assert body.count("# TYPE gemgate_requests_total ") == 1
+
+
+def test_unknown_model_is_not_recorded_verbatim(gw):
+    """A client's model string that no deployment serves (here: a key pasted into `model`) reaches
+    neither the usage record nor a metric label; the record says "unknown"."""
+    headers = {"Authorization": f"Bearer {MASTER}"}
+    key = httpx.post(f"{gw.base_url}/key/generate", json={"max_budget": 1.0}, headers=headers).json()["key"]
+    before = len(gw.usage_path.read_text().splitlines()) if gw.usage_path.exists() else 0
+    pasted = "sk-pasted-into-model-" + key[3:40]
+    r = httpx.post(f"{gw.base_url}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                   json={"model": pasted, "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "model_not_found", r.text
+    records = read_records(gw.usage_path, before + 1)
+    assert records[-1]["model_group"] == "unknown" and records[-1]["status"] == "failure"
+    assert pasted not in gw.usage_path.read_text() and key[3:40] not in gw.usage_path.read_text()
+    assert pasted not in httpx.get(f"{gw.base_url}/metrics", headers=headers).text
