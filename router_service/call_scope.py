@@ -201,6 +201,17 @@ class CallScope:
             self.info = RouteInfo.of(err)
         await abort(self.context, err, self.metadata())
 
+    async def close_stream(self, source, streamed) -> None:
+        """End a streamed RPC: close the upstream iterator, charge a stream cut short for what it had
+        produced (estimated from `streamed`), then `close()`."""
+        try:
+            if source is not None and hasattr(source, "aclose"):
+                await source.aclose()
+        finally:
+            if self.usage is None and streamed.chars:
+                self.usage = streamed.estimated_usage(self.request)
+            self.close()
+
     def close(self) -> None:
         self.settle()
         if self.record is None:

@@ -146,11 +146,7 @@ class NativeRPCs:
         except Exception as exc:
             await scope.fail(exc)
         finally:
-            if items is not None and hasattr(items, "aclose"):
-                await items.aclose()
-            if scope.usage is None and streamed.chars:  # cut short after output was produced: charge it
-                scope.usage = streamed.estimated_usage(scope.request)
-            scope.close()
+            await scope.close_stream(items, streamed)
 
     async def _count(self, context: grpc.aio.ServicerContext, make_call) -> dict:
         """Token counting: the key must be valid and allowed the model; nothing is charged."""

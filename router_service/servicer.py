@@ -69,11 +69,7 @@ class RouterServicer(ResponsesRPCs, NativeRPCs, router_pb2_grpc.RouterServiceSer
         except Exception as exc:
             await scope.fail(exc)
         finally:
-            if chunks is not None and hasattr(chunks, "aclose"):
-                await chunks.aclose()
-            if scope.usage is None and streamed.chars:  # cut short after output was produced: charge it
-                scope.usage = streamed.estimated_usage(scope.request)
-            scope.close()
+            await scope.close_stream(chunks, streamed)
 
     async def Embeddings(self, request, context: grpc.aio.ServicerContext):
         return await self._unary(context, "embeddings", request, conv.embeddings_request_to_dict, self.router.embed,

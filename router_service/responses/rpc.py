@@ -133,11 +133,7 @@ class ResponsesRPCs:
                     pass
             await scope.fail(exc)
         finally:
-            if chunks is not None and hasattr(chunks, "aclose"):
-                await chunks.aclose()
-            if scope.usage is None and streamed.chars:  # cut short after output was produced: charge it
-                scope.usage = streamed.estimated_usage(scope.request)
-            scope.close()
+            await scope.close_stream(chunks, streamed)
 
     # ---------------------------------------------------------------- stored responses
     async def _owned(self, context, response_id: str) -> tuple[str, dict]:
