@@ -99,3 +99,10 @@ def start_gateway(config_path: Path, log_dir: Path, env: dict | None = None, wai
                 raise AssertionError("gemgate did not become ready:\n" + gw.log())
             time.sleep(0.1)
     return gw
+
+
+def avoid_minute_boundary(margin: float) -> None:
+    """Failure counts and rpm limits use wall-clock minute windows: keep a scenario inside one."""
+    left = 60 - time.time() % 60
+    if left < margin:
+        time.sleep(left + 0.05)

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from tests.e2e.conftest import TEST_KEY, gemini_config
-from tests.e2e.gateway import start_gateway, write_config
+from tests.e2e.gateway import avoid_minute_boundary, start_gateway, write_config
 
 MASTER = "sk-master-budget-test-0123456789"
 CHAT = {"model": "flash", "messages": [{"role": "user", "content": "hello budget"}], "max_tokens": 10}
@@ -119,6 +119,7 @@ def test_alias(gw, fake_gemini):
 
 def test_rpm_limit(gw, fake_gemini):
     key = new_key(gw, rpm_limit=2)
+    avoid_minute_boundary(5)  # rpm windows are wall-clock minutes
     assert [chat(gw, key).status_code for _ in range(3)] == [200, 200, 429]
 
 

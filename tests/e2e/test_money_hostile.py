@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from tests.e2e.conftest import TEST_KEY
-from tests.e2e.gateway import start_gateway, write_config
+from tests.e2e.gateway import avoid_minute_boundary, start_gateway, write_config
 
 MASTER = "sk-master-hostile-test-0123456789abcdef"
 MSG = [{"role": "user", "content": "hello money"}]
@@ -79,6 +79,7 @@ def upstream_models(fake) -> list[str]:
 
 def test_50_concurrent_requests_sharing_one_client_id_are_each_admitted_limited_and_billed(gw, fake_gemini):
     key = new_key(gw, rpm_limit=30, max_budget=1.0)
+    avoid_minute_boundary(25)  # rpm windows are wall-clock minutes
 
     def one(_):
         return chat(gw, key, headers={"x-request-id": "same-id"})

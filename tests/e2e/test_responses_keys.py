@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from tests.e2e.conftest import TEST_KEY, gemini_config
-from tests.e2e.gateway import start_gateway, write_config
+from tests.e2e.gateway import avoid_minute_boundary, start_gateway, write_config
 
 MASTER = "sk-master-responses-test-0123456789"
 
@@ -117,6 +117,7 @@ def test_small_budget_never_overspent(gw, fake_gemini):
 
 def test_rpm_limit(gw, fake_gemini):
     c = client_for(gw, new_key(gw, rpm_limit=2))
+    avoid_minute_boundary(5)  # rpm windows are wall-clock minutes
     c.responses.create(model="flash", input="1")
     c.responses.create(model="flash", input="2")
     with pytest.raises(openai.RateLimitError):

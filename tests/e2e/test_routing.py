@@ -21,7 +21,7 @@ from google.protobuf import struct_pb2
 
 from gemgate.v1 import router_pb2, router_pb2_grpc
 from tests.e2e.conftest import TEST_KEY
-from tests.e2e.gateway import start_gateway, write_config
+from tests.e2e.gateway import avoid_minute_boundary, start_gateway, write_config
 
 ERR_500 = {"status": 500, "body": {"error": {"code": 500, "message": "An internal error has occurred.", "status": "INTERNAL"}}}
 ERR_503 = {"status": 503, "body": {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}}
@@ -179,13 +179,6 @@ def first_pick_on(fake, upstream: str, scripts: list[dict], call):
         if fake.requests and fake.requests[0]["model"] == upstream:
             return result
     pytest.fail(f"the router never picked {upstream} first in 40 requests")
-
-
-def avoid_minute_boundary(margin: float) -> None:
-    """Failures count per wall-clock minute; keep a cooldown scenario inside one minute."""
-    left = 60 - time.time() % 60
-    if left < margin:
-        time.sleep(left + 0.05)
 
 
 # --------------------------------------------------------------------------- 1. load balancing
