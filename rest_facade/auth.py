@@ -16,6 +16,12 @@ def caller_key(request: Request) -> str | None:
     return key.strip() if key else None
 
 
+def route_headers(metadata) -> dict[str, str]:
+    """The response headers a reply carries from the router's metadata: `x-gemgate-*` route facts
+    and the client's `x-request-id` echoed back."""
+    return {k: v for k, v in (metadata or ()) if k.startswith("x-gemgate-") or k == "x-request-id"}
+
+
 def grpc_metadata(request: Request) -> tuple[tuple[str, str], ...]:
     md: list[tuple[str, str]] = []
     key = caller_key(request)

@@ -17,11 +17,13 @@ from gemgate.grpc_errors import from_rpc_error
 log = logging.getLogger("gemgate.facade")
 
 
-def error_response(err: GatewayError, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(err: GatewayError, headers: dict[str, str] | None = None, body: dict | None = None) -> JSONResponse:
+    """`err` as an HTTP response: the OpenAI envelope unless the route renders `body` in its own API's
+    shape; status from the error kind, `retry-after` when the error carries one."""
     hdrs = dict(headers or {})
     if err.retry_after is not None:
         hdrs["retry-after"] = str(max(1, int(round(err.retry_after))))
-    return JSONResponse(err.openai_body(), status_code=err.kind.info.http_status, headers=hdrs)
+    return JSONResponse(err.openai_body() if body is None else body, status_code=err.kind.info.http_status, headers=hdrs)
 
 
 def sse_error(err: GatewayError) -> bytes:

@@ -17,7 +17,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from gemgate import anthropic_proto as conv
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import from_rpc_error
-from rest_facade.auth import caller_key, grpc_metadata
+from rest_facade import errors
+from rest_facade.auth import caller_key, grpc_metadata, route_headers
 from rest_facade.body import json_body
 
 router = APIRouter()
@@ -33,10 +34,7 @@ def error_body(err: GatewayError) -> dict:
 
 
 def error_response(err: GatewayError, headers: dict[str, str] | None = None) -> JSONResponse:
-    hdrs = dict(headers or {})
-    if err.retry_after is not None:
-        hdrs["retry-after"] = str(max(1, int(round(err.retry_after))))
-    return JSONResponse(error_body(err), status_code=err.kind.info.http_status, headers=hdrs)
+    return errors.error_response(err, headers, body=error_body(err))
 
 
 def metadata(request: Request) -> tuple[tuple[str, str], ...]:
@@ -46,10 +44,6 @@ def metadata(request: Request) -> tuple[tuple[str, str], ...]:
     if key:
         md.insert(0, ("authorization", f"Bearer {key}"))
     return tuple(md)
-
-
-def gemgate_headers(md) -> dict[str, str]:
-    return {k: v for k, v in (md or ()) if k.startswith("x-gemgate-")}
 
 
 def _sse(event: dict) -> bytes:
@@ -106,14 +100,14 @@ async def _messages(request: Request, proto):
         try:
             resp = await call
         except grpc.aio.AioRpcError as exc:
-            return error_response(from_rpc_error(exc), gemgate_headers(exc.trailing_metadata()))
-        return JSONResponse(conv.message_to_dict(resp), headers=gemgate_headers(await call.trailing_metadata()))
+            return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
+        return JSONResponse(conv.message_to_dict(resp), headers=route_headers(await call.trailing_metadata()))
     call = stub.StreamAnthropicMessages(proto, metadata=md)
     try:
         first = await call.read()
     except grpc.aio.AioRpcError as exc:
-        return error_response(from_rpc_error(exc), gemgate_headers(exc.trailing_metadata()))
-    headers = gemgate_headers(await call.initial_metadata())
+        return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
+    headers = route_headers(await call.initial_metadata())
 
     async def events() -> AsyncIterator[bytes]:
         try:
@@ -146,5 +140,5 @@ async def _count(request: Request, proto):
     try:
         resp = await call
     except grpc.aio.AioRpcError as exc:
-        return error_response(from_rpc_error(exc), gemgate_headers(exc.trailing_metadata()))
-    return JSONResponse({"input_tokens": resp.input_tokens}, headers=gemgate_headers(await call.trailing_metadata()))
+        return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
+    return JSONResponse({"input_tokens": resp.input_tokens}, headers=route_headers(await call.trailing_metadata()))

@@ -14,15 +14,11 @@ from gemgate import legacy_completions as legacy
 from gemgate import openai_proto as conv
 from gemgate.errors import invalid
 from gemgate.grpc_errors import from_rpc_error
-from rest_facade.auth import grpc_metadata
+from rest_facade.auth import grpc_metadata, route_headers
 from rest_facade.body import json_body
 from rest_facade.errors import error_response, sse_error
 
 router = APIRouter()
-
-
-def _headers(metadata) -> dict[str, str]:
-    return {k: v for k, v in (metadata or ()) if k.startswith("x-gemgate-")}
 
 
 def _event(obj: dict) -> bytes:
@@ -43,15 +39,15 @@ async def completions(request: Request):
         try:
             resp = await call
         except grpc.aio.AioRpcError as exc:
-            return error_response(from_rpc_error(exc), _headers(exc.trailing_metadata()))
+            return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
         return JSONResponse(legacy.from_chat(conv.chat_response_to_dict(resp)),
-                            headers=_headers(await call.trailing_metadata()))
+                            headers=route_headers(await call.trailing_metadata()))
     call = stub.StreamChatCompletion(proto, metadata=md)
     try:
         first = await call.read()
     except grpc.aio.AioRpcError as exc:
-        return error_response(from_rpc_error(exc), _headers(exc.trailing_metadata()))
-    headers = _headers(await call.initial_metadata())
+        return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
+    headers = route_headers(await call.initial_metadata())
 
     async def events() -> AsyncIterator[bytes]:
         msg = first

@@ -26,7 +26,8 @@ from gemgate import gemini_proto as conv
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import from_rpc_error
 from gemgate.v1 import gemini_native_pb2 as pb
-from rest_facade.auth import caller_key, grpc_metadata
+from rest_facade import errors
+from rest_facade.auth import caller_key, grpc_metadata, route_headers
 from rest_facade.body import json_body
 
 router = APIRouter()
@@ -44,10 +45,7 @@ def error_body(err: GatewayError) -> dict:
 
 
 def error_response(err: GatewayError, headers: dict[str, str] | None = None) -> JSONResponse:
-    hdrs = dict(headers or {})
-    if err.retry_after is not None:
-        hdrs["retry-after"] = str(max(1, int(round(err.retry_after))))
-    return JSONResponse(error_body(err), status_code=err.kind.info.http_status, headers=hdrs)
+    return errors.error_response(err, headers, body=error_body(err))
 
 
 def metadata(request: Request) -> tuple[tuple[str, str], ...]:
@@ -60,10 +58,6 @@ def metadata(request: Request) -> tuple[tuple[str, str], ...]:
     return tuple(md)
 
 
-def _headers(md) -> dict[str, str]:
-    return {k: v for k, v in (md or ()) if k.startswith("x-gemgate-")}
-
-
 def _not_found(what: str) -> GatewayError:
     return GatewayError(ErrorKind.NOT_FOUND, f"{what} is not served by gemgate")
 
@@ -73,8 +67,8 @@ async def _unary(rpc, proto, md, to_dict):
     try:
         resp = await call
     except grpc.aio.AioRpcError as exc:
-        return error_response(from_rpc_error(exc), _headers(exc.trailing_metadata()))
-    return JSONResponse(to_dict(resp), headers=_headers(await call.trailing_metadata()))
+        return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
+    return JSONResponse(to_dict(resp), headers=route_headers(await call.trailing_metadata()))
 
 
 async def _stream(stub, proto, md, sse: bool):
@@ -82,8 +76,8 @@ async def _stream(stub, proto, md, sse: bool):
     try:
         first = await call.read()
     except grpc.aio.AioRpcError as exc:
-        return error_response(from_rpc_error(exc), _headers(exc.trailing_metadata()))
-    headers = _headers(await call.initial_metadata())
+        return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
+    headers = route_headers(await call.initial_metadata())
 
     def dumps(obj: dict) -> str:
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)

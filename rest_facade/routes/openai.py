@@ -17,7 +17,7 @@ from gemgate.errors import ErrorKind, GatewayError, invalid
 from gemgate.grpc_errors import from_rpc_error
 from gemgate.v1 import router_pb2
 from rest_facade import openapi_models as docs
-from rest_facade.auth import grpc_metadata
+from rest_facade.auth import grpc_metadata, route_headers
 from rest_facade.body import json_body, off_loop
 from rest_facade.errors import error_response, sse_error
 
@@ -25,10 +25,6 @@ router = APIRouter()
 log = logging.getLogger("gemgate.facade")
 
 DONE = b"data: [DONE]\n\n"
-
-
-def _gemgate_headers(metadata) -> dict[str, str]:
-    return {k: v for k, v in (metadata or ()) if k.startswith("x-gemgate-") or k == "x-request-id"}
 
 
 def _dumps(obj: dict) -> bytes:
@@ -55,8 +51,8 @@ async def chat_completions(request: Request):
         try:
             resp = await call
         except grpc.aio.AioRpcError as exc:
-            return error_response(from_rpc_error(exc), _gemgate_headers(exc.trailing_metadata()))
-        headers = _gemgate_headers(await call.trailing_metadata())
+            return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
+        headers = route_headers(await call.trailing_metadata())
         return JSONResponse(conv.chat_response_to_dict(resp), headers=headers)
     return await _stream(stub, proto, md)
 
@@ -66,8 +62,8 @@ async def _stream(stub, proto: router_pb2.ChatCompletionRequest, md) -> Streamin
     try:
         first = await call.read()
     except grpc.aio.AioRpcError as exc:
-        return error_response(from_rpc_error(exc), _gemgate_headers(exc.trailing_metadata()))
-    headers = _gemgate_headers(await call.initial_metadata())  # read() raised if the RPC failed
+        return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
+    headers = route_headers(await call.initial_metadata())  # read() raised if the RPC failed
 
     async def events() -> AsyncIterator[bytes]:
         try:
@@ -104,12 +100,12 @@ async def embeddings(request: Request):
     try:
         resp = await call
     except grpc.aio.AioRpcError as exc:
-        return error_response(from_rpc_error(exc), _gemgate_headers(exc.trailing_metadata()))
+        return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
     out = conv.embeddings_response_to_dict(resp)
     if body.get("encoding_format") == "base64":
         for item in out["data"]:
             item["embedding"] = base64.b64encode(struct.pack(f"<{len(item['embedding'])}f", *item["embedding"])).decode()
-    return JSONResponse(out, headers=_gemgate_headers(await call.trailing_metadata()))
+    return JSONResponse(out, headers=route_headers(await call.trailing_metadata()))
 
 
 async def _models(request: Request) -> list[dict]:

@@ -15,10 +15,9 @@ from gemgate.errors import invalid
 from gemgate.grpc_errors import from_rpc_error
 from gemgate.responses import convert
 from gemgate.v1 import responses_pb2 as rpb
-from rest_facade.auth import grpc_metadata
+from rest_facade.auth import grpc_metadata, route_headers
 from rest_facade.body import json_body
 from rest_facade.errors import error_response
-from rest_facade.routes.openai import _gemgate_headers
 
 router = APIRouter()
 
@@ -42,8 +41,8 @@ async def create_response(request: Request):
         try:
             resp = await call
         except grpc.aio.AioRpcError as exc:
-            return error_response(from_rpc_error(exc), _gemgate_headers(exc.trailing_metadata()))
-        return JSONResponse(convert.response_to_dict(resp), headers=_gemgate_headers(await call.trailing_metadata()))
+            return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
+        return JSONResponse(convert.response_to_dict(resp), headers=route_headers(await call.trailing_metadata()))
     return await _stream(stub, proto, md)
 
 
@@ -52,8 +51,8 @@ async def _stream(stub, proto: rpb.CreateResponseRequest, md) -> StreamingRespon
     try:
         first = await call.read()
     except grpc.aio.AioRpcError as exc:  # failed before the response was created: a plain HTTP error
-        return error_response(from_rpc_error(exc), _gemgate_headers(exc.trailing_metadata()))
-    headers = _gemgate_headers(await call.initial_metadata())
+        return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
+    headers = route_headers(await call.initial_metadata())
 
     async def events() -> AsyncIterator[bytes]:
         last_type, seq = "", -1
