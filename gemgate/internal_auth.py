@@ -8,14 +8,19 @@ the environment (never on the command line). A service started without one refus
 
 Servers: `ServerAuth(secret)` (installed by gemgate.grpc_server.serve) answers UNAUTHENTICATED to
 any RPC without the right secret, except the gRPC health service (so probes keep working).
-Clients: `channel(address, secret)` attaches the secret to every call.
+Clients: `channel(address, secret)` attaches the secret to every call. `address` may list several
+workers of one service (`127.0.0.1:4001,127.0.0.1:4101`, as `gemgate --num_workers N` starts them):
+calls are then spread round-robin over the workers that are up, and a dead worker is skipped until it
+is back.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import os
 import secrets
+import socket
 from collections.abc import Mapping
 
 import grpc
@@ -135,9 +140,37 @@ class _StreamStream(_SecretDetails, grpc.aio.StreamStreamClientInterceptor):
         return await continuation(self._details(details), request_iterator)
 
 
+def _split_hostport(address: str) -> tuple[str, str]:
+    host, sep, port = address.strip().rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"internal address {address!r} is not host:port")
+    return host.strip("[]"), port
+
+
+def balanced_target(addresses: str) -> str:
+    """A gRPC target naming every `host:port` of a comma-separated list (hostnames resolved once,
+    here), for the round_robin policy: `ipv4:10.0.0.1:4001,10.0.0.1:4101` (or `ipv6:[..]:p,...`)."""
+    v4: list[str] = []
+    v6: list[str] = []
+    for address in addresses.split(","):
+        host, port = _split_hostport(address)
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            ip = ipaddress.ip_address(socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)[0][4][0])
+        (v4 if ip.version == 4 else v6).append(f"{ip}:{port}" if ip.version == 4 else f"[{ip}]:{port}")
+    if v4 and v6:
+        raise ValueError(f"internal addresses {addresses!r} mix IPv4 and IPv6")
+    return f"ipv4:{','.join(v4)}" if v4 else f"ipv6:{','.join(v6)}"
+
+
 def channel(address: str, secret: str | None, options: list | None = None) -> grpc.aio.Channel:
-    """An aio channel to an internal service that sends `secret` with every call."""
+    """An aio channel to an internal service that sends `secret` with every call; `address` is
+    `host:port` or a comma-separated list of the workers of one service (round-robin over them)."""
     opts = [*(options or []), *RECONNECT_OPTIONS]
+    if "," in address:
+        address = balanced_target(address)
+        opts.append(("grpc.lb_policy_name", "round_robin"))
     interceptors = [k(secret) for k in (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)] if secret else None
     return grpc.aio.insecure_channel(address, options=opts, interceptors=interceptors)
 
