@@ -147,6 +147,14 @@ def _split_hostport(address: str) -> tuple[str, str]:
     return host.strip("[]"), port
 
 
+def _resolve(host: str, port: int) -> str:
+    """One address of `host`, IPv4 first (so `localhost` means 127.0.0.1 wherever the others are IPv4)."""
+    try:
+        return socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+    except socket.gaierror:
+        return socket.getaddrinfo(host, port, socket.AF_INET6, socket.SOCK_STREAM)[0][4][0]
+
+
 def balanced_target(addresses: str) -> str:
     """A gRPC target naming every `host:port` of a comma-separated list (hostnames resolved once,
     here), for the round_robin policy: `ipv4:10.0.0.1:4001,10.0.0.1:4101` (or `ipv6:[..]:p,...`)."""
@@ -157,7 +165,7 @@ def balanced_target(addresses: str) -> str:
         try:
             ip = ipaddress.ip_address(host)
         except ValueError:
-            ip = ipaddress.ip_address(socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)[0][4][0])
+            ip = ipaddress.ip_address(_resolve(host, int(port)))
         (v4 if ip.version == 4 else v6).append(f"{ip}:{port}" if ip.version == 4 else f"[{ip}]:{port}")
     if v4 and v6:
         raise ValueError(f"internal addresses {addresses!r} mix IPv4 and IPv6")
