@@ -150,6 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     probe_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
     # the secret travels in the environment, never in argv; the facade need not repeat our warnings
     env = child_env({internal_auth.ENV: secret, master_key_policy.CHECKED_ENV: "1"})
+    # N router workers share what one would keep in memory (stored Responses): budget_service's Redis
+    router_env = env if n == 1 or env.get("REDIS_URL") else {**env, "REDIS_URL": config.redis_url(env)}
     py = sys.executable
     budget = Child("budget_service", [py, "-m", "budget_service", "--config", args.config, "--host", ih, "--port", str(budget_port),
                                       "--metrics-port", str(budget_metrics),
@@ -159,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     routers = [Child(worker_name("router_service", i, n),
                      [py, "-m", "router_service", "--config", args.config, "--host", ih, "--port", str(port),
                       "--budget", budget_addr, "--metrics-port", str(metrics_port), "--redis-prefix", args.redis_prefix],
-                     ready=lambda a=f"{ih}:{port}": _grpc_serving(a, "gemgate.v1.RouterService"), env=env,
+                     ready=lambda a=f"{ih}:{port}": _grpc_serving(a, "gemgate.v1.RouterService"), env=router_env,
                      json_logs=json_logs, log_name="router", group="router")
                for i, (port, metrics_port) in enumerate(zip(router_ports, router_metrics_ports))]
     facades = [Child(worker_name("rest_facade", i, n),

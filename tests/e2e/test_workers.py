@@ -221,3 +221,26 @@ def test_kill_9_of_one_facade_worker_other_serves_then_it_is_restarted(gw, fake_
     while "rest_facade[1] is ready again" not in gw.log():
         assert time.monotonic() < deadline, gw.log()[-3000:]
         time.sleep(0.1)
+
+
+def test_stored_responses_are_shared_by_router_workers_without_a_master_key(fake_gemini_server, tmp_path):
+    """Without keys a single router keeps stored Responses in memory; N workers share them in Redis,
+    so a follow-up that round-robins to the other worker still finds the first turn."""
+    cfg = write_config(tmp_path, gemini_config(fake_gemini_server.base_url))
+    gateway = start_gateway(cfg, tmp_path, env={"FAKE_GEMINI_KEY": TEST_KEY}, args=["--num_workers", "2"])
+    try:
+        deadline = time.monotonic() + 30
+        while "gemgate: ready on" not in gateway.log():
+            assert time.monotonic() < deadline and gateway.proc.poll() is None, gateway.log()
+            time.sleep(0.1)
+        first = httpx.post(f"{gateway.base_url}/v1/responses", json={"model": "flash", "input": "remember me"}, timeout=15)
+        assert first.status_code == 200, first.text
+        rid = first.json()["id"]
+        for _ in range(6):  # round-robin over both router workers
+            got = httpx.get(f"{gateway.base_url}/v1/responses/{rid}", timeout=15)
+            assert got.status_code == 200, got.text
+            follow = httpx.post(f"{gateway.base_url}/v1/responses", timeout=15,
+                                json={"model": "flash", "input": "again", "previous_response_id": rid})
+            assert follow.status_code == 200, follow.text
+    finally:
+        assert gateway.stop() == 0, gateway.log()
