@@ -138,7 +138,9 @@ end
 # ARGV: P now rid amount tokens deadline done_ttl model attrib router lease extend allow_dead n,
 # then n x 12 entity fields:
 #   name spend_key spend_expireat out_key budget rpm_key rpm tpm_key tpm par_key par window_expireat
-# (limit -1 = none; '' key = not tracked). Returns {1, reserved} or {0, entity_index, reason, used, limit}.
+# (limit -1 = none; '' key = not tracked), then nv and nv x (version key, expected value): the
+# versions of the documents the admission read (budget_service/doc_cache.py); a mismatch -> 'stale'.
+# Returns {1, reserved} or {0, entity_index, reason, used, limit}.
 # extend=1 raises the existing reservation of rid (same attribution) to `amount` if the budgets it
 # was admitted against have room for the difference; it never lowers it and counts no new request.
 RESERVE = _LIB + r"""
@@ -147,6 +149,11 @@ local amount, tokens, deadline = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(
 local done_ttl, model, attrib = tonumber(ARGV[7]), ARGV[8], ARGV[9]
 local router, lease, extend, allow_dead = ARGV[10], tonumber(ARGV[11]), ARGV[12], tonumber(ARGV[13])
 local n = tonumber(ARGV[14])
+-- the document versions the ledger admitted with (its cache): any change since -> 'stale'
+local vo = 15 + n * 12
+for j = 1, tonumber(ARGV[vo] or '0') do
+  if (redis.call('GET', ARGV[vo + 2 * j - 1]) or '0') ~= ARGV[vo + 2 * j] then return {0, -1, 'stale', 0, 0} end
+end
 if router ~= '' then redis.call('SET', P .. 'lease:' .. router, '1', 'PX', math.floor(lease * 1000)) end
 sweep(P, now, done_ttl, allow_dead)
 local rk = P .. 'res:' .. rid
@@ -208,7 +215,8 @@ for i = 0, n - 1 do
   table.insert(ents, {ARGV[o + 2], ARGV[o + 4], ARGV[o + 8], ARGV[o + 10], tonumber(ARGV[o + 3]), tonumber(ARGV[o + 5])})
 end
 redis.call('HSET', rk, 'amount', amount, 'tokens', tokens, 'model', model, 'deadline', deadline,
-  'attrib', attrib, 'ents', cjson.encode(ents), 'router', router, 'lease', lease, 'started', '0')
+  'attrib', attrib, 'ents', cjson.encode(ents), 'router', router, 'lease', lease,
+  'started', extend == 's' and '1' or '0')
 redis.call('ZADD', P .. 'resz', deadline, rid)
 return {1, amount}
 """
@@ -389,12 +397,20 @@ class RedisStore:
         raws = await self._do(self.r.mget([self.k(f"doc:{kind}:{i}") for i in ids]))
         return [json.loads(x) for x in raws if x]
 
+    def version_key(self, kind: str, id_: str) -> str:
+        """Bumped by every write of the document (the admission cache's staleness check)."""
+        return self.k(f"ver:{kind}:{id_}")
+
+    async def get_version(self, kind: str, id_: str) -> str:
+        return str(await self._do(self.r.get(self.version_key(kind, id_))) or "0")
+
     async def put_doc(self, kind: str, id_: str, doc: dict, *, create: bool = False) -> bool:
         async def go() -> bool:
             async with self.r.pipeline(transaction=True) as p:
                 p.set(self.k(f"doc:{kind}:{id_}"), json.dumps(doc), nx=create)
                 p.sadd(self.k(f"ids:{kind}"), id_)
-                ok, _ = await p.execute()
+                p.incr(self.version_key(kind, id_))
+                ok, _, _ = await p.execute()
             return bool(ok)
 
         return await self._do(go())
@@ -404,7 +420,8 @@ class RedisStore:
             async with self.r.pipeline(transaction=True) as p:
                 p.delete(self.k(f"doc:{kind}:{id_}"))
                 p.srem(self.k(f"ids:{kind}"), id_)
-                n, _ = await p.execute()
+                p.incr(self.version_key(kind, id_))
+                n, _, _ = await p.execute()
             return bool(n)
 
         return await self._do(go())
@@ -427,28 +444,71 @@ class RedisStore:
         return await self.get_int(self.k("stat:global"))
 
     # ---- scripts ----
-    async def reserve(
+    def _reserve_argv(
         self, *, now: float, request_id: str, amount: int, tokens: int, deadline: float, done_ttl: int,
         model: str, attrib: dict[str, str], entities: list[EntityArgs], router: str = "", lease: float = 15.0,
-        extend: bool = False, allow_dead: bool = True,
-    ) -> ReserveResult:
+        extend: bool = False, allow_dead: bool = True, started: bool = False,
+        versions: list[tuple[str, str]] = (),
+    ) -> list[Any]:
+        # mode: "1" extend, "s" a new reservation whose upstream call starts at once, "0" new
+        mode = "1" if extend else "s" if started else "0"
         argv: list[Any] = [self.prefix, now, request_id, int(amount), int(tokens), deadline, done_ttl, model,
-                           json.dumps(attrib, sort_keys=True), router, lease, "1" if extend else "0",
+                           json.dumps(attrib, sort_keys=True), router, lease, mode,
                            int(allow_dead), len(entities)]
         for e in entities:
             argv.extend(e.argv())
-        res = await self._do(self._reserve(keys=[], args=argv))
+        argv.append(len(versions))
+        for vkey, value in versions:
+            argv.extend((vkey, value))
+        return argv
+
+    @staticmethod
+    def _reserve_result(res) -> ReserveResult:
         if int(res[0]) == 1:
             return ReserveResult(True, reserved=int(res[1]))
         return ReserveResult(False, entity=int(res[1]), reason=str(res[2]), used=int(res[3]), limit=int(res[4]))
 
-    async def settle(
-        self, *, now: float, request_id: str, cost: int, tokens: int, model: str, done_ttl: int, how: str,
-        allow_dead: bool = True,
-    ) -> tuple[bool, int]:
-        argv = [self.prefix, now, request_id, max(0, int(cost)), int(tokens), model, done_ttl, how, int(allow_dead)]
-        res = await self._do(self._settle(keys=[], args=argv))
+    def _settle_argv(self, *, now: float, request_id: str, cost: int, tokens: int, model: str, done_ttl: int,
+                     how: str, allow_dead: bool = True) -> list[Any]:
+        return [self.prefix, now, request_id, max(0, int(cost)), int(tokens), model, done_ttl, how, int(allow_dead)]
+
+    async def reserve(self, **kw) -> ReserveResult:
+        return self._reserve_result(await self._do(self._reserve(keys=[], args=self._reserve_argv(**kw))))
+
+    async def settle(self, **kw) -> tuple[bool, int]:
+        res = await self._do(self._settle(keys=[], args=self._settle_argv(**kw)))
         return bool(int(res[0])), max(0, int(res[1]))
+
+    async def _scripts(self, script, argvs: list[list[Any]]) -> list[Any]:
+        """One script over many argument lists in one round trip (pipelined, not a transaction:
+        each call is atomic on its own, as when sent alone). A failed call's slot holds its
+        exception; calls Redis did not know the script for are loaded and sent again."""
+        async def go() -> list[Any]:
+            todo, out = list(range(len(argvs))), [None] * len(argvs)
+            for _ in range(2):
+                async with self.r.pipeline(transaction=False) as p:
+                    for i in todo:
+                        p.evalsha(script.sha, 0, *argvs[i])
+                    got = await p.execute(raise_on_error=False)
+                for i, res in zip(todo, got):
+                    out[i] = res
+                todo = [i for i, res in zip(todo, got) if isinstance(res, redis.exceptions.NoScriptError)]
+                if not todo:
+                    break
+                await self.r.script_load(script.script)
+            return out
+
+        return await self._do(go())
+
+    async def reserve_many(self, requests: list[dict]) -> list[ReserveResult | Exception]:
+        """`reserve` for many requests in one round trip; each slot: its result or its exception."""
+        raw = await self._scripts(self._reserve, [self._reserve_argv(**kw) for kw in requests])
+        return [r if isinstance(r, Exception) else self._reserve_result(r) for r in raw]
+
+    async def settle_many(self, requests: list[dict]) -> list[tuple[bool, int] | Exception]:
+        """`settle` for many requests in one round trip; each slot: (applied, charged) or its exception."""
+        raw = await self._scripts(self._settle, [self._settle_argv(**kw) for kw in requests])
+        return [r if isinstance(r, Exception) else (bool(int(r[0])), max(0, int(r[1]))) for r in raw]
 
     async def sweep(self, *, now: float, done_ttl: int, allow_dead: bool = True) -> int:
         return int(await self._do(self._sweep(keys=[], args=[self.prefix, now, done_ttl, int(allow_dead)])))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 
@@ -10,7 +11,7 @@ import grpc
 from budget_service import convert, spendlog
 from budget_service.ledger import Ledger, key_id
 from gemgate.errors import ErrorKind, GatewayError
-from gemgate.grpc_errors import abort
+from gemgate.grpc_errors import abort, to_status_bytes
 from gemgate.v1 import budget_pb2, budget_pb2_grpc
 
 log = logging.getLogger("gemgate.budget")
@@ -28,6 +29,17 @@ def _rpc(fn):
             await abort(context, GatewayError(ErrorKind.INTERNAL, "internal error in budget_service"))
 
     return wrapper
+
+
+async def _item(handle, item):
+    """One item of a batch RPC: its reply, or its error as a serialized status (bytes)."""
+    try:
+        return await handle(item)
+    except GatewayError as err:
+        return to_status_bytes(err)
+    except Exception as exc:  # a bug: log it, answer this item a clean INTERNAL
+        log.exception("unexpected error in a batch item", exc_info=exc)
+        return to_status_bytes(GatewayError(ErrorKind.INTERNAL, "internal error in budget_service"))
 
 
 class BudgetServicer(budget_pb2_grpc.BudgetServiceServicer):
@@ -53,11 +65,54 @@ class BudgetServicer(budget_pb2_grpc.BudgetServiceServicer):
 
     @_rpc
     async def Reserve(self, request):
+        return await self._reserve(request)
+
+    async def _reserve(self, request) -> budget_pb2.ReserveResponse:
         is_master, doc, reserved, team = await self.ledger.reserve(
             request.api_key, request.request_id, request.model, request.estimated_cost_micros,
             request.estimated_tokens, router_id=request.router_id, lease=request.lease_seconds, extend=request.extend,
+            started=request.started,
         )
         return budget_pb2.ReserveResponse(identity=convert.identity(is_master, doc, team), reserved_micros=reserved)
+
+    @_rpc
+    async def ReserveBatch(self, request):
+        results = await self.ledger.reserve_batch([dict(
+            api_key=it.api_key, request_id=it.request_id, model=it.model, est_cost=it.estimated_cost_micros,
+            est_tokens=it.estimated_tokens, router_id=it.router_id, lease=it.lease_seconds, extend=it.extend,
+            started=it.started) for it in request.items])
+        return budget_pb2.ReserveBatchResponse(items=[
+            budget_pb2.ReserveOutcome(error=to_status_bytes(r)) if isinstance(r, GatewayError) else
+            budget_pb2.ReserveOutcome(ok=budget_pb2.ReserveResponse(
+                identity=convert.identity(r[0], r[1], r[3]), reserved_micros=r[2])) for r in results])
+
+    @_rpc
+    async def SettleBatch(self, request):
+        staged: list = [None] * len(request.items)  # a failed spend-log staging fails its item
+        if hasattr(self.ledger.store, "stage_log"):  # database_url is set
+            logged = [i for i, it in enumerate(request.items) if it.HasField("log")]
+            for i, err in zip(logged, await asyncio.gather(*(_item(self._stage_log, request.items[i]) for i in logged))):
+                staged[i] = err
+        todo = [i for i, err in enumerate(staged) if not isinstance(err, bytes)]
+        results: list = list(staged)
+        settled = await self.ledger.settle_batch([dict(
+            request_id=request.items[i].request_id, cost=request.items[i].actual_cost_micros,
+            tokens=request.items[i].actual_tokens, model=request.items[i].model,
+            success=request.items[i].success) for i in todo])
+        for i, r in zip(todo, settled):
+            results[i] = r
+        items = []
+        for r in results:
+            if isinstance(r, bytes):
+                items.append(budget_pb2.SettleOutcome(error=r))
+            elif isinstance(r, GatewayError):
+                items.append(budget_pb2.SettleOutcome(error=to_status_bytes(r)))
+            else:
+                items.append(budget_pb2.SettleOutcome(ok=budget_pb2.SettleResponse(applied=r[0], charged_micros=r[1])))
+        return budget_pb2.SettleBatchResponse(items=items)
+
+    async def _stage_log(self, request) -> None:
+        await self.ledger.store.stage_log(request.request_id, spendlog.entry_to_json(request.log))
 
     @_rpc
     async def Heartbeat(self, request):
@@ -66,6 +121,9 @@ class BudgetServicer(budget_pb2_grpc.BudgetServiceServicer):
 
     @_rpc
     async def Settle(self, request):
+        return await self._settle(request)
+
+    async def _settle(self, request) -> budget_pb2.SettleResponse:
         if request.HasField("log") and hasattr(self.ledger.store, "stage_log"):  # database_url is set
             await self.ledger.store.stage_log(request.request_id, spendlog.entry_to_json(request.log))
         applied, charged = await self.ledger.settle(
