@@ -18,7 +18,8 @@ import sys
 
 from gemgate import cli_flags, internal_auth, logsetup, master_key_policy
 from gemgate.config import ConfigError, load_config, print_warnings
-from gemgate.supervisor import Child, Supervisor, child_env, listens
+from gemgate import supervise
+from gemgate.supervisor import Child, child_env
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -47,32 +48,6 @@ def worker_ports(first: int, n: int, host: str, taken: set[int]) -> list[int]:
 
 def worker_name(service: str, i: int, n: int) -> str:
     return service if n == 1 else f"{service}[{i + 1}]"
-
-
-def _http_alive(host: str, port: int) -> bool:
-    """The facade answers its liveness endpoint (not merely: something listens on the port)."""
-    import http.client
-
-    conn = http.client.HTTPConnection(host, port, timeout=0.5)
-    try:
-        conn.request("GET", "/health/liveliness")
-        return conn.getresponse().status == 200
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        conn.close()
-
-
-def _grpc_serving(address: str, service: str) -> bool:
-    import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-    with grpc.insecure_channel(address) as ch:
-        try:
-            resp = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=service), timeout=0.5)
-        except grpc.RpcError:
-            return False
-    return resp.status == health_pb2.HealthCheckResponse.SERVING
 
 
 def prepare(argv: list[str] | None):
@@ -118,8 +93,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
     logsetup.configure("cli", config.litellm_settings)
     json_logs = config.litellm_settings.json_logs
-    if json_logs:
-        logsetup.json_stderr("cli")
     permit = args.permit_weak_master_key or config.general_settings.dangerously_permit_weak_or_unset_master_key
     try:
         for warning in master_key_policy.check(config.general_settings.master_key, args.host, permit=permit):
@@ -156,13 +129,11 @@ def main(argv: list[str] | None = None) -> None:
     budget = Child("budget_service", [py, "-m", "budget_service", "--config", args.config, "--host", ih, "--port", str(budget_port),
                                       "--metrics-port", str(budget_metrics),
                                       "--redis-prefix", args.redis_prefix],
-                   ready=lambda: _grpc_serving(budget_addr, "gemgate.v1.BudgetService"), env=env,
-                   json_logs=json_logs, log_name="budget")
+                   env=env, json_logs=json_logs, log_name="budget")
     routers = [Child(worker_name("router_service", i, n),
                      [py, "-m", "router_service", "--config", args.config, "--host", ih, "--port", str(port),
                       "--budget", budget_addr, "--metrics-port", str(metrics_port), "--redis-prefix", args.redis_prefix],
-                     ready=lambda a=f"{ih}:{port}": _grpc_serving(a, "gemgate.v1.RouterService"), env=router_env,
-                     json_logs=json_logs, log_name="router", group="router")
+                     env=router_env, json_logs=json_logs, log_name="router", group="router")
                for i, (port, metrics_port) in enumerate(zip(router_ports, router_metrics_ports))]
     facades = [Child(worker_name("rest_facade", i, n),
                      [py, "-m", "rest_facade", "--config", args.config, "--host", args.host, "--port", str(args.port),
@@ -170,25 +141,18 @@ def main(argv: list[str] | None = None) -> None:
                       *(["--reuse-port"] if n > 1 else []), *([master_key_policy.FLAG] if permit else [])],
                      env=env, json_logs=json_logs, log_name="facade", group="facade")
                for i in range(n)]
-    for facade in facades:  # shared port: this worker itself listens (once its app started), and it answers
-        facade.ready = (lambda c=facade: listens(c.proc.pid, args.port) and _http_alive(probe_host, args.port)) \
-            if n > 1 else (lambda: _http_alive(probe_host, args.port))
-    sup = Supervisor([budget, *routers, *facades], exit_on_crash=args.exit_on_child_crash, restart_delay=args.restart_delay)
-    sup.install_signals()
-    code = 0
-    try:
-        sup.start_all()
-        if not sup.stopping:
-            logsetup.console(f"gemgate: ready on http://{args.host}:{args.port} (OpenAI base_url http://{probe_host}:{args.port}/v1); "
-                             f"{n} rest_facade worker{'s' * (n > 1)}{' sharing the port' if n > 1 else ''}, "
-                             f"{n} router_service worker{'s' * (n > 1)} ({', '.join(router_addrs)}), 1 budget_service")
-            code = sup.watch()
-    except SystemExit as exc:
-        logsetup.console(str(exc), level=logging.ERROR)
-        code = 1
-    finally:
-        sup.stop_all()
-    sys.exit(code)
+    # shared port: a facade worker is ready when it itself listens (once its app started) and the
+    # port answers; alone, when the port answers
+    facade_ready = {"kind": "listens_http" if n > 1 else "http", "host": probe_host, "port": args.port}
+    message = (f"gemgate: ready on http://{args.host}:{args.port} (OpenAI base_url http://{probe_host}:{args.port}/v1); "
+               f"{n} rest_facade worker{'s' * (n > 1)}{' sharing the port' if n > 1 else ''}, "
+               f"{n} router_service worker{'s' * (n > 1)} ({', '.join(router_addrs)}), 1 budget_service")
+    # from here on a small process supervises (gemgate/supervise.py): this one, which loaded the
+    # config machinery, is replaced by it (same pid)
+    supervise.exec_into([(budget, {"kind": "notify"}), *((r, {"kind": "notify"}) for r in routers),
+                         *((f, facade_ready) for f in facades)],
+                        exit_on_crash=args.exit_on_child_crash, restart_delay=args.restart_delay,
+                        ready_message=message, json_logs=json_logs)
 
 
 if __name__ == "__main__":

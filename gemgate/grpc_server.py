@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterable
@@ -57,6 +58,7 @@ async def serve(
     for svc in ["", *names]:
         await health_servicer.set(svc, health_pb2.HealthCheckResponse.SERVING)
     log.info("%s listening on %s", name, address)
+    notify_ready()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -92,3 +94,18 @@ async def _probe_loop(name: str, health_servicer, names: list[str], probe, inter
             await asyncio.wait_for(stop.wait(), interval)
         except asyncio.TimeoutError:
             pass
+
+
+def notify_ready() -> None:
+    """Tell the supervisor (gemgate/supervisor.py) that this service serves: one line on the pipe
+    it passed in GEMGATE_READY_FD. Without one (started alone), nothing to do."""
+    from gemgate.supervisor import READY_FD_ENV
+
+    fd = os.environ.pop(READY_FD_ENV, "")
+    if not fd.isdigit():
+        return
+    try:
+        os.write(int(fd), b"ready\n")
+        os.close(int(fd))
+    except OSError:
+        pass

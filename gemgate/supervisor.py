@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from gemgate import logsetup
 
+READY_FD_ENV = "GEMGATE_READY_FD"  # the pipe a child reports "ready" on (gemgate.grpc_server.notify_ready)
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 RESTART_DELAY = 0.5  # first backoff (seconds); doubled per crash in a row
@@ -67,15 +68,50 @@ class Child:
     json_logs: bool = False  # relay the child's output, each line as one JSON object
     log_name: str | None = None  # the `service` of relayed lines (the child's own logsetup name)
     group: str = ""  # workers of one service share a group ("" : the child's own name)
+    notify: bool = False  # the child reports on a pipe when it serves (READY_FD_ENV); see notified()
+    _ready_fd: int | None = field(default=None, repr=False)
+    _notified: bool = field(default=False, repr=False)
 
     def spawn(self) -> None:
-        if self.json_logs:
-            self.proc = subprocess.Popen(self.argv, preexec_fn=_die_with_parent, env=self.env,
-                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            logsetup.relay_output(self.proc.stdout, self.log_name or self.name)
-        else:
-            self.proc = subprocess.Popen(self.argv, preexec_fn=_die_with_parent, env=self.env)
+        env, fds, write_fd = self.env, (), None
+        if self.notify:
+            self._close_ready()
+            self._notified = False
+            self._ready_fd, write_fd = os.pipe()
+            os.set_blocking(self._ready_fd, False)
+            env = {**(self.env if self.env is not None else os.environ), READY_FD_ENV: str(write_fd)}
+            fds = (write_fd,)
+        try:
+            if self.json_logs:
+                self.proc = subprocess.Popen(self.argv, preexec_fn=_die_with_parent, env=env, pass_fds=fds,
+                                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                logsetup.relay_output(self.proc.stdout, self.log_name or self.name)
+            else:
+                self.proc = subprocess.Popen(self.argv, preexec_fn=_die_with_parent, env=env, pass_fds=fds)
+        finally:
+            if write_fd is not None:
+                os.close(write_fd)
         self.started_at = time.monotonic()
+
+    def notified(self) -> bool:
+        """Has the running child reported that it serves (once per spawn)?"""
+        if not self._notified and self._ready_fd is not None:
+            try:
+                data = os.read(self._ready_fd, 64)
+            except BlockingIOError:
+                return False
+            except OSError:
+                data = b""
+            if data.startswith(b"ready"):
+                self._notified = True
+            if data.startswith(b"ready") or not data:  # reported, or the child closed it (died)
+                self._close_ready()
+        return self._notified
+
+    def _close_ready(self) -> None:
+        if self._ready_fd is not None:
+            os.close(self._ready_fd)
+        self._ready_fd = None
 
 
 class Supervisor:
@@ -226,6 +262,20 @@ def listens(pid: int, port: int) -> bool:
         except OSError:
             continue
     return False
+
+
+def http_alive(host: str, port: int) -> bool:
+    """The facade answers its liveness endpoint (not merely: something listens on the port)."""
+    import http.client
+
+    conn = http.client.HTTPConnection(host, port, timeout=0.5)
+    try:
+        conn.request("GET", "/health/liveliness")
+        return conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
 
 
 def child_env(extra: dict[str, str]) -> dict[str, str]:

@@ -137,3 +137,19 @@ def test_child_death_stops_gateway_with_exit_on_child_crash(fake_gemini_server, 
     for pid in kids.values():
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_the_cli_process_becomes_the_small_supervisor(fake_gemini_server, tmp_path):
+    """After checking the config the CLI replaces itself (same pid) with gemgate.supervise, which
+    loads neither gRPC nor pydantic: the long-lived parent stays small."""
+    cfg = write_config(tmp_path, gemini_config(fake_gemini_server.base_url))
+    gw = start_gateway(cfg, tmp_path, env={"FAKE_GEMINI_KEY": TEST_KEY})
+    try:
+        cmdline = open(f"/proc/{gw.proc.pid}/cmdline", "rb").read().split(b"\0")
+        assert b"gemgate.supervise" in cmdline, cmdline
+        maps = open(f"/proc/{gw.proc.pid}/maps").read()
+        assert "cygrpc" not in maps and "pydantic_core" not in maps
+        assert b"GEMGATE_INTERNAL_SECRET" not in b" ".join(cmdline)  # the plan travels in the environment
+        assert len(_children(gw.proc.pid)) == 3
+    finally:
+        assert gw.stop() == 0

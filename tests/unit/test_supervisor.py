@@ -153,3 +153,31 @@ def test_listens_tells_apart_processes_sharing_a_port():
             p.kill()
             p.wait()
     assert not supervisor.listens(listening.pid, port)  # gone
+
+
+def test_notify_readiness_reported_on_the_pipe_once_per_spawn():
+    import sys
+    import time
+
+    from gemgate.supervisor import Child
+
+    code = ("import os, time; fd = int(os.environ['GEMGATE_READY_FD']); time.sleep(0.2); "
+            "os.write(fd, b'ready\\n'); os.close(fd); time.sleep(5)")
+    child = Child("svc", [sys.executable, "-c", code], notify=True)
+    child.spawn()
+    try:
+        assert not child.notified()  # not yet
+        deadline = time.monotonic() + 10
+        while not child.notified():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert child.notified()  # latched
+    finally:
+        child.proc.kill()
+        child.proc.wait()
+    # a child that dies without reporting is never ready; a respawn starts unreported
+    child.argv = [sys.executable, "-c", "pass"]
+    child.spawn()
+    child.proc.wait()
+    time.sleep(0.05)
+    assert not child.notified() and not child.notified()
