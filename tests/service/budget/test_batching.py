@@ -191,7 +191,8 @@ async def test_admission_abandoned_while_its_batch_is_out_is_released(harness):
         with pytest.raises(asyncio.CancelledError):
             await task
         gate.stub.ReserveBatch = real
-        for _ in range(50):  # the reservation landed after the cancel, then was released
+        await asyncio.sleep(0.4)  # the slow batch has landed: "gone" holds the only parallel slot
+        for _ in range(50):  # ... until it is released
             await asyncio.sleep(0.05)
             try:
                 await gate.admit(key, "next", {"model": "chat", "messages": [], "max_tokens": 5}, started=True)
