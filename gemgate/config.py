@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from gemgate.cache_settings import CacheParams, parse_cache_params
+
 ENV_PREFIX = "os.environ/"
 ALL_MODELS = "all-proxy-models"  # a virtual key's `models` entry that allows every group (LiteLLM's name)
 
@@ -248,14 +250,14 @@ class LiteLLMSettings(_Strict):
     turn_off_message_logging: bool = False
     # hosts user-supplied media URLs may name (on top of the SSRF address check)
     user_url_allowed_hosts: list[str] = Field(default_factory=list)
-    # response cache: recognised, not implemented (one-time warning; every request goes upstream)
+    # response cache (router_service/response_cache): exact-match, Redis or per-process memory
     cache: bool = False
-    cache_params: dict[str, Any] = Field(default_factory=dict)
+    cache_params: CacheParams = Field(default_factory=CacheParams)
 
     @field_validator("cache_params", mode="before")
     @classmethod
     def _empty_cache_params(cls, v: Any) -> Any:
-        return {} if v is None else v
+        return parse_cache_params(v)
 
 
 class RouterSettings(_Strict):
@@ -399,8 +401,7 @@ class GatewayConfig(_Strict):
                 raise ValueError(f"litellm_settings.{name}: LiteLLM setting {name!r} is not supported by gemgate yet: "
                                  f"{_NOT_YET[name]}")
         if ls.cache:
-            self._warnings.append("litellm_settings.cache: LiteLLM setting 'cache' is ignored by gemgate: responses "
-                                  "are not cached yet; every request goes upstream and is charged")
+            self._warnings.extend(ls.cache_params.warnings())
         if ls.max_budget is not None and not self.general_settings.master_key:
             raise ValueError("litellm_settings.max_budget needs general_settings.master_key (budgets are enforced "
                              "with virtual keys)")
@@ -505,7 +506,8 @@ def _resolve_env(value: Any, where: str, environ: dict[str, str]) -> Any:
 
 def _section_models() -> dict[str, type[BaseModel]]:
     return {"top": GatewayConfig, "litellm_settings": LiteLLMSettings, "router_settings": RouterSettings,
-            "general_settings": GeneralSettings, "litellm_params": LiteLLMParams, "model_info": ModelInfo}
+            "general_settings": GeneralSettings, "litellm_params": LiteLLMParams, "model_info": ModelInfo,
+            "cache_params": CacheParams}
 
 
 def _format_validation_error(exc: ValidationError) -> list[str]:

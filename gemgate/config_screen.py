@@ -60,6 +60,10 @@ def screen(data: dict, models: dict[str, type[BaseModel]]) -> tuple[dict, list[s
     for section in ("litellm_settings", "router_settings", "general_settings"):
         if section in data:
             data[section] = _screen_section(section, section, data[section], models[section], errors, warnings)
+    ls = data.get("litellm_settings")
+    if isinstance(ls, dict) and isinstance(ls.get("cache_params"), dict) and "cache_params" in models:
+        ls["cache_params"] = _screen_section("cache_params", "litellm_settings.cache_params", ls["cache_params"],
+                                             models["cache_params"], errors, warnings)
     if isinstance(data.get("model_list"), list):
         deps = []
         for i, dep in enumerate(data["model_list"]):
@@ -83,6 +87,7 @@ def screen(data: dict, models: dict[str, type[BaseModel]]) -> tuple[dict, list[s
 _SECTION_OF_LOC = {
     "litellm_settings": "litellm_settings", "router_settings": "router_settings",
     "general_settings": "general_settings", "litellm_params": "litellm_params", "model_info": "model_info",
+    "cache_params": "cache_params",
 }
 
 

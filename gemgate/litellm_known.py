@@ -6,7 +6,7 @@ Each entry: section -> setting name -> (action, advice).
 - WARN: the setting only tunes something gemgate does its own way; startup warns once and carries on.
 A name that is neither a gemgate field nor listed here is a typo error with a did-you-mean.
 Sections: "top" (top-level keys), "litellm_settings", "router_settings", "general_settings",
-"litellm_params" (each model_list entry), "model_info".
+"litellm_params" (each model_list entry), "model_info", "cache_params" (litellm_settings.cache_params).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ _NO_HOOKS = "gemgate runs no custom Python code; remove it"
 _ALERTS = "gemgate sends no alerts; alert on GET /metrics (Prometheus) instead"
 _DB = "gemgate keeps keys, teams and spend in Redis (and PostgreSQL via database_url); nothing to tune"
 _UI = "gemgate has no admin UI; remove it"
+_ONE_REDIS = "gemgate's response cache uses one Redis (cache_params host/port/password, or REDIS_URL)"
+_EXACT = "gemgate's response cache is exact-match on Redis (type: redis) or in memory (type: local)"
 _HEALTH = "gemgate has no background health checks; GET /health checks deployments on demand"
 
 KNOWN: dict[str, dict[str, tuple[str, str]]] = {
@@ -78,6 +80,7 @@ KNOWN: dict[str, dict[str, tuple[str, str]]] = {
         "context_window_fallback_dict": (REFUSE, "use context_window_fallbacks"),
         "ssl_verify": (REFUSE, "gemgate always verifies TLS; install your CA in the system trust store"),
         "cache_responses": (WARN, "use litellm_settings.cache"),
+        "cache_kwargs": (WARN, "use litellm_settings.cache_params"),
         "num_retries_per_request": (WARN, "use num_retries"),
         "allowed_fails": (WARN, "set router_settings.allowed_fails"),
         "public_model_groups": (WARN, "gemgate has no model hub UI"),
@@ -235,6 +238,33 @@ KNOWN: dict[str, dict[str, tuple[str, str]]] = {
         "output_cost_per_second": (REFUSE, "gemgate prices by token or character; set output_cost_per_token"),
         "input_cost_per_image": (REFUSE, "gemgate prices images as tokens; set input_cost_per_token"),
         "tiered_pricing": (REFUSE, "use input_cost_per_token_above_200k_tokens / output_cost_per_token_above_200k_tokens"),
+    },
+    "cache_params": {
+        "redis_startup_nodes": (REFUSE, _ONE_REDIS),
+        "service_name": (REFUSE, _ONE_REDIS),
+        "sentinel_nodes": (REFUSE, _ONE_REDIS),
+        "sentinel_password": (REFUSE, _ONE_REDIS),
+        "gcp_service_account": (REFUSE, "give the cache's Redis a password (cache_params.password or REDIS_PASSWORD)"),
+        "gcp_ssl_ca_certs": (REFUSE, "install the CA in the system trust store and set ssl: true"),
+        "ssl_cert_reqs": (REFUSE, "gemgate always verifies the cache's TLS certificate; remove it"),
+        "ssl_check_hostname": (REFUSE, "gemgate always verifies the cache's TLS certificate; remove it"),
+        "similarity_threshold": (REFUSE, _EXACT),
+        "redis_semantic_cache_embedding_model": (REFUSE, _EXACT),
+        "redis_semantic_cache_index_name": (REFUSE, _EXACT),
+        "qdrant_semantic_cache_embedding_model": (REFUSE, _EXACT),
+        "qdrant_collection_name": (REFUSE, _EXACT),
+        "qdrant_quantization_config": (REFUSE, _EXACT),
+        "qdrant_api_base": (REFUSE, _EXACT),
+        "qdrant_api_key": (REFUSE, _EXACT),
+        "s3_bucket_name": (REFUSE, _EXACT), "s3_region_name": (REFUSE, _EXACT), "s3_api_version": (REFUSE, _EXACT),
+        "s3_use_ssl": (REFUSE, _EXACT), "s3_verify": (REFUSE, _EXACT), "s3_endpoint_url": (REFUSE, _EXACT),
+        "s3_aws_access_key_id": (REFUSE, _EXACT), "s3_aws_secret_access_key": (REFUSE, _EXACT),
+        "s3_aws_session_token": (REFUSE, _EXACT), "s3_path": (REFUSE, _EXACT),
+        "gcs_bucket_name": (REFUSE, _EXACT), "gcs_path_service_account": (REFUSE, _EXACT), "gcs_path": (REFUSE, _EXACT),
+        "disk_cache_dir": (REFUSE, _EXACT),
+        "host_name": (WARN, "did you mean host? (ignored)"),
+        "redis_flush_size": (WARN, "gemgate writes each cached answer at once"),
+        "max_size_in_memory": (WARN, "type local keeps at most 1,000 answers per router process"),
     },
 }
 

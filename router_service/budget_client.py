@@ -105,7 +105,8 @@ class OpenGate:
     async def authorize(self, api_key: str | None) -> None:
         return None
 
-    async def admit(self, api_key: str | None, request_id: str, request: dict, deployments=None) -> Admission:
+    async def admit(self, api_key: str | None, request_id: str, request: dict, deployments=None,
+                    free: bool = False) -> Admission:
         return Admission(request_id, model=str(request.get("model", "")))
 
     async def extend(self, admission: Admission, group: str, deployments=None) -> None:
@@ -232,15 +233,17 @@ class BudgetGate:
         except grpc.aio.AioRpcError as exc:
             raise rpc_error(exc) from None
 
-    async def admit(self, api_key: str | None, request_id: str, request: dict, deployments=None) -> Admission:
+    async def admit(self, api_key: str | None, request_id: str, request: dict, deployments=None,
+                    free: bool = False) -> Admission:
         """Reserve the upper bound of `request`'s cost on its model group. `deployments`: the
-        candidate gemgate.config.Deployment list (default: the model group's deployments)."""
+        candidate gemgate.config.Deployment list (default: the model group's deployments). `free`:
+        an answer from the response cache, admitted by the same checks but reserving nothing."""
         if not api_key:
             raise missing_key()
         model = str(request.get("model", ""))
         if deployments is None:
             deployments = self._resolve(model)  # its group, an alias's group or wildcard deployments
-        est_cost, est_tokens = estimate(request, deployments)
+        est_cost, est_tokens = (0, 0) if free else estimate(request, deployments)
         try:
             resp = await self._reserve(api_key, request_id, model, est_cost, est_tokens, extend=False)
         except GatewayError as err:

@@ -32,8 +32,9 @@ log = logging.getLogger("gemgate.router")
 
 
 class RouterServicer(ResponsesRPCs, NativeRPCs, router_pb2_grpc.RouterServiceServicer):
-    def __init__(self, router: Router, gate, usage=None, response_store=None) -> None:
+    def __init__(self, router: Router, gate, usage=None, response_store=None, cache=None) -> None:
         self.router = router
+        self.cache = cache  # router_service/response_cache.ResponseCache, or None
         self.gate = gate
         self.usage = usage
         self.response_store = response_store if response_store is not None else MemoryResponseStore()
@@ -81,8 +82,8 @@ class RouterServicer(ResponsesRPCs, NativeRPCs, router_pb2_grpc.RouterServiceSer
         try:
             req = await offload.cpu(request.ByteSize(), to_dict, request)
             req.pop("stream", None)
-            await scope.admit(req)
-            response, scope.info = await route(req, scope.guard)
+            await scope.admit(req, cacheable=True)
+            response, scope.info = await scope.route(route, req)
             scope.usage, scope.ok = response.get("usage"), True
             scope.record.with_response(response)
             scope.settle()

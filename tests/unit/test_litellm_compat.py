@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gemgate import cli_flags, litellm_known
+from gemgate.cache_settings import CacheParams
 from gemgate.config import (ConfigError, GatewayConfig, GeneralSettings, LiteLLMParams, LiteLLMSettings, ModelInfo,
                             RouterSettings, parse_config)
 from gemgate.config_screen import field_names
@@ -13,7 +14,8 @@ from gemgate.forward_headers import forwardable
 from router_service import cost, price_table
 
 SECTIONS = {"top": GatewayConfig, "litellm_settings": LiteLLMSettings, "router_settings": RouterSettings,
-            "general_settings": GeneralSettings, "litellm_params": LiteLLMParams, "model_info": ModelInfo}
+            "general_settings": GeneralSettings, "litellm_params": LiteLLMParams, "model_info": ModelInfo,
+            "cache_params": CacheParams}
 
 
 def dep(**params):
@@ -40,6 +42,8 @@ def test_known_list_is_consistent():
 def test_every_refused_setting_stops_startup_by_name_and_every_warned_one_warns(section):
     for name, (action, advice) in litellm_known.KNOWN[section].items():
         data = {name: True} if section == "top" else {section: {name: True}}
+        if section == "cache_params":
+            data = {"litellm_settings": {"cache": True, "cache_params": {name: True}}}
         if action == litellm_known.REFUSE:
             with pytest.raises(ConfigError) as exc:
                 parse(data)
@@ -135,7 +139,7 @@ def test_model_group_alias_and_wildcards():
         parse({"model_list": [dep()], "router_settings": {"model_group_alias": {"a": "nope"}}})
 
 
-def test_global_budget_settings_and_cache_warned():
+def test_global_budget_settings():
     cfg = parse({"litellm_settings": {"max_budget": 10, "budget_duration": "30d"},
                  "general_settings": {"master_key": "sk-master-0123456789"}})
     from budget_service.server import proxy_budget
@@ -148,8 +152,31 @@ def test_global_budget_settings_and_cache_warned():
                "general_settings": {"master_key": "sk-master-0123456789"}})
     with pytest.raises(ConfigError, match="needs litellm_settings.max_budget"):
         parse({"litellm_settings": {"budget_duration": "1d"}})
-    cfg = parse({"litellm_settings": {"cache": True, "cache_params": {"type": "redis", "ttl": 60}}})
-    assert any("'cache' is ignored by gemgate" in w for w in cfg.warnings)
+
+
+def test_cache_params_recognised_refused_and_typed():
+    cfg = parse({"litellm_settings": {"cache": True, "cache_params": {
+        "type": "redis", "host": "cache.internal", "port": "6380", "password": "pw", "namespace": "team-a", "ttl": 60,
+        "mode": "default_off", "supported_call_types": ["acompletion", "aembedding", "atranscription"]}}})
+    cp = cfg.litellm_settings.cache_params
+    assert (cp.port, cp.default_ttl(), cp.cached_rpcs(), cp.mode) == (6380, 60.0, {"chat", "embeddings"}, "default_off")
+    assert "pw" not in repr(cp)
+    assert any("atranscription are not cached by gemgate" in w for w in cfg.warnings)
+    assert parse({"litellm_settings": {"cache": True, "cache_params": None}}).litellm_settings.cache_params.type == "redis"
+    assert parse({"litellm_settings": {"cache": True, "cache_params": {"type": "local"}}}).litellm_settings \
+        .cache_params.default_ttl() == 3600.0
+    for params, msg in (({"type": "s3", "s3_bucket_name": "b"}, "cache type 's3' is not supported by gemgate"),
+                        ({"type": "qdrant-semantic"}, "'qdrant-semantic' is not supported by gemgate"),
+                        ({"type": "redis-semantic", "similarity_threshold": 0.8}, "'similarity_threshold' is not supported"),
+                        ({"redis_startup_nodes": [{"host": "h", "port": 1}]}, "'redis_startup_nodes' is not supported"),
+                        ({"ssl_cert_reqs": None}, "always verifies"),
+                        ({"type": "memcached"}, "unknown cache type"),
+                        ({"supported_call_types": ["acompletions"]}, "unknown call type"),
+                        ({"mode": "off"}, "default_on"),
+                        ({"ttl": 0}, "greater than 0"),
+                        ({"namespce": "x"}, "did you mean 'namespace'")):
+        with pytest.raises(ConfigError, match=msg):
+            parse({"litellm_settings": {"cache": True, "cache_params": params}})
 
 
 # ---------------------------------------------------------------- prices
