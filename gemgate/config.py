@@ -181,6 +181,7 @@ class ModelInfo(_Strict):
     input_cost_per_token_above_200k_tokens: float | None = Field(default=None, ge=0)
     output_cost_per_token_above_200k_tokens: float | None = Field(default=None, ge=0)
     access_groups: list[str] = Field(default_factory=list)
+    health_check_timeout: float | None = Field(default=None, gt=0, le=600)  # GET /health, seconds
     # LiteLLM's capability flags (supports_vision, supports_function_calling, ...): reported by /model/info
     supports: dict[str, bool] = Field(default_factory=dict)
 

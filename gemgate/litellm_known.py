@@ -219,8 +219,8 @@ KNOWN: dict[str, dict[str, tuple[str, str]]] = {
         "model_info": (REFUSE, "model_info belongs next to litellm_params, not inside it"),
     },
     "model_info": {
-        "health_check_model": (WARN, _HEALTH),
-        "health_check_timeout": (WARN, _HEALTH),
+        "health_check_model": (WARN, "GET /health checks a wildcard deployment with models.list (AI Studio) or its "
+                                     "credentials (Vertex)"),
         "disable_background_health_check": (WARN, _HEALTH),
         "team_id": (WARN, "team-owned models are not supported; every key sees the config's models"),
         "team_public_model_name": (WARN, "team-owned models are not supported"),

@@ -22,6 +22,7 @@ from router_service.budget_client import access_group_map, model_allowed
 from router_service.call_scope import (  # noqa: F401  (re-exported for RPC handler modules)
     BackgroundTasks, CallScope, StreamedOutput, api_key_from, apply_alias, internal_error,
 )
+from router_service.deployment_health import HealthRPCs
 from router_service.native_rpcs import NativeRPCs
 from router_service.responses.rpc import ResponsesRPCs
 from router_service.responses.store import MemoryResponseStore
@@ -31,7 +32,7 @@ from router_service.usage.tracking import mark_first_token
 log = logging.getLogger("gemgate.router")
 
 
-class RouterServicer(ResponsesRPCs, NativeRPCs, router_pb2_grpc.RouterServiceServicer):
+class RouterServicer(ResponsesRPCs, NativeRPCs, HealthRPCs, router_pb2_grpc.RouterServiceServicer):
     def __init__(self, router: Router, gate, usage=None, response_store=None, cache=None) -> None:
         self.router = router
         self.cache = cache  # router_service/response_cache.ResponseCache, or None

@@ -147,7 +147,7 @@ def test_routes_and_not_supported_litellm_paths(gw):
     r = httpx.post(f"{gw.base_url}/v1/images/generations", headers={"Authorization": f"Bearer {MASTER}"}, json={})
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_supported"
     assert "not supported by gemgate" in r.json()["error"]["message"]
-    r = httpx.get(f"{gw.base_url}/health", headers={"Authorization": f"Bearer {MASTER}"})
+    r = httpx.get(f"{gw.base_url}/health/history", headers={"Authorization": f"Bearer {MASTER}"})
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_supported"
     r = httpx.get(f"{gw.base_url}/no/such/thing", headers={"Authorization": f"Bearer {MASTER}"})
     assert r.status_code == 404 and r.json()["error"]["code"] != "not_supported"
