@@ -36,16 +36,17 @@ async def _ai_studio(provider, dep: Deployment, timeout: float) -> str:
     lp = dep.litellm_params
     base = (lp.api_base or DEFAULT_BASE).rstrip("/")
     if "*" in lp.upstream_model:
-        url, name, params = f"{base}/models", "models.list", {"pageSize": "1"}
+        url, name = f"{base}/models?pageSize=1", "models.list"
     else:
-        url, name, params = f"{base}/models/{lp.upstream_model}", "models.get", None
+        url, name = f"{base}/models/{lp.upstream_model}", "models.get"
     headers = {k: v for k, v in provider._headers(dep).items() if k != "content-type"}
-    try:
-        resp = await provider.http.get(url, params=params, headers=headers, timeout=timeout)
+    try:  # the providers' client (aiohttp or httpx) offers GET through stream()
+        async with provider.http.stream("GET", url, headers=headers, timeout=timeout) as resp:
+            content = await resp.aread()
     except httpx.HTTPError as exc:
         raise transport_error(exc, "Gemini") from None
     if resp.status_code != 200:
-        raise translate.error_from_gemini(resp.status_code, resp.content)
+        raise translate.error_from_gemini(resp.status_code, content)
     return name
 
 
