@@ -19,10 +19,10 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, Va
 from gemgate.cache_settings import CacheParams, parse_cache_params
 
 ENV_PREFIX = "os.environ/"
+METRICS_AUTH_IGNORED = ("litellm_settings.require_auth_for_metrics_endpoint: false is ignored by gemgate: GET /metrics "
+                        "always needs the master key or a metrics token (general_settings.metrics_token or "
+                        "GEMGATE_METRICS_TOKEN); give your scraper that token")
 ALL_MODELS = "all-proxy-models"  # a virtual key's `models` entry that allows every group (LiteLLM's name)
-
-
-_NOT_YET: dict[str, str] = {}
 
 
 class ConfigError(Exception):
@@ -251,6 +251,8 @@ class LiteLLMSettings(_Strict):
     turn_off_message_logging: bool = False
     # hosts user-supplied media URLs may name (on top of the SSRF address check)
     user_url_allowed_hosts: list[str] = Field(default_factory=list)
+    # LiteLLM's switch for /metrics auth: gemgate always requires it (false only warns, see README)
+    require_auth_for_metrics_endpoint: bool = True
     # response cache (router_service/response_cache): exact-match, Redis or per-process memory
     cache: bool = False
     cache_params: CacheParams = Field(default_factory=CacheParams)
@@ -397,12 +399,10 @@ class GatewayConfig(_Strict):
             if group not in names:
                 raise ValueError(f"router_settings.model_group_alias.{alias}: model group {group!r} is not in model_list")
         ls = self.litellm_settings
-        for name, on in (("max_budget", ls.max_budget is not None), ("cache", ls.cache)):
-            if on and name in _NOT_YET:  # accepted names whose implementation has not landed yet
-                raise ValueError(f"litellm_settings.{name}: LiteLLM setting {name!r} is not supported by gemgate yet: "
-                                 f"{_NOT_YET[name]}")
         if ls.cache:
             self._warnings.extend(ls.cache_params.warnings())
+        if not ls.require_auth_for_metrics_endpoint:  # never loosens: /metrics always needs a credential
+            self._warnings.append(METRICS_AUTH_IGNORED)
         if ls.max_budget is not None and not self.general_settings.master_key:
             raise ValueError("litellm_settings.max_budget needs general_settings.master_key (budgets are enforced "
                              "with virtual keys)")

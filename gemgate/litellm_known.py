@@ -198,6 +198,8 @@ KNOWN: dict[str, dict[str, tuple[str, str]]] = {
         "store_audit_logs": (WARN, "gemgate keeps no audit log"),
         "use_shared_health_check": (WARN, _HEALTH),
         "otel": (WARN, "use the otel callback with OTEL_EXPORTER_OTLP_ENDPOINT"),
+        "require_auth_for_metrics_endpoint": (WARN, "LiteLLM reads it from litellm_settings; gemgate's GET /metrics "
+                                                    "always needs the master key or general_settings.metrics_token"),
     },
     "litellm_params": {
         "litellm_credential_name": (REFUSE, "give the deployment its api_key / vertex_credentials directly"),

@@ -278,3 +278,15 @@ def test_entry_level_tpm_rpm_as_in_litellm():
     cfg = parse({"model_list": [{"model_name": "m", "litellm_params": {"model": "gemini/x", "rpm": 5}, "tpm": 100, "rpm": 9}]})
     lp = cfg.model_list[0].litellm_params
     assert (lp.tpm, lp.rpm) == (100, 5)  # litellm_params wins
+
+
+def test_require_auth_for_metrics_endpoint_never_loosens():
+    from gemgate.config import METRICS_AUTH_IGNORED
+
+    assert parse({"litellm_settings": {"require_auth_for_metrics_endpoint": True}}).warnings == []
+    cfg = parse({"litellm_settings": {"require_auth_for_metrics_endpoint": False}})
+    assert cfg.warnings == [METRICS_AUTH_IGNORED] and cfg.litellm_settings.require_auth_for_metrics_endpoint is False
+    with pytest.raises(ConfigError, match="require_auth_for_metrics_endpoint.*valid boolean"):
+        parse({"litellm_settings": {"require_auth_for_metrics_endpoint": "sometimes"}})
+    cfg = parse({"general_settings": {"require_auth_for_metrics_endpoint": False}})
+    assert any("reads it from litellm_settings" in w for w in cfg.warnings)
