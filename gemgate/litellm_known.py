@@ -22,6 +22,7 @@ _DB = "gemgate keeps keys, teams and spend in Redis (and PostgreSQL via database
 _UI = "gemgate has no admin UI; remove it"
 _ONE_REDIS = "gemgate's response cache uses one Redis (cache_params host/port/password, or REDIS_URL)"
 _EXACT = "gemgate's response cache is exact-match on Redis (type: redis) or in memory (type: local)"
+_NO_TOOL_RUNS = "gemgate runs no tools on the model's behalf (the client runs its tools)"
 _HEALTH = "gemgate has no background health checks; GET /health checks deployments on demand"
 
 KNOWN: dict[str, dict[str, tuple[str, str]]] = {
@@ -42,6 +43,8 @@ KNOWN: dict[str, dict[str, tuple[str, str]]] = {
         "agent_list": (REFUSE, "gemgate has no agent registry"),
         "callback_settings": (WARN, "per-callback settings are not supported; callbacks use their environment variables"),
         "include": (REFUSE, "gemgate reads one config file; merge the included files into it"),
+        "policy_attachments": (REFUSE, "gemgate has no policy engine; limit access with virtual keys (models, budgets)"),
+        "sandbox_tools": (REFUSE, _NO_TOOL_RUNS),
     },
     "litellm_settings": {
         "guardrails": (REFUSE, "gemgate runs no guardrails; put your guardrail service in front of gemgate"),
@@ -76,6 +79,9 @@ KNOWN: dict[str, dict[str, tuple[str, str]]] = {
         "use_chat_completions_url_for_anthropic_messages": (WARN, "not applicable to gemgate"),
         "disable_copilot_system_to_assistant": (WARN, "deprecated in LiteLLM; not applicable"),
         "mcp_aliases": (REFUSE, "gemgate does not host MCP servers"),
+        "mcp_semantic_tool_filter": (REFUSE, "gemgate does not host MCP servers"),
+        "websearch_interception_params": (REFUSE, _NO_TOOL_RUNS + "; for web search give Gemini its google_search tool"),
+        "code_interpreter_interception_params": (REFUSE, _NO_TOOL_RUNS + "; Gemini has a code_execution tool"),
         "telemetry": (WARN, "gemgate sends no telemetry"),
         "context_window_fallback_dict": (REFUSE, "use context_window_fallbacks"),
         "ssl_verify": (REFUSE, "gemgate always verifies TLS; install your CA in the system trust store"),
@@ -144,6 +150,9 @@ KNOWN: dict[str, dict[str, tuple[str, str]]] = {
         "use_azure_key_vault": (REFUSE, _SECRETS),
         "use_google_kms": (REFUSE, _SECRETS),
         "custom_key_generate": (REFUSE, _NO_HOOKS),
+        "coordination_redis": (REFUSE, "gemgate's replicas share router state through router_settings.redis_host/"
+                                       "redis_port/redis_password (or redis_url) and budgets through general_settings."
+                                       "redis_url; set those instead"),
         "global_max_parallel_requests": (REFUSE, "use general_settings.max_parallel_requests (per deployment) "
                                                  "and max_parallel_requests on virtual keys"),
         "pass_through_endpoints": (REFUSE, "gemgate has no pass-through endpoints; call the provider directly"),
@@ -215,6 +224,7 @@ KNOWN: dict[str, dict[str, tuple[str, str]]] = {
         "max_budget": (REFUSE, "use litellm_settings.max_budget / virtual key budgets"),
         "auto_router_config": (REFUSE, "gemgate has no auto router"),
         "auto_router_config_path": (REFUSE, "gemgate has no auto router"),
+        "adaptive_router_config": (REFUSE, "gemgate has no adaptive router; use router_settings.routing_strategy"),
         "vertex_ai_safety_settings": (REFUSE, "use safety_settings"),
         "configurable_clientside_auth_params": (REFUSE, "clients cannot pass provider credentials to gemgate"),
         "mock_timeout": (WARN, "use the mock_testing_* switches"),
@@ -239,6 +249,7 @@ KNOWN: dict[str, dict[str, tuple[str, str]]] = {
         "input_cost_per_second": (REFUSE, "gemgate prices by token or character; set input_cost_per_token"),
         "output_cost_per_second": (REFUSE, "gemgate prices by token or character; set output_cost_per_token"),
         "input_cost_per_image": (REFUSE, "gemgate prices images as tokens; set input_cost_per_token"),
+        "adaptive_router_preferences": (REFUSE, "gemgate has no adaptive router; use router_settings.routing_strategy"),
         "tiered_pricing": (REFUSE, "use input_cost_per_token_above_200k_tokens / output_cost_per_token_above_200k_tokens"),
     },
     "cache_params": {
