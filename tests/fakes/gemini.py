@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.fakes.gemini_validate import validate_embed, validate_generate_content
+from tests.fakes.gemini_validate import thinking_budget_problem, validate_embed, validate_generate_content
 
 VALID_KEYS_DEFAULT = {"test-key"}
 
@@ -306,7 +306,7 @@ class FakeGemini:
             return google_error(404, "NOT_FOUND", f"Method {op} not found.")
         if "embedding" in model:
             return google_error(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta, or is not supported for {op}.")
-        problem = self.validate(body, vertex=vertex)
+        problem = self.validate(body, vertex=vertex) or thinking_budget_problem(model, body)
         if problem:
             return google_error(400, "INVALID_ARGUMENT", problem)
         script = self._next_script(model)

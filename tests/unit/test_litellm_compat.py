@@ -272,6 +272,18 @@ def test_thinking_param_for_gemini_and_claude():
         to_claude_request({**r, "max_tokens": 1000}, deployment={"model": "vertex_ai/claude-sonnet-4-5"})
     with pytest.raises(GatewayError):
         to_gemini_request({**r, "thinking": {"type": "on"}}, deployment={"model": "gemini/gemini-2.5-flash"})
+    # Gemini 2.5 Pro cannot turn thinking off: disabled is its minimum budget, as reasoning_effort none
+    pro = to_gemini_request({**r, "thinking": {"type": "disabled"}}, deployment={"model": "gemini/gemini-2.5-pro"})
+    assert pro["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 128}
+    for model, budget in (("gemini-2.5-pro", 0), ("gemini-2.5-pro", 64), ("gemini-2.5-flash", 30000),
+                          ("gemini-2.5-flash-lite", 100)):
+        with pytest.raises(GatewayError) as exc:
+            to_gemini_request({**r, "thinking": {"type": "enabled", "budget_tokens": budget}},
+                              deployment={"model": f"gemini/{model}"})
+        assert exc.value.param == "thinking.budget_tokens" and "accepts" in exc.value.message
+    lite = to_gemini_request({**r, "thinking": {"type": "enabled", "budget_tokens": 0}},
+                             deployment={"model": "gemini/gemini-2.5-flash-lite"})
+    assert lite["generationConfig"]["thinkingConfig"]["thinkingBudget"] == 0
 
 
 def test_entry_level_tpm_rpm_as_in_litellm():
