@@ -158,7 +158,8 @@ class CallScope:
                                  stream=self.stream).with_request(req)
         self.record.client_request_id = self.client_request_id
         if cacheable and self.cache is not None and not self.stream:
-            self.cache_plan = self.cache.plan(self.call_type, self.api_key, req)
+            tenant = self.api_key if self.gate.enforces else None  # no authentication: one shared scope
+            self.cache_plan = self.cache.plan(self.call_type, tenant, req)
             self.hit = await self.cache_plan.lookup() if self.cache_plan is not None else None
         self.admission = await self.gate.admit(self.api_key, self.request_id, req, free=self.hit is not None)
         request_policy.check_mock_params(req, self.admission.identity, self.gate.enforces, self.config)
