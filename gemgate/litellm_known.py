@@ -150,9 +150,6 @@ KNOWN: dict[str, dict[str, tuple[str, str]]] = {
         "use_azure_key_vault": (REFUSE, _SECRETS),
         "use_google_kms": (REFUSE, _SECRETS),
         "custom_key_generate": (REFUSE, _NO_HOOKS),
-        "coordination_redis": (REFUSE, "gemgate's replicas share router state through router_settings.redis_host/"
-                                       "redis_port/redis_password (or redis_url) and budgets through general_settings."
-                                       "redis_url; set those instead"),
         "global_max_parallel_requests": (REFUSE, "use general_settings.max_parallel_requests (per deployment) "
                                                  "and max_parallel_requests on virtual keys"),
         "pass_through_endpoints": (REFUSE, "gemgate has no pass-through endpoints; call the provider directly"),

@@ -302,3 +302,16 @@ def test_require_auth_for_metrics_endpoint_never_loosens():
         parse({"litellm_settings": {"require_auth_for_metrics_endpoint": "sometimes"}})
     cfg = parse({"general_settings": {"require_auth_for_metrics_endpoint": False}})
     assert any("reads it from litellm_settings" in w for w in cfg.warnings)
+
+
+def test_coordination_redis_is_the_shared_router_redis():
+    cfg = parse({"general_settings": {"coordination_redis": {"host": "r.internal", "port": "6380", "password": "pw"}}})
+    rs = cfg.router_settings
+    assert (rs.redis_host, rs.redis_port, rs.redis_password) == ("r.internal", 6380, "pw")
+    assert cfg.redis_url({}).startswith("redis://") and "r.internal:6380" in cfg.redis_url({})
+    assert parse({"general_settings": {"coordination_redis": {"url": "redis://u:6379/1"}}}).router_settings.redis_url \
+        == "redis://u:6379/1"
+    with pytest.raises(ConfigError, match="coordination_redis.sentinel_nodes: LiteLLM setting"):
+        parse({"general_settings": {"coordination_redis": {"sentinel_nodes": [["h", 1]]}}})
+    with pytest.raises(ConfigError, match="give it once"):
+        parse({"general_settings": {"coordination_redis": {"host": "a"}}, "router_settings": {"redis_host": "b"}})
