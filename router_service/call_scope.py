@@ -161,7 +161,8 @@ class CallScope:
             tenant = self.api_key if self.gate.enforces else None  # no authentication: one shared scope
             self.cache_plan = self.cache.plan(self.call_type, tenant, req)
             self.hit = await self.cache_plan.lookup() if self.cache_plan is not None else None
-        self.admission = await self.gate.admit(self.api_key, self.request_id, req, free=self.hit is not None)
+        self.admission = await self.gate.admit(self.api_key, self.request_id, req, started=self.hit is None,
+                                               free=self.hit is not None)
         request_policy.check_mock_params(req, self.admission.identity, self.gate.enforces, self.config)
         apply_alias(req, self.admission.identity)
         self.guard = AttemptGuard(self.gate, self.admission)
