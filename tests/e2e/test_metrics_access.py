@@ -90,7 +90,8 @@ def test_random_models_and_pasted_keys_stay_out_of_labels(gw, fake_gemini):
     assert set(codes) <= {401, 404}, (set(codes), gw.log()[-3000:])
     assert codes.count(401) == 750
     body = scrape(gw, MASTER).text
-    added = series(body) - before
+    # the router's lease heartbeat (every few seconds, whatever the traffic) may first run mid-flood
+    added = {s for s in series(body) - before if 'method="Heartbeat"' not in s}
     assert len(added) <= 30, sorted(added)[:40]
     assert key not in body and "random-" not in body
     assert 'model_group="unknown"' in body
