@@ -16,11 +16,10 @@ errors) when the deployment is unhealthy.
 
 from __future__ import annotations
 
-import httpx
-
 from gemgate.config import Deployment
 from router_service.providers.ai_studio import DEFAULT_BASE, transport_error
 from router_service.providers.gemini import translate
+from router_service.providers.upstream_http import UpstreamTransportError
 from router_service.providers.vertex import is_claude
 
 PING = "ping"
@@ -40,10 +39,10 @@ async def _ai_studio(provider, dep: Deployment, timeout: float) -> str:
     else:
         url, name = f"{base}/models/{lp.upstream_model}", "models.get"
     headers = {k: v for k, v in provider._headers(dep).items() if k != "content-type"}
-    try:  # the providers' client (aiohttp or httpx) offers GET through stream()
+    try:  # the providers' upstream client offers GET through stream()
         async with provider.http.stream("GET", url, headers=headers, timeout=timeout) as resp:
             content = await resp.aread()
-    except httpx.HTTPError as exc:
+    except UpstreamTransportError as exc:
         raise transport_error(exc, "Gemini") from None
     if resp.status_code != 200:
         raise translate.error_from_gemini(resp.status_code, content)
