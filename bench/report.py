@@ -21,6 +21,8 @@ class Row:
     added_ttft: float | None = None
     errors: int = 0
     note: str = ""
+    requests: int = 0  # requests sent for this row (all measurements)
+    failed: bool = False  # errors or non-2xx answers: the run exits non-zero
 
 
 @dataclass
@@ -28,6 +30,20 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     memory: dict[str, int | None] = field(default_factory=dict)  # process -> RSS KiB
     settings: dict[str, str] = field(default_factory=dict)
+    extra: list[str] = field(default_factory=list)  # further markdown (ratios, peer comparison)
+
+    @property
+    def failed(self) -> bool:
+        return any(r.failed for r in self.rows)
+
+
+def memory_totals(memory: dict[str, int | None]) -> dict[str, int]:
+    """Sum of RSS per group ("no keys: rest_facade" belongs to group "no keys"); ungrouped -> "all"."""
+    totals: dict[str, int] = {}
+    for name, kib in memory.items():
+        group = name.split(": ", 1)[0] if ": " in name else "all"
+        totals[group] = totals.get(group, 0) + (kib or 0)
+    return totals
 
 
 def _ms(v: float | None) -> str:
@@ -57,5 +73,10 @@ def render(report: Report) -> str:
         lines += ["", "| gemgate process | RSS MiB |", "|---|---:|"]
         for name, kib in report.memory.items():
             lines.append(f"| {name} | {'n/a' if kib is None else f'{kib / 1024:.1f}'} |")
+        for group, kib in memory_totals(report.memory).items():
+            label = "total, all gemgate processes" if group == "all" else f"{group}: total, all gemgate processes"
+            lines.append(f"| **{label}** | **{kib / 1024:.1f}** |")
+    if report.extra:
+        lines += [""] + report.extra
     lines += ["", "Added = through gemgate minus direct to the mock upstream (same load, same machine).", ""]
     return "\n".join(lines)
