@@ -40,7 +40,7 @@ down:
 
 BENCH_ARGS ?=
 SOAK_MINUTES ?= 30
-SOAK_RATE ?= 100
+SOAK_RATE ?= 50
 WORKERS ?= 2
 
 bench: $(STAMP)  ## load benchmark (see bench/): wrk + nginx mock when installed, else Python ones

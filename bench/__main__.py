@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--peer", action="store_true", help="also measure LiteLLM's proxy (throwaway venv) and "
                                                         "print the ratios")
     ap.add_argument("--soak", type=float, metavar="MINUTES", help="soak: gemgate with keys at --rate for MINUTES")
-    ap.add_argument("--rate", type=float, default=100.0, help="soak request rate per second (default 100)")
+    ap.add_argument("--rate", type=float, default=50.0, help="soak request rate per second (default 50)")
     ap.add_argument("--warmup", type=float, default=None, metavar="MINUTES",
                     help="soak warm-up excluded from the growth figure (default: 10%% of the run, 0.5..3 min)")
     ap.add_argument("--sample", type=float, default=10.0, metavar="SECONDS", help="soak RSS sampling interval")
@@ -222,7 +222,8 @@ def main(argv: list[str] | None = None) -> None:
                                  None if args.no_database else args.database_url, loader, args.mock, args.peer))
     print(f"benchmark finished in {time.monotonic() - t0:.0f}s", file=sys.stderr)
     if report.failed:
-        print("bench: FAILED: some rows had errors or non-2xx answers (see the note column)", file=sys.stderr)
+        print("bench: FAILED: see the FAILED notes above (errors, non-2xx answers, or a target the mode enforces)",
+              file=sys.stderr)
         sys.exit(1)
 
 

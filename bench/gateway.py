@@ -73,18 +73,22 @@ class Gateway:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def memory(self) -> dict[str, int | None]:
-        """Resident memory (KiB) of the CLI and each of its descendants, labelled by service (a second
-        process of the same service, e.g. with --num_workers, gets " #2")."""
-        out = {"cli (parent)": procs.rss_kib(self.proc.pid)}
+    def processes(self) -> dict[str, int]:
+        """label -> pid for the CLI and each of its descendants, labelled by service (a second process
+        of the same service, e.g. with --num_workers, gets " #2")."""
+        out = {"cli (parent)": self.proc.pid}
         for pid in procs.descendants(self.proc.pid):
             cmd = procs.process_name(pid)
             label = next((m for m in ("rest_facade", "router_service", "budget_service") if m in cmd), cmd[:40])
             n, base = 2, label
             while label in out:
                 label, n = f"{base} #{n}", n + 1
-            out[label] = procs.rss_kib(pid)
+            out[label] = pid
         return out
+
+    def memory(self) -> dict[str, int | None]:
+        """Resident memory (KiB) of every gemgate process (see processes())."""
+        return {label: procs.rss_kib(pid) for label, pid in self.processes().items()}
 
     def count(self, service: str) -> int:
         return sum(1 for pid in procs.descendants(self.proc.pid) if service in procs.process_name(pid))

@@ -112,10 +112,14 @@ def targets(report: Report) -> list[str]:
         return None if v is None else v * 1000
 
     for label, row, limit in (("no keys", nk, 1.0), ("virtual key + budget", kd, 1.5)):
+        if row is None:
+            continue
         v = ms(row, "added_p50_c1")
         out.append((f"added p50 at c=1, {label}", "n/a" if v is None else f"{v:.2f} ms", f"<= {limit} ms",
                     _check(v, limit)))
     for label, row in (("no keys", nk), ("virtual key + budget", kd)):
+        if row is None:
+            continue
         v = ms(row, "added_ttft")
         out.append((f"added stream TTFT p50, {label}", "n/a" if v is None else f"{v:.2f} ms", "<= 1 ms",
                     _check(v, 1.0)))
