@@ -104,42 +104,53 @@ class ServerAuth(grpc.aio.ServerInterceptor):
 
 
 # ---- client side -------------------------------------------------------------------------------
-class _SecretDetails:
-    def __init__(self, secret: str) -> None:
-        self.pair = (METADATA_KEY, secret)
+class _WithSecret:
+    """A multi-callable that adds the secret to the call's metadata (no client interceptor: gRPC's
+    aio interceptors cost an extra task per call on the hot path)."""
 
-    def _details(self, d: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
-        md = grpc.aio.Metadata(*(d.metadata or ()))
-        md.add(*self.pair)
-        return grpc.aio.ClientCallDetails(d.method, d.timeout, md, d.credentials, d.wait_for_ready)
+    __slots__ = ("_inner", "_pair")
 
+    def __init__(self, inner, pair: tuple[str, str]) -> None:
+        self._inner, self._pair = inner, pair
 
-# one object per call kind: grpc.aio files an interceptor under the first kind it matches only
-class _UnaryUnary(_SecretDetails, grpc.aio.UnaryUnaryClientInterceptor):
-    async def intercept_unary_unary(self, continuation, details, request):
-        return await continuation(self._details(details), request)
+    def __call__(self, request, *, metadata=None, **kwargs):
+        return self._inner(request, metadata=(*(metadata or ()), self._pair), **kwargs)
 
 
-class _UnaryStream(_SecretDetails, grpc.aio.UnaryStreamClientInterceptor):
-    async def intercept_unary_stream(self, continuation, details, request):
-        return await continuation(self._details(details), request)
+class SecretChannel:
+    """An aio channel whose every call carries the internal secret; otherwise the channel itself."""
+
+    def __init__(self, inner: grpc.aio.Channel, secret: str) -> None:
+        self._inner = inner
+        self._pair = (METADATA_KEY, secret)
+
+    def unary_unary(self, *args, **kwargs):
+        return _WithSecret(self._inner.unary_unary(*args, **kwargs), self._pair)
+
+    def unary_stream(self, *args, **kwargs):
+        return _WithSecret(self._inner.unary_stream(*args, **kwargs), self._pair)
+
+    def stream_unary(self, *args, **kwargs):
+        return _WithSecret(self._inner.stream_unary(*args, **kwargs), self._pair)
+
+    def stream_stream(self, *args, **kwargs):
+        return _WithSecret(self._inner.stream_stream(*args, **kwargs), self._pair)
+
+    def __getattr__(self, name: str):  # close, channel_ready, get_state, ...
+        return getattr(self._inner, name)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self._inner.close()
 
 
-class _StreamUnary(_SecretDetails, grpc.aio.StreamUnaryClientInterceptor):
-    async def intercept_stream_unary(self, continuation, details, request_iterator):
-        return await continuation(self._details(details), request_iterator)
-
-
-class _StreamStream(_SecretDetails, grpc.aio.StreamStreamClientInterceptor):
-    async def intercept_stream_stream(self, continuation, details, request_iterator):
-        return await continuation(self._details(details), request_iterator)
-
-
-def channel(address: str, secret: str | None, options: list | None = None) -> grpc.aio.Channel:
+def channel(address: str, secret: str | None, options: list | None = None):
     """An aio channel to an internal service that sends `secret` with every call."""
     opts = [*(options or []), *RECONNECT_OPTIONS]
-    interceptors = [k(secret) for k in (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)] if secret else None
-    return grpc.aio.insecure_channel(address, options=opts, interceptors=interceptors)
+    inner = grpc.aio.insecure_channel(address, options=opts)
+    return SecretChannel(inner, secret) if secret else inner
 
 
 def metadata(secret: str) -> tuple[tuple[str, str], ...]:

@@ -17,6 +17,7 @@ from gemgate.v1 import budget_pb2, budget_pb2_grpc, records_pb2_grpc, router_pb2
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import from_rpc_error
 from rest_facade import errors, openapi_models
+from rest_facade.fast_lane import FastLane
 from rest_facade.guard import DEFAULT_MAX_BODY_BYTES, InputGuard
 from rest_facade.routes import anthropic, completions, gemini, health, litellm_utils, management, metrics, openai, records, responses
 
@@ -79,6 +80,7 @@ def create_app(settings: FacadeSettings) -> FastAPI:
             return GatewayError(ErrorKind.UNAVAILABLE, "could not check the API key")
         return None
 
+    app.add_middleware(FastLane, routes=openai.FAST_ROUTES)  # inside the guard: Starlette adds outward
     app.add_middleware(InputGuard, max_body_bytes=settings.max_body_bytes,
                        check_key=check_key if settings.auth_required else None)
     app.include_router(openai.router)
@@ -91,6 +93,6 @@ def create_app(settings: FacadeSettings) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(completions.router)
     app.include_router(litellm_utils.router)
-    litellm_utils.install_allowed_routes(app)
+    litellm_utils.install_allowed_routes(app, settings.config)  # outermost
     openapi_models.install(app)
     return app

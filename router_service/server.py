@@ -13,6 +13,7 @@ from gemgate.v1 import router_pb2, router_pb2_grpc
 from router_service.budget_client import BudgetGate, OpenGate
 from router_service.providers.google_auth import GoogleTokens
 from router_service.providers.registry import build_providers, http_client, media_fetcher
+from router_service.providers.upstream_http import UpstreamClient
 from router_service.responses.redis_store import build_store
 from router_service.router import Router
 from router_service.servicer import RouterServicer
@@ -24,7 +25,8 @@ async def run(config: GatewayConfig, address: str, budget_address: str | None, s
     usage = build_dispatcher(config, os.environ)
     usage.start()
     http = http_client()
-    providers = build_providers(http, GoogleTokens(), media_fetcher(http, config.general_settings,
+    upstream = UpstreamClient()
+    providers = build_providers(upstream, GoogleTokens(), media_fetcher(http, config.general_settings,
                                                                   config.litellm_settings.user_url_allowed_hosts))
     router = Router(config, providers)
     metrics.set_model_groups(config.groups())  # metric labels: configured groups only
@@ -44,6 +46,7 @@ async def run(config: GatewayConfig, address: str, budget_address: str | None, s
         await gate.close()
         await store.close()
         await http.aclose()
+        await upstream.aclose()
 
     await serve(
         name="router_service",

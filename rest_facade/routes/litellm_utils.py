@@ -63,24 +63,33 @@ def _route_allowed(path: str, allowed: list[str]) -> bool:
     return False
 
 
-def install_allowed_routes(app) -> None:
-    """general_settings.allowed_routes: callers other than the master key may use only the listed
-    routes (exact paths, `prefix*`, or `openai_routes`); anything else is a 403."""
+class AllowedRoutes:
+    """general_settings.allowed_routes (pure ASGI): callers other than the master key may use only
+    the listed routes (exact paths, `prefix*`, or `openai_routes`); anything else is a 403."""
 
-    @app.middleware("http")
-    async def _allowed_routes(request: Request, call_next):
-        settings = getattr(request.app.state, "settings", None)
-        config = getattr(settings, "config", None)
-        allowed = config.general_settings.allowed_routes if config is not None else None
-        path = request.url.path
-        if allowed is not None and path not in _ALWAYS and not _route_allowed(path, allowed):
-            master = config.general_settings.master_key
-            key = caller_key(request)
-            if not (master and key and hmac.compare_digest(key.encode(), master.encode())):
-                return error_response(GatewayError(
-                    ErrorKind.PERMISSION, f"Route {path} is not in general_settings.allowed_routes.",
-                    code="route_not_allowed"))
-        return await call_next(request)
+    def __init__(self, app, allowed: list[str], master_key: str | None) -> None:
+        self.app, self.allowed, self.master_key = app, allowed, master_key
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path not in _ALWAYS and not _route_allowed(path, self.allowed):
+                key = caller_key(Request(scope))
+                master = self.master_key
+                if not (master and key and hmac.compare_digest(key.encode(), master.encode())):
+                    response = error_response(GatewayError(
+                        ErrorKind.PERMISSION, f"Route {path} is not in general_settings.allowed_routes.",
+                        code="route_not_allowed"))
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def install_allowed_routes(app, config) -> None:
+    """Add the AllowedRoutes check when general_settings.allowed_routes is set."""
+    allowed = config.general_settings.allowed_routes if config is not None else None
+    if allowed is not None:
+        app.add_middleware(AllowedRoutes, allowed=allowed, master_key=config.general_settings.master_key)
 
 
 async def _allowed_groups(request: Request) -> set[str]:

@@ -1,4 +1,5 @@
-"""Provider adapters by config prefix (`gemini/`, `vertex_ai/`), sharing one pooled HTTP client."""
+"""Provider adapters by config prefix (`gemini/`, `vertex_ai/`), sharing one pooled upstream client
+(aiohttp, providers/upstream_http.py); remote media is fetched with httpx behind the SSRF guard."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from router_service.providers.ai_studio import AIStudioProvider
 from router_service.providers.base import Provider
 from router_service.providers.gemini.fetch_images import MediaFetcher
 from router_service.providers.google_auth import GoogleTokens
+from router_service.providers.upstream_http import UpstreamClient
 from router_service.providers.vertex import VertexProvider
 
 
 def http_client() -> httpx.AsyncClient:
-    """The one pooled upstream client of a router process."""
+    """The pooled client the media fetcher uses (its SSRF guard pins addresses through httpx)."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(600.0, connect=10.0),
         limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=60.0),
@@ -23,7 +25,7 @@ def http_client() -> httpx.AsyncClient:
     )
 
 
-def build_providers(http: httpx.AsyncClient, tokens: GoogleTokens, fetcher: MediaFetcher) -> dict[str, Provider]:
+def build_providers(http: UpstreamClient | httpx.AsyncClient, tokens: GoogleTokens, fetcher: MediaFetcher) -> dict[str, Provider]:
     return {"gemini": AIStudioProvider(http, fetcher), "vertex_ai": VertexProvider(http, tokens, fetcher)}
 
 
