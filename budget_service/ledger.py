@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from gemgate.config import ALL_MODELS
 from gemgate.errors import ErrorKind, GatewayError, invalid
+from budget_service.doc_cache import CachedDocs, DocCache
 from budget_service.durations import Period, duration_seconds, iso, parse_duration
 from budget_service.keys import display_name, hash_key, is_hash, new_key, same_secret, short
 from budget_service.redis_store import EntityArgs, RedisStore
@@ -63,6 +64,7 @@ class Ledger:
         # a dead router's reservations are resolved only after the store has been reachable this
         # long, so that live routers cut off by an outage renew their leases first
         self.dead_router_grace = dead_router_grace
+        self.docs = DocCache()  # admission's document cache (versions checked by the script)
 
     def allow_dead(self) -> bool:
         return self.store.reachable_for() >= self.dead_router_grace
@@ -155,39 +157,31 @@ class Ledger:
 
     async def reserve(
         self, api_key: str, request_id: str, model: str, est_cost: int, est_tokens: int, *,
-        router_id: str = "", lease: float = 0.0, extend: bool = False,
+        router_id: str = "", lease: float = 0.0, extend: bool = False, started: bool = False,
     ) -> tuple[bool, dict | None, int, dict | None]:
         """Admit (or, with `extend`, raise the reservation of) one request.
         -> (is_master, key doc, reserved micro-USD, team doc)."""
         if not request_id:
             raise invalid("request_id is required", param="request_id")
-        is_master, doc = await self.identify(api_key)
-        now = self.clock()
-        entities: list[EntityArgs] = []
-        labels: list[str] = []
-        attrib: dict[str, str] = {}
-        team = None
-        if doc is not None:
-            team, user = await self._team_user(doc)
-            self._check_model(doc, team, model)
-            entities.append(self._entity("key", key_id(doc), doc, now, "key"))
-            labels.append(f"API key '{doc['key_alias']}'" if doc.get("key_alias") else f"API key {doc['token'][:12]}")
-            attrib["key"] = key_id(doc)
-            for kind, ent in (("team", team), ("user", user)):
-                if ent is not None:
-                    entities.append(self._entity(kind, ent["id"], ent, now, kind))
-                    labels.append(f"{kind} '{ent['id']}'")
-                    attrib[kind] = ent["id"]
-        if self.proxy_budget is not None:
-            entities.append(self._entity("proxy", "global", self.proxy_budget, now, "proxy"))
-            labels.append("the proxy (litellm_settings.max_budget)")
-        lease = lease if lease and lease > 0 else 15.0
-        res = await self.store.reserve(
-            now=now, request_id=request_id, amount=max(0, est_cost), tokens=max(0, est_tokens),
-            deadline=now + (lease if router_id else self.reservation_ttl), done_ttl=self.done_ttl, model=model,
-            attrib=attrib, entities=entities, router=router_id, lease=lease, extend=extend,
-            allow_dead=self.allow_dead(),
-        )
+        for fresh in (False, True):  # a cached document changed since it was read: admit again
+            is_master, docs, cached = await self._admission_docs(api_key, fresh)
+            doc, team, user, versions = (docs.doc, docs.team, docs.user, docs.versions) if docs else (None,) * 3 + ([],)
+            try:
+                if doc is not None:
+                    self._check_live(doc)
+                res, labels, now = await self._reserve_with(doc, team, user, versions, request_id, model, est_cost,
+                                                            est_tokens, router_id, lease, extend, started)
+            except GatewayError:
+                if not cached:
+                    raise
+                self.docs.drop(hash_key(api_key))  # a refusal is never based on cached documents alone
+                continue
+            if res.reason != "stale":
+                break
+            self.docs.drop(hash_key(api_key))
+        if res.reason == "stale":  # changed again between two reads: let the client retry
+            raise GatewayError(ErrorKind.UNAVAILABLE, "the API key was being changed; retry the request",
+                               code="key_changing", retry_after=1.0)
         if res.ok:
             return is_master, doc, res.reserved, team
         if res.reason == "duplicate":
@@ -209,6 +203,63 @@ class Ledger:
             ErrorKind.RATE_LIMIT, f"Rate limit exceeded for {who}: {what} limit {res.limit} (current {res.used}).",
             retry_after=max(1.0, math.ceil(retry)),
         )
+
+    async def _admission_docs(self, api_key: str, fresh: bool) -> tuple[bool, CachedDocs | None, bool]:
+        """(is_master, the key's documents and their versions, whether they came from the cache) for
+        an admission: from the cache (doc_cache.py; the reservation script checks the versions)
+        unless `fresh`."""
+        if self.master_key is None or (api_key and same_secret(api_key, self.master_key)):
+            return True, None, False
+        if not api_key:
+            raise GatewayError(ErrorKind.AUTHENTICATION, "No API key provided.", code="missing_api_key")
+        h = hash_key(api_key)
+        hit = None if fresh else self.docs.get(h)
+        if hit is not None:
+            return False, hit, True
+        # each version is read before its document: a write in between leaves an older version
+        # with the newer document, which the script then reports as stale (never the reverse)
+        kver = await self.store.get_version("key", h)
+        doc = await self.store.get_doc("key", h)
+        if doc is None:
+            raise GatewayError(ErrorKind.AUTHENTICATION, f"Invalid API key ({short(h)}).")
+        versions = [(self.store.version_key("key", h), kver)]
+        related: dict[str, dict | None] = {"team": None, "user": None}
+        for kind in related:
+            if doc.get(f"{kind}_id"):
+                ver = await self.store.get_version(kind, doc[f"{kind}_id"])
+                related[kind] = await self.store.get_doc(kind, doc[f"{kind}_id"])
+                versions.append((self.store.version_key(kind, doc[f"{kind}_id"]), ver))
+        hit = CachedDocs(doc, related["team"], related["user"], versions)
+        self.docs.put(h, hit)
+        return False, hit, False
+
+    async def _reserve_with(self, doc, team, user, versions, request_id, model, est_cost, est_tokens,
+                            router_id, lease, extend, started):
+        now = self.clock()
+        entities: list[EntityArgs] = []
+        labels: list[str] = []
+        attrib: dict[str, str] = {}
+        if doc is not None:
+            self._check_model(doc, team, model)
+            entities.append(self._entity("key", key_id(doc), doc, now, "key"))
+            labels.append(f"API key '{doc['key_alias']}'" if doc.get("key_alias") else f"API key {doc['token'][:12]}")
+            attrib["key"] = key_id(doc)
+            for kind, ent in (("team", team), ("user", user)):
+                if ent is not None:
+                    entities.append(self._entity(kind, ent["id"], ent, now, kind))
+                    labels.append(f"{kind} '{ent['id']}'")
+                    attrib[kind] = ent["id"]
+        if self.proxy_budget is not None:
+            entities.append(self._entity("proxy", "global", self.proxy_budget, now, "proxy"))
+            labels.append("the proxy (litellm_settings.max_budget)")
+        lease = lease if lease and lease > 0 else 15.0
+        res = await self.store.reserve(
+            now=now, request_id=request_id, amount=max(0, est_cost), tokens=max(0, est_tokens),
+            deadline=now + (lease if router_id else self.reservation_ttl), done_ttl=self.done_ttl, model=model,
+            attrib=attrib, entities=entities, router=router_id, lease=lease, extend=extend,
+            allow_dead=self.allow_dead(), started=started, versions=versions,
+        )
+        return res, labels, now
 
     async def settle(self, request_id: str, cost: int, tokens: int, model: str, success: bool) -> tuple[bool, int]:
         return await self.store.settle(

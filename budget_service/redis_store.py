@@ -138,7 +138,9 @@ end
 # ARGV: P now rid amount tokens deadline done_ttl model attrib router lease extend allow_dead n,
 # then n x 12 entity fields:
 #   name spend_key spend_expireat out_key budget rpm_key rpm tpm_key tpm par_key par window_expireat
-# (limit -1 = none; '' key = not tracked). Returns {1, reserved} or {0, entity_index, reason, used, limit}.
+# (limit -1 = none; '' key = not tracked), then nv and nv x (version key, expected value): the
+# versions of the documents the admission read (budget_service/doc_cache.py); a mismatch -> 'stale'.
+# Returns {1, reserved} or {0, entity_index, reason, used, limit}.
 # extend=1 raises the existing reservation of rid (same attribution) to `amount` if the budgets it
 # was admitted against have room for the difference; it never lowers it and counts no new request.
 RESERVE = _LIB + r"""
@@ -147,6 +149,11 @@ local amount, tokens, deadline = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(
 local done_ttl, model, attrib = tonumber(ARGV[7]), ARGV[8], ARGV[9]
 local router, lease, extend, allow_dead = ARGV[10], tonumber(ARGV[11]), ARGV[12], tonumber(ARGV[13])
 local n = tonumber(ARGV[14])
+-- the document versions the ledger admitted with (its cache): any change since -> 'stale'
+local vo = 15 + n * 12
+for j = 1, tonumber(ARGV[vo] or '0') do
+  if (redis.call('GET', ARGV[vo + 2 * j - 1]) or '0') ~= ARGV[vo + 2 * j] then return {0, -1, 'stale', 0, 0} end
+end
 if router ~= '' then redis.call('SET', P .. 'lease:' .. router, '1', 'PX', math.floor(lease * 1000)) end
 sweep(P, now, done_ttl, allow_dead)
 local rk = P .. 'res:' .. rid
@@ -208,7 +215,8 @@ for i = 0, n - 1 do
   table.insert(ents, {ARGV[o + 2], ARGV[o + 4], ARGV[o + 8], ARGV[o + 10], tonumber(ARGV[o + 3]), tonumber(ARGV[o + 5])})
 end
 redis.call('HSET', rk, 'amount', amount, 'tokens', tokens, 'model', model, 'deadline', deadline,
-  'attrib', attrib, 'ents', cjson.encode(ents), 'router', router, 'lease', lease, 'started', '0')
+  'attrib', attrib, 'ents', cjson.encode(ents), 'router', router, 'lease', lease,
+  'started', extend == 's' and '1' or '0')
 redis.call('ZADD', P .. 'resz', deadline, rid)
 return {1, amount}
 """
@@ -389,12 +397,20 @@ class RedisStore:
         raws = await self._do(self.r.mget([self.k(f"doc:{kind}:{i}") for i in ids]))
         return [json.loads(x) for x in raws if x]
 
+    def version_key(self, kind: str, id_: str) -> str:
+        """Bumped by every write of the document (the admission cache's staleness check)."""
+        return self.k(f"ver:{kind}:{id_}")
+
+    async def get_version(self, kind: str, id_: str) -> str:
+        return str(await self._do(self.r.get(self.version_key(kind, id_))) or "0")
+
     async def put_doc(self, kind: str, id_: str, doc: dict, *, create: bool = False) -> bool:
         async def go() -> bool:
             async with self.r.pipeline(transaction=True) as p:
                 p.set(self.k(f"doc:{kind}:{id_}"), json.dumps(doc), nx=create)
                 p.sadd(self.k(f"ids:{kind}"), id_)
-                ok, _ = await p.execute()
+                p.incr(self.version_key(kind, id_))
+                ok, _, _ = await p.execute()
             return bool(ok)
 
         return await self._do(go())
@@ -404,7 +420,8 @@ class RedisStore:
             async with self.r.pipeline(transaction=True) as p:
                 p.delete(self.k(f"doc:{kind}:{id_}"))
                 p.srem(self.k(f"ids:{kind}"), id_)
-                n, _ = await p.execute()
+                p.incr(self.version_key(kind, id_))
+                n, _, _ = await p.execute()
             return bool(n)
 
         return await self._do(go())
@@ -430,13 +447,19 @@ class RedisStore:
     async def reserve(
         self, *, now: float, request_id: str, amount: int, tokens: int, deadline: float, done_ttl: int,
         model: str, attrib: dict[str, str], entities: list[EntityArgs], router: str = "", lease: float = 15.0,
-        extend: bool = False, allow_dead: bool = True,
+        extend: bool = False, allow_dead: bool = True, started: bool = False,
+        versions: list[tuple[str, str]] = (),
     ) -> ReserveResult:
+        # mode: "1" extend, "s" a new reservation whose upstream call starts at once, "0" new
+        mode = "1" if extend else "s" if started else "0"
         argv: list[Any] = [self.prefix, now, request_id, int(amount), int(tokens), deadline, done_ttl, model,
-                           json.dumps(attrib, sort_keys=True), router, lease, "1" if extend else "0",
+                           json.dumps(attrib, sort_keys=True), router, lease, mode,
                            int(allow_dead), len(entities)]
         for e in entities:
             argv.extend(e.argv())
+        argv.append(len(versions))
+        for vkey, value in versions:
+            argv.extend((vkey, value))
         res = await self._do(self._reserve(keys=[], args=argv))
         if int(res[0]) == 1:
             return ReserveResult(True, reserved=int(res[1]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 
@@ -10,7 +11,7 @@ import grpc
 from budget_service import convert, spendlog
 from budget_service.ledger import Ledger, key_id
 from gemgate.errors import ErrorKind, GatewayError
-from gemgate.grpc_errors import abort
+from gemgate.grpc_errors import abort, to_status_bytes
 from gemgate.v1 import budget_pb2, budget_pb2_grpc
 
 log = logging.getLogger("gemgate.budget")
@@ -28,6 +29,17 @@ def _rpc(fn):
             await abort(context, GatewayError(ErrorKind.INTERNAL, "internal error in budget_service"))
 
     return wrapper
+
+
+async def _item(handle, item):
+    """One item of a batch RPC: its reply, or its error as a serialized status (bytes)."""
+    try:
+        return await handle(item)
+    except GatewayError as err:
+        return to_status_bytes(err)
+    except Exception as exc:  # a bug: log it, answer this item a clean INTERNAL
+        log.exception("unexpected error in a batch item", exc_info=exc)
+        return to_status_bytes(GatewayError(ErrorKind.INTERNAL, "internal error in budget_service"))
 
 
 class BudgetServicer(budget_pb2_grpc.BudgetServiceServicer):
@@ -53,11 +65,29 @@ class BudgetServicer(budget_pb2_grpc.BudgetServiceServicer):
 
     @_rpc
     async def Reserve(self, request):
+        return await self._reserve(request)
+
+    async def _reserve(self, request) -> budget_pb2.ReserveResponse:
         is_master, doc, reserved, team = await self.ledger.reserve(
             request.api_key, request.request_id, request.model, request.estimated_cost_micros,
             request.estimated_tokens, router_id=request.router_id, lease=request.lease_seconds, extend=request.extend,
+            started=request.started,
         )
         return budget_pb2.ReserveResponse(identity=convert.identity(is_master, doc, team), reserved_micros=reserved)
+
+    @_rpc
+    async def ReserveBatch(self, request):
+        outcomes = await asyncio.gather(*(_item(self._reserve, it) for it in request.items))
+        return budget_pb2.ReserveBatchResponse(
+            items=[budget_pb2.ReserveOutcome(ok=o) if isinstance(o, budget_pb2.ReserveResponse)
+                   else budget_pb2.ReserveOutcome(error=o) for o in outcomes])
+
+    @_rpc
+    async def SettleBatch(self, request):
+        outcomes = await asyncio.gather(*(_item(self._settle, it) for it in request.items))
+        return budget_pb2.SettleBatchResponse(
+            items=[budget_pb2.SettleOutcome(ok=o) if isinstance(o, budget_pb2.SettleResponse)
+                   else budget_pb2.SettleOutcome(error=o) for o in outcomes])
 
     @_rpc
     async def Heartbeat(self, request):
@@ -66,6 +96,9 @@ class BudgetServicer(budget_pb2_grpc.BudgetServiceServicer):
 
     @_rpc
     async def Settle(self, request):
+        return await self._settle(request)
+
+    async def _settle(self, request) -> budget_pb2.SettleResponse:
         if request.HasField("log") and hasattr(self.ledger.store, "stage_log"):  # database_url is set
             await self.ledger.store.stage_log(request.request_id, spendlog.entry_to_json(request.log))
         applied, charged = await self.ledger.settle(

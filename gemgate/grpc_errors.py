@@ -57,20 +57,9 @@ def from_rpc_error(exc: grpc.aio.AioRpcError | grpc.RpcError) -> GatewayError:
     code = exc.code()
     message = exc.details() or code.name
     if status is not None:
-        for detail in status.details:
-            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-                info = error_details_pb2.ErrorInfo()
-                detail.Unpack(info)
-                if info.domain == DOMAIN and info.reason in ErrorKind.__members__:
-                    meta = dict(info.metadata)
-                    return GatewayError(
-                        ErrorKind[info.reason],
-                        message,
-                        param=meta.get("param"),
-                        code=meta.get("code"),
-                        retry_after=float(meta["retry_after"]) if "retry_after" in meta else None,
-                        upstream_status=int(meta["upstream_status"]) if "upstream_status" in meta else None,
-                    )
+        err = _gemgate_error(status, message)
+        if err is not None:
+            return err
     kind = _GRPC_TO_KIND.get(code, ErrorKind.INTERNAL)
     if kind is ErrorKind.INTERNAL:
         # A status no gemgate service raised on purpose (e.g. grpc's own "Unexpected <class ...>"):
@@ -82,3 +71,38 @@ def from_rpc_error(exc: grpc.aio.AioRpcError | grpc.RpcError) -> GatewayError:
                             code="service_unavailable", retry_after=1.0)
     return GatewayError(kind, message)
 
+
+
+def _gemgate_error(status: status_pb2.Status, message: str) -> GatewayError | None:
+    """The GatewayError a google.rpc.Status with gemgate's ErrorInfo describes, else None."""
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            if info.domain == DOMAIN and info.reason in ErrorKind.__members__:
+                meta = dict(info.metadata)
+                return GatewayError(
+                    ErrorKind[info.reason],
+                    message,
+                    param=meta.get("param"),
+                    code=meta.get("code"),
+                    retry_after=float(meta["retry_after"]) if "retry_after" in meta else None,
+                    upstream_status=int(meta["upstream_status"]) if "upstream_status" in meta else None,
+                )
+    return None
+
+
+def to_status_bytes(err: GatewayError) -> bytes:
+    """`err` as a serialized google.rpc.Status (one item's error inside a batch reply)."""
+    return to_status(err).SerializeToString()
+
+
+def from_status_bytes(raw: bytes) -> GatewayError:
+    """The inverse of to_status_bytes; anything unreadable is an internal error."""
+    status = status_pb2.Status()
+    try:
+        status.ParseFromString(raw)
+    except Exception:  # noqa: BLE001 - a malformed item never escapes as a parse error
+        return GatewayError(ErrorKind.INTERNAL, "internal error between gemgate services")
+    return _gemgate_error(status, status.message) or GatewayError(
+        ErrorKind.INTERNAL, "internal error between gemgate services")

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import hmac
 import threading
 from http.server import ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, MetricsHandler
@@ -47,6 +47,10 @@ DEPLOYMENT_COOLDOWN = Gauge("gemgate_deployment_cooldown", "1 while a deployment
                             ["deployment"], registry=REGISTRY)
 BUDGET_CALL_LATENCY = Histogram("gemgate_budget_call_latency_seconds", "Latency of calls to budget_service.",
                                 ["method"], buckets=_FAST_BUCKETS, registry=REGISTRY)
+# the router's calls (batches carry many requests), all present from the start: a stable series set
+BUDGET_METHODS = ("ReserveBatch", "SettleBatch", "Heartbeat", "Authorize")
+for _m in BUDGET_METHODS:
+    BUDGET_CALL_LATENCY.labels(_m)
 SPEND_LOG_PENDING = Gauge("gemgate_spend_log_pending", "Spend-log rows waiting in the outbox for PostgreSQL.",
                           registry=REGISTRY)
 SPEND_LOG_WRITTEN = Counter("gemgate_spend_log_rows_written_total", "Spend-log rows written to PostgreSQL.",
@@ -128,7 +132,7 @@ def observe_budget_call(method: str, seconds: float) -> None:
 
 
 def budget_call_timer(method: str):
-    """`with budget_call_timer("Reserve"): await stub.Reserve(...)` — observed also when it raises."""
+    """`with budget_call_timer("ReserveBatch"): await stub.ReserveBatch(...)` — observed also when it raises."""
     return BUDGET_CALL_LATENCY.labels(method).time()
 
 
@@ -223,23 +227,57 @@ def merge_expositions(texts: list[bytes | str]) -> bytes:
     return ("\n".join(out) + "\n").encode() if out else b""
 
 
-async def fetch_expositions(client: httpx.AsyncClient, urls: list[str], timeout: float = 1.0,
-                            secret: str | None = None) -> list[bytes]:
+async def _get(url: str, headers: dict[str, str], timeout: float) -> bytes:
+    """One plain-HTTP GET to another gemgate process's metrics endpoint (loopback; no client library:
+    the facade needs nothing more for this). The body, or b"" unless the answer is 200."""
+    u = urlsplit(url)
+    if u.scheme != "http" or not u.hostname:
+        return b""
+    reader, writer = await asyncio.open_connection(u.hostname, u.port or 80)
+    try:
+        lines = [f"GET {u.path or '/'}{'?' + u.query if u.query else ''} HTTP/1.1", f"Host: {u.netloc}",
+                 "Connection: close", *(f"{k}: {v}" for k, v in headers.items())]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        await writer.drain()
+        raw = await reader.read(-1)
+    finally:
+        writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].split()
+    if len(status) < 2 or status[1] != b"200":
+        return b""
+    if b"transfer-encoding: chunked" in head.lower():
+        body = _dechunk(body)
+    return body
+
+
+def _dechunk(body: bytes) -> bytes:
+    out, i = [], 0
+    while True:
+        j = body.find(b"\r\n", i)
+        if j < 0:
+            return b"".join(out)
+        size = int(body[i:j].split(b";")[0] or b"0", 16)
+        if size == 0:
+            return b"".join(out)
+        out.append(body[j + 2:j + 2 + size])
+        i = j + 2 + size + 2
+
+
+async def fetch_expositions(urls: list[str], timeout: float = 1.0, secret: str | None = None) -> list[bytes]:
     """GET each metrics URL concurrently (with the internal secret, if any); an unreachable/slow
     process contributes nothing."""
-    headers = {SECRET_HEADER: secret} if secret else None
+    headers = {SECRET_HEADER: secret} if secret else {}
 
     async def one(url: str) -> bytes:
         try:
-            resp = await client.get(url, timeout=timeout, headers=headers)
-            return resp.content if resp.status_code == 200 else b""
-        except (httpx.HTTPError, asyncio.TimeoutError):
+            return await asyncio.wait_for(_get(url, headers, timeout), timeout)
+        except (OSError, ValueError, asyncio.TimeoutError):
             return b""
 
     return list(await asyncio.gather(*(one(u) for u in urls)))
 
 
-async def merged_metrics(client: httpx.AsyncClient, urls: list[str], timeout: float = 1.0,
-                         secret: str | None = None) -> bytes:
+async def merged_metrics(urls: list[str], timeout: float = 1.0, secret: str | None = None) -> bytes:
     """What the facade's GET /metrics returns: its own registry + every process in `urls`."""
-    return merge_expositions([render_metrics(), *await fetch_expositions(client, urls, timeout, secret)])
+    return merge_expositions([render_metrics(), *await fetch_expositions(urls, timeout, secret)])

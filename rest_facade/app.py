@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-import httpx
 from fastapi import FastAPI
 from grpc_health.v1 import health_pb2_grpc
 
@@ -46,7 +45,6 @@ def create_app(settings: FacadeSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings
-        app.state.http = httpx.AsyncClient(trust_env=False)
         router_channel = internal_auth.channel(settings.router_address, settings.internal_secret, GRPC_OPTIONS)
         app.state.router = router_pb2_grpc.RouterServiceStub(router_channel)
         app.state.router_health = health_pb2_grpc.HealthStub(router_channel)
@@ -61,7 +59,6 @@ def create_app(settings: FacadeSettings) -> FastAPI:
             yield
         finally:
             await router_channel.close()
-            await app.state.http.aclose()
             if budget_channel is not None:
                 await budget_channel.close()
 

@@ -37,10 +37,11 @@ import grpc
 from gemgate import metrics
 from gemgate.config import ALL_MODELS
 from gemgate.errors import ErrorKind, GatewayError
-from gemgate.grpc_errors import from_rpc_error
+from gemgate.grpc_errors import from_rpc_error, from_status_bytes
 from gemgate.grpc_server import MESSAGE_OPTIONS
 from gemgate.v1 import budget_pb2, budget_pb2_grpc
 from router_service import cost
+from router_service.coalesce import Coalescer
 from router_service.router_lease import RouterLease
 
 _log = logging.getLogger("gemgate.router.budget")
@@ -105,8 +106,9 @@ class OpenGate:
     async def authorize(self, api_key: str | None) -> None:
         return None
 
-    async def admit(self, api_key: str | None, request_id: str, request: dict, deployments=None) -> Admission:
-        return Admission(request_id, model=str(request.get("model", "")))
+    async def admit(self, api_key: str | None, request_id: str, request: dict, deployments=None, *,
+                    started: bool = False) -> Admission:
+        return Admission(request_id, model=str(request.get("model", "")), started=started)
 
     async def extend(self, admission: Admission, group: str, deployments=None) -> None:
         return None
@@ -205,6 +207,9 @@ class BudgetGate:
         self.lease_seconds = lease or float(os.environ.get("GEMGATE_ROUTER_LEASE") or DEFAULT_LEASE)
         self.lease = RouterLease(self.stub, self.router_id, self.lease_seconds, timeout=self.timeout)
         self.pending = 0  # settlements not yet applied
+        # concurrent admissions and settlements share round trips (router_service/coalesce.py)
+        self._reserves = Coalescer(self._reserve_batch, max_in_flight=2)
+        self._settles = Coalescer(self._settle_batch, max_in_flight=2)
         self._closed = False
 
     async def authorize(self, api_key: str | None) -> budget_pb2.KeyIdentity:
@@ -218,23 +223,35 @@ class BudgetGate:
         return resp.identity
 
     async def _reserve(self, api_key: str, request_id: str, model: str, est_cost: int, est_tokens: int,
-                       extend: bool) -> budget_pb2.ReserveResponse:
+                       extend: bool, started: bool = False) -> budget_pb2.ReserveResponse:
         self.lease.start()
+        return await self._reserves.submit(budget_pb2.ReserveRequest(
+            api_key=api_key, request_id=request_id, model=model, estimated_cost_micros=est_cost,
+            estimated_tokens=est_tokens, router_id=self.router_id, lease_seconds=self.lease_seconds,
+            extend=extend, started=started))
+
+    async def _reserve_batch(self, items: list[budget_pb2.ReserveRequest]) -> list:
         try:
-            with metrics.budget_call_timer("Reserve"):
-                return await self.stub.Reserve(
-                    budget_pb2.ReserveRequest(
-                        api_key=api_key, request_id=request_id, model=model, estimated_cost_micros=est_cost,
-                        estimated_tokens=est_tokens, router_id=self.router_id, lease_seconds=self.lease_seconds,
-                        extend=extend),
-                    timeout=self.timeout,
-                )
+            with metrics.budget_call_timer("ReserveBatch"):
+                resp = await self.stub.ReserveBatch(budget_pb2.ReserveBatchRequest(items=items), timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
             raise rpc_error(exc) from None
+        return [o.ok if o.WhichOneof("result") == "ok" else from_status_bytes(o.error) for o in resp.items]
 
-    async def admit(self, api_key: str | None, request_id: str, request: dict, deployments=None) -> Admission:
+    async def _settle_batch(self, items: list[budget_pb2.SettleRequest]) -> list:
+        try:
+            with metrics.budget_call_timer("SettleBatch"):
+                resp = await self.stub.SettleBatch(budget_pb2.SettleBatchRequest(items=items), timeout=self.timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise rpc_error(exc) from None
+        return [o.ok if o.WhichOneof("result") == "ok" else from_status_bytes(o.error) for o in resp.items]
+
+    async def admit(self, api_key: str | None, request_id: str, request: dict, deployments=None, *,
+                    started: bool = False) -> Admission:
         """Reserve the upper bound of `request`'s cost on its model group. `deployments`: the
-        candidate gemgate.config.Deployment list (default: the model group's deployments)."""
+        candidate gemgate.config.Deployment list (default: the model group's deployments).
+        `started`: the upstream call follows at once, so the reservation is marked started in the
+        same step (no separate mark_started round trip)."""
         if not api_key:
             raise missing_key()
         model = str(request.get("model", ""))
@@ -242,10 +259,11 @@ class BudgetGate:
             deployments = self._resolve(model)  # its group, an alias's group or wildcard deployments
         est_cost, est_tokens = estimate(request, deployments)
         try:
-            resp = await self._reserve(api_key, request_id, model, est_cost, est_tokens, extend=False)
+            resp = await self._reserve(api_key, request_id, model, est_cost, est_tokens, extend=False,
+                                       started=started)
         except GatewayError as err:
             raise _no_max_tokens_hint(err, request, est_cost) from None
-        return Admission(request_id, resp.identity, model, resp.reserved_micros, est_tokens,
+        return Admission(request_id, resp.identity, model, resp.reserved_micros, est_tokens, started=started,
                          api_key=api_key, request=request)
 
     async def extend(self, admission: Admission, group: str, deployments=None) -> None:
@@ -304,13 +322,11 @@ class BudgetGate:
             while True:
                 attempt += 1
                 try:
-                    with metrics.budget_call_timer("Settle"):
-                        await self.stub.Settle(req, timeout=self.timeout)
+                    await self._settles.submit(req)
                     if attempt > 1:
                         _log.info("settlement of request %s applied after %d attempts", req.request_id, attempt)
                     return
-                except grpc.aio.AioRpcError as exc:
-                    err = rpc_error(exc)
+                except GatewayError as err:
                     if self._closed or not err.retryable or (not held and attempt >= 4):
                         _log.error("settlement of request %s dropped (%s%s); budget_service resolves its "
                                   "reservation when this router's lease lapses", req.request_id, err.kind.name,
@@ -327,4 +343,6 @@ class BudgetGate:
         """Stop (after the caller drained its settlements): pending ones are then given up."""
         self._closed = True
         await self.lease.stop()
+        await self._reserves.close()
+        await self._settles.close()
         await self.channel.close()

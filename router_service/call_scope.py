@@ -152,7 +152,7 @@ class CallScope:
         self.record = new_record(req.get("model", ""), request_id=self.request_id, call_type=self.call_type,
                                  stream=self.stream).with_request(req)
         self.record.client_request_id = self.client_request_id
-        self.admission = await self.gate.admit(self.api_key, self.request_id, req)
+        self.admission = await self.gate.admit(self.api_key, self.request_id, req, started=True)
         request_policy.check_mock_params(req, self.admission.identity, self.gate.enforces, self.config)
         apply_alias(req, self.admission.identity)
         self.guard = AttemptGuard(self.gate, self.admission)

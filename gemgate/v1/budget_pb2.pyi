@@ -51,7 +51,7 @@ class AuthorizeResponse(_message.Message):
     def __init__(self, identity: _Optional[_Union[KeyIdentity, _Mapping]] = ...) -> None: ...
 
 class ReserveRequest(_message.Message):
-    __slots__ = ("api_key", "request_id", "model", "estimated_cost_micros", "estimated_tokens", "router_id", "extend", "lease_seconds")
+    __slots__ = ("api_key", "request_id", "model", "estimated_cost_micros", "estimated_tokens", "router_id", "extend", "lease_seconds", "started")
     API_KEY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -60,6 +60,7 @@ class ReserveRequest(_message.Message):
     ROUTER_ID_FIELD_NUMBER: _ClassVar[int]
     EXTEND_FIELD_NUMBER: _ClassVar[int]
     LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
     api_key: str
     request_id: str
     model: str
@@ -68,7 +69,48 @@ class ReserveRequest(_message.Message):
     router_id: str
     extend: bool
     lease_seconds: float
-    def __init__(self, api_key: _Optional[str] = ..., request_id: _Optional[str] = ..., model: _Optional[str] = ..., estimated_cost_micros: _Optional[int] = ..., estimated_tokens: _Optional[int] = ..., router_id: _Optional[str] = ..., extend: bool = ..., lease_seconds: _Optional[float] = ...) -> None: ...
+    started: bool
+    def __init__(self, api_key: _Optional[str] = ..., request_id: _Optional[str] = ..., model: _Optional[str] = ..., estimated_cost_micros: _Optional[int] = ..., estimated_tokens: _Optional[int] = ..., router_id: _Optional[str] = ..., extend: bool = ..., lease_seconds: _Optional[float] = ..., started: bool = ...) -> None: ...
+
+class ReserveBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[ReserveRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[ReserveRequest, _Mapping]]] = ...) -> None: ...
+
+class ReserveOutcome(_message.Message):
+    __slots__ = ("ok", "error")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ok: ReserveResponse
+    error: bytes
+    def __init__(self, ok: _Optional[_Union[ReserveResponse, _Mapping]] = ..., error: _Optional[bytes] = ...) -> None: ...
+
+class ReserveBatchResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[ReserveOutcome]
+    def __init__(self, items: _Optional[_Iterable[_Union[ReserveOutcome, _Mapping]]] = ...) -> None: ...
+
+class SettleBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[SettleRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[SettleRequest, _Mapping]]] = ...) -> None: ...
+
+class SettleOutcome(_message.Message):
+    __slots__ = ("ok", "error")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ok: SettleResponse
+    error: bytes
+    def __init__(self, ok: _Optional[_Union[SettleResponse, _Mapping]] = ..., error: _Optional[bytes] = ...) -> None: ...
+
+class SettleBatchResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[SettleOutcome]
+    def __init__(self, items: _Optional[_Iterable[_Union[SettleOutcome, _Mapping]]] = ...) -> None: ...
 
 class ReserveResponse(_message.Message):
     __slots__ = ("identity", "reserved_micros")

@@ -54,6 +54,16 @@ class BudgetServiceStub(object):
                 request_serializer=gemgate_dot_v1_dot_budget__pb2.HeartbeatRequest.SerializeToString,
                 response_deserializer=gemgate_dot_v1_dot_budget__pb2.HeartbeatResponse.FromString,
                 _registered_method=True)
+        self.ReserveBatch = channel.unary_unary(
+                '/gemgate.v1.BudgetService/ReserveBatch',
+                request_serializer=gemgate_dot_v1_dot_budget__pb2.ReserveBatchRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_budget__pb2.ReserveBatchResponse.FromString,
+                _registered_method=True)
+        self.SettleBatch = channel.unary_unary(
+                '/gemgate.v1.BudgetService/SettleBatch',
+                request_serializer=gemgate_dot_v1_dot_budget__pb2.SettleBatchRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_budget__pb2.SettleBatchResponse.FromString,
+                _registered_method=True)
         self.GenerateKey = channel.unary_unary(
                 '/gemgate.v1.BudgetService/GenerateKey',
                 request_serializer=gemgate_dot_v1_dot_budget__pb2.GenerateKeyRequest.SerializeToString,
@@ -155,6 +165,21 @@ class BudgetServiceServicer(object):
         their upstream call. Reservations of a router whose lease lapsed are resolved by a sweeper:
         released if never started, else charged in full (a late Settle corrects that exactly once).
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReserveBatch(self, request, context):
+        """Many Reserve / Settle calls in one round trip: the router coalesces the admissions and
+        settlements that queue up while its previous batch is in flight. Each item is admitted,
+        refused or settled on its own, exactly as by Reserve / Settle.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SettleBatch(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -266,6 +291,16 @@ def add_BudgetServiceServicer_to_server(servicer, server):
                     servicer.Heartbeat,
                     request_deserializer=gemgate_dot_v1_dot_budget__pb2.HeartbeatRequest.FromString,
                     response_serializer=gemgate_dot_v1_dot_budget__pb2.HeartbeatResponse.SerializeToString,
+            ),
+            'ReserveBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReserveBatch,
+                    request_deserializer=gemgate_dot_v1_dot_budget__pb2.ReserveBatchRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_budget__pb2.ReserveBatchResponse.SerializeToString,
+            ),
+            'SettleBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.SettleBatch,
+                    request_deserializer=gemgate_dot_v1_dot_budget__pb2.SettleBatchRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_budget__pb2.SettleBatchResponse.SerializeToString,
             ),
             'GenerateKey': grpc.unary_unary_rpc_method_handler(
                     servicer.GenerateKey,
@@ -446,6 +481,60 @@ class BudgetService(object):
             '/gemgate.v1.BudgetService/Heartbeat',
             gemgate_dot_v1_dot_budget__pb2.HeartbeatRequest.SerializeToString,
             gemgate_dot_v1_dot_budget__pb2.HeartbeatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReserveBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.BudgetService/ReserveBatch',
+            gemgate_dot_v1_dot_budget__pb2.ReserveBatchRequest.SerializeToString,
+            gemgate_dot_v1_dot_budget__pb2.ReserveBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SettleBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.BudgetService/SettleBatch',
+            gemgate_dot_v1_dot_budget__pb2.SettleBatchRequest.SerializeToString,
+            gemgate_dot_v1_dot_budget__pb2.SettleBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

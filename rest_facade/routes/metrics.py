@@ -53,6 +53,6 @@ def check_access(request: Request) -> None:
 async def prometheus(request: Request) -> Response:
     check_access(request)
     state = request.app.state
-    body = await metrics.merged_metrics(state.http, list(state.settings.metrics_urls), timeout=1.0,
+    body = await metrics.merged_metrics(list(state.settings.metrics_urls), timeout=1.0,
                                         secret=state.settings.internal_secret)
     return Response(body, media_type=metrics.CONTENT_TYPE)

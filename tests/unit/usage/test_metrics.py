@@ -1,3 +1,6 @@
+import asyncio
+import socket
+
 import httpx
 
 from gemgate import metrics
@@ -62,19 +65,48 @@ def test_merged_exposition_parses_with_prometheus_parser():
     assert {"up", "lat", "other_g", "gemgate_requests"} <= names
 
 
-async def test_fetch_expositions_tolerates_dead_and_slow_processes():
-    def handler(req: httpx.Request) -> httpx.Response:
-        if req.url.host == "ok":
-            return httpx.Response(200, content=B)
-        if req.url.host == "err":
-            return httpx.Response(500, content=b"nope")
-        raise httpx.ConnectError("down")
+async def _server(answer):
+    """A real local HTTP server: `answer(request_bytes)` -> raw response bytes, or None to hang."""
+    async def handle(reader, writer):
+        req = await reader.readuntil(b"\r\n\r\n")
+        out = answer(req)
+        if out is None:
+            await asyncio.sleep(30)
+        writer.write(out)
+        await writer.drain()
+        writer.close()
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as c:
-        got = await metrics.fetch_expositions(c, ["http://ok/metrics", "http://err/metrics", "http://down/metrics"])
-        assert got == [B, b"", b""]
-        merged = await metrics.merged_metrics(c, ["http://ok/metrics"])
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return srv, f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/metrics"
+
+
+async def test_fetch_expositions_tolerates_dead_and_slow_processes():
+    seen = []
+
+    def ok(req):
+        seen.append(req)
+        return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(B) + B
+
+    def chunked(req):
+        return (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + b"%x\r\n" % len(B[:10]) + B[:10] + b"\r\n" + b"%x\r\n" % len(B[10:]) + B[10:] + b"\r\n0\r\n\r\n")
+
+    servers = [await _server(f) for f in (ok, lambda r: b"HTTP/1.1 500 Oops\r\nContent-Length: 4\r\n\r\nnope",
+                                          lambda r: None, chunked)]
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    down = f"http://127.0.0.1:{dead.getsockname()[1]}/metrics"  # bound, not listening: refused
+    try:
+        urls = [u for _, u in servers]
+        got = await metrics.fetch_expositions([urls[0], urls[1], down, urls[2], urls[3]], timeout=0.5, secret="s3")
+        assert got == [B, b"", b"", b"", B]
+        assert b"x-gemgate-internal-secret: s3" in seen[0].lower()
+        merged = await metrics.merged_metrics([urls[0]])
         assert b"other_g 4.0" in merged and b"gemgate_requests_total" in merged
+    finally:
+        dead.close()
+        for srv, _ in servers:
+            srv.close()
 
 
 def test_start_metrics_server_serves_registry():

@@ -1,0 +1,80 @@
+"""Natural batching of calls to another service: an item submitted while fewer than
+`max_in_flight` batches are out goes in the next event-loop turn (so a lone request waits for
+nothing); items that queue up while batches are out go together in one batch when one returns.
+Under load, one round trip carries many items; at low load, each item goes alone at once.
+
+    reserves = Coalescer(send_batch)            # send_batch(items) -> one result per item
+    result = await reserves.submit(item)        # a result, or the exception for that item raised
+
+`send_batch` returns, in order, one result or exception instance per item; if it raises, every
+item of the batch gets that exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+MAX_BATCH = 256
+
+
+class Coalescer:
+    def __init__(self, send_batch: Callable[[list[Any]], Awaitable[Sequence[Any]]], *,
+                 max_batch: int = MAX_BATCH, max_in_flight: int = 1) -> None:
+        self._send = send_batch
+        self.max_batch, self.max_in_flight = max_batch, max_in_flight
+        self._queue: list[tuple[Any, asyncio.Future]] = []
+        self._in_flight = 0
+        self._scheduled = False
+        self._tasks: set[asyncio.Task] = set()
+
+    async def submit(self, item: Any) -> Any:
+        fut = asyncio.get_running_loop().create_future()
+        self._queue.append((item, fut))
+        self._kick()
+        return await fut
+
+    def _kick(self) -> None:
+        if self._queue and not self._scheduled and self._in_flight < self.max_in_flight:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        while self._queue and self._in_flight < self.max_in_flight:
+            batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
+            self._in_flight += 1
+            task = asyncio.get_running_loop().create_task(self._run(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: list[tuple[Any, asyncio.Future]]) -> None:
+        try:
+            results = await self._send([item for item, _ in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"batch of {len(batch)} answered with {len(results)} results")
+        except BaseException as exc:  # noqa: BLE001 - every waiter learns what happened
+            for _, fut in batch:
+                if not fut.done():
+                    fut.cancel() if isinstance(exc, asyncio.CancelledError) else fut.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            for (_, fut), res in zip(batch, results):
+                if fut.done():  # its caller gave up waiting
+                    continue
+                if isinstance(res, BaseException):
+                    fut.set_exception(res)
+                else:
+                    fut.set_result(res)
+        finally:
+            self._in_flight -= 1
+            self._kick()
+
+    async def close(self) -> None:
+        """Cancel the batches still out (their waiters are cancelled)."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=1.0)

@@ -1,0 +1,172 @@
+"""Batched admission and settlement (ReserveBatch / SettleBatch, the router's Coalescer), the
+admission's document cache and the `started` mark, against a real BudgetService and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from budget_service.ledger import Ledger
+from gemgate.config import parse_config
+from gemgate.errors import ErrorKind, GatewayError
+from gemgate.grpc_errors import from_status_bytes
+from gemgate.v1 import budget_pb2
+from router_service.budget_client import BudgetGate
+from router_service.coalesce import Coalescer
+from tests.service.budget.conftest import MASTER, Clock, start
+from tests.service.budget.test_admission import key_spend, new_key, settle
+
+CONFIG = parse_config({"model_list": [{"model_name": "chat", "litellm_params": {"model": "gemini/gemini-2.5-flash"}}]})
+
+
+def item(key, rid, cost, **kw):
+    return budget_pb2.ReserveRequest(api_key=key, request_id=rid, model="m", estimated_cost_micros=cost,
+                                     estimated_tokens=10, **kw)
+
+
+def outcome(o):
+    return o.ok if o.WhichOneof("result") == "ok" else from_status_bytes(o.error)
+
+
+@pytest.fixture
+async def harness(store):
+    h = await start(store, Clock(), dead_router_grace=0.0)
+    yield h
+    for ch in h.channels:
+        await ch.close()
+    await h.server.stop(None)
+
+
+async def test_reserve_batch_answers_each_item_on_its_own(harness):
+    stub = harness.stub()
+    key = await new_key(stub, max_budget=0.003)  # 3000 micros
+    resp = await stub.ReserveBatch(budget_pb2.ReserveBatchRequest(items=[
+        item(key, "a", 2000), item(key, "b", 2000), item("sk-nope", "c", 1), item(key, "a", 1), item(MASTER, "d", 5)]))
+    got = [outcome(o) for o in resp.items]
+    assert got[0].reserved_micros == 2000 and got[4].reserved_micros == 5
+    kinds = {i: g.kind for i, g in enumerate(got) if isinstance(g, GatewayError)}
+    # b does not fit next to a (in whichever order they ran, exactly one of them was admitted)
+    assert kinds == {1: ErrorKind.BUDGET_EXCEEDED, 2: ErrorKind.AUTHENTICATION} or \
+        kinds[2] is ErrorKind.AUTHENTICATION and len(kinds) == 2
+    assert got[3].reserved_micros == 2000  # the same id again: its existing reservation, no new charge
+    resp = await stub.SettleBatch(budget_pb2.SettleBatchRequest(items=[
+        budget_pb2.SettleRequest(request_id="a", actual_cost_micros=700, success=True),
+        budget_pb2.SettleRequest(request_id="a", actual_cost_micros=700, success=True),
+        budget_pb2.SettleRequest(request_id="d", actual_cost_micros=3, success=True)]))
+    applied = [outcome(o).applied for o in resp.items]
+    assert sorted(applied[:2]) == [False, True] and applied[2]  # exactly once per request id
+    assert await key_spend(harness, key) == 700
+
+
+async def test_gate_coalesces_concurrent_admissions_and_budgets_stay_exact(harness):
+    stub = harness.stub()
+    key = await new_key(stub, max_budget=0.010)
+    gate = BudgetGate("", deadline=2.0, config=CONFIG, channel=harness.channels[-1])
+    sizes: list[int] = []
+    real = gate.stub.ReserveBatch
+
+    def counting(req, **kw):
+        sizes.append(len(req.items))
+        return real(req, **kw)
+
+    gate.stub.ReserveBatch = counting
+    try:
+        lone = await gate.admit(key, "lone", {"model": "chat", "messages": [], "max_tokens": 1}, started=True)
+        assert sizes == [1] and lone.started  # nothing queued: the item goes at once, alone
+        await gate.settle(lone, usage={"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                          route=None, success=True, cost_micros=0)
+        sizes.clear()
+
+        async def one(i):
+            try:
+                return await gate._reserve(key, f"r{i}", "chat", 1000, 10, extend=False)
+            except GatewayError as err:
+                return err
+
+        results = await asyncio.gather(*(one(i) for i in range(60)))
+        admitted = [r for r in results if not isinstance(r, GatewayError)]
+        refused = [r for r in results if isinstance(r, GatewayError)]
+        assert len(admitted) == 10 and all(r.kind is ErrorKind.BUDGET_EXCEEDED for r in refused)  # never more
+        assert sum(sizes) == 60 and len(sizes) < 60 and max(sizes) > 1  # round trips were shared
+        outs = await asyncio.gather(*(gate._settles.submit(budget_pb2.SettleRequest(
+            request_id=f"r{i}", actual_cost_micros=1000, success=True)) for i in range(60)))
+        assert sum(o.applied for o in outs) == 10
+        assert await key_spend(harness, key) == 10_000
+    finally:
+        await gate.close()
+
+
+async def test_coalescer_failure_reaches_every_waiter_and_it_recovers():
+    calls: list[list[int]] = []
+    fail = True
+
+    async def send(items):
+        calls.append(items)
+        await asyncio.sleep(0.01)
+        if fail:
+            raise GatewayError(ErrorKind.UNAVAILABLE, "down")
+        return [x * 2 if x % 3 else ValueError(x) for x in items]
+
+    c = Coalescer(send, max_in_flight=1)
+    res = await asyncio.gather(*(c.submit(i) for i in range(5)), return_exceptions=True)
+    assert all(isinstance(r, GatewayError) for r in res)
+    fail = False
+    res = await asyncio.gather(*(c.submit(i) for i in range(1, 8)), return_exceptions=True)
+    assert [r if not isinstance(r, Exception) else "err" for r in res] == [2, 4, "err", 8, 10, "err", 14]
+    assert len(calls) <= 4  # one batch for the first 5; the next 7 in at most a few
+
+
+async def test_cached_documents_never_outlive_a_change(harness):
+    stub = harness.stub()
+    key = await new_key(stub, max_budget=1.0)
+    n = iter(range(1000))
+
+    async def admit(k=key):
+        rid = f"c{next(n)}"
+        try:
+            await stub.Reserve(item(k, rid, 1000))
+        except Exception as exc:  # noqa: BLE001
+            from gemgate.grpc_errors import from_rpc_error
+            return from_rpc_error(exc).kind
+        await settle(stub, rid, 0)
+        return "ok"
+
+    assert await admit() == "ok" and len(harness.ledger.docs) == 1  # cached now
+    await harness.ledger.set_blocked(MASTER, key, True)
+    assert await admit() is ErrorKind.PERMISSION
+    await harness.ledger.set_blocked(MASTER, key, False)
+    assert await admit() == "ok"
+    # another budget_service instance over the same Redis changes the key: the script sees it
+    other = Ledger(harness.store, MASTER, clock=harness.clock)
+    await other.update_key(MASTER, key, {"max_budget": 0.0005})  # USD: below one request
+    assert await admit() is ErrorKind.BUDGET_EXCEEDED
+    await other.update_key(MASTER, key, {"max_budget": 1.0})
+    assert await admit() == "ok"
+    await other.delete_keys(MASTER, [key])
+    assert await admit() is ErrorKind.AUTHENTICATION
+
+
+async def test_team_change_seen_through_the_cache(harness):
+    stub = harness.stub()
+    await stub.NewTeam(budget_pb2.TeamRequest(api_key=MASTER, id="t1", spec=budget_pb2.EntitySpec(max_budget=1.0)))
+    key = await new_key(stub, team_id="t1")
+    await stub.Reserve(item(key, "t-a", 1000))
+    await settle(stub, "t-a", 1000)
+    other = Ledger(harness.store, MASTER, clock=harness.clock)
+    await other.update_entity(MASTER, "team", "t1", {"max_budget": 0.0015})  # 1000 micro-USD spent: no room for 1000 more
+    with pytest.raises(Exception) as exc:
+        await stub.Reserve(item(key, "t-b", 1000))
+    from gemgate.grpc_errors import from_rpc_error
+    assert from_rpc_error(exc.value).kind is ErrorKind.BUDGET_EXCEEDED
+
+
+async def test_reservation_started_at_admission_is_charged_in_full_when_its_router_dies(harness):
+    stub = harness.stub()
+    key = await new_key(stub, max_budget=0.01)
+    await stub.Reserve(item(key, "s", 3000, router_id="dead", lease_seconds=0.3, started=True))
+    await stub.Reserve(item(key, "n", 2000, router_id="dead", lease_seconds=0.3))
+    await asyncio.sleep(0.4)
+    harness.clock.now += 1
+    assert await harness.ledger.sweep() == 2
+    assert await key_spend(harness, key) == 3000  # started at admission: full; the other released
