@@ -14,6 +14,7 @@ A key's request is admitted only if the key, its team and its user all have room
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -25,7 +26,7 @@ from gemgate.errors import ErrorKind, GatewayError, invalid
 from budget_service.doc_cache import CachedDocs, DocCache
 from budget_service.durations import Period, duration_seconds, iso, parse_duration
 from budget_service.keys import display_name, hash_key, is_hash, new_key, same_secret, short
-from budget_service.redis_store import EntityArgs, RedisStore
+from budget_service.redis_store import EntityArgs, RedisStore, ReserveResult
 
 log = logging.getLogger("gemgate.budget")
 
@@ -233,8 +234,10 @@ class Ledger:
         self.docs.put(h, hit)
         return False, hit, False
 
-    async def _reserve_with(self, doc, team, user, versions, request_id, model, est_cost, est_tokens,
-                            router_id, lease, extend, started):
+    def _reserve_call(self, doc, team, user, versions, request_id, model, est_cost, est_tokens, router_id, lease,
+                      extend, started) -> tuple[dict, list[str], float]:
+        """(RedisStore.reserve arguments, the entities' labels for errors, now); raises when the
+        key may not use `model`."""
         now = self.clock()
         entities: list[EntityArgs] = []
         labels: list[str] = []
@@ -253,13 +256,89 @@ class Ledger:
             entities.append(self._entity("proxy", "global", self.proxy_budget, now, "proxy"))
             labels.append("the proxy (litellm_settings.max_budget)")
         lease = lease if lease and lease > 0 else 15.0
-        res = await self.store.reserve(
-            now=now, request_id=request_id, amount=max(0, est_cost), tokens=max(0, est_tokens),
-            deadline=now + (lease if router_id else self.reservation_ttl), done_ttl=self.done_ttl, model=model,
-            attrib=attrib, entities=entities, router=router_id, lease=lease, extend=extend,
-            allow_dead=self.allow_dead(), started=started, versions=versions,
-        )
-        return res, labels, now
+        kw = dict(now=now, request_id=request_id, amount=max(0, est_cost), tokens=max(0, est_tokens),
+                  deadline=now + (lease if router_id else self.reservation_ttl), done_ttl=self.done_ttl, model=model,
+                  attrib=attrib, entities=entities, router=router_id, lease=lease, extend=extend,
+                  allow_dead=self.allow_dead(), started=started, versions=versions)
+        return kw, labels, now
+
+    async def _reserve_with(self, *args):
+        kw, labels, now = self._reserve_call(*args)
+        return await self.store.reserve(**kw), labels, now
+
+    async def reserve_batch(self, items: list[dict]) -> list:
+        """`reserve(**item)` for many items: those whose documents are cached go to Redis together in
+        one round trip; the rest, and any that did not come back admitted, take `reserve` alone
+        (which re-reads documents before refusing). One result or GatewayError per item."""
+        out: list = [None] * len(items)
+        fast: list[tuple[int, dict, bool, dict | None, dict | None]] = []
+        for i, it in enumerate(items):
+            api_key = it["api_key"]
+            try:
+                if not it["request_id"]:
+                    continue
+                if self.master_key is None or (api_key and same_secret(api_key, self.master_key)):
+                    docs = None
+                else:
+                    docs = self.docs.get(hash_key(api_key)) if api_key else None
+                    if docs is None:
+                        continue
+                    self._check_live(docs.doc)
+                kw, _, _ = self._reserve_call(
+                    docs.doc if docs else None, docs.team if docs else None, docs.user if docs else None,
+                    docs.versions if docs else [], it["request_id"], it["model"], it["est_cost"], it["est_tokens"],
+                    it.get("router_id", ""), it.get("lease", 0.0), it.get("extend", False), it.get("started", False))
+            except GatewayError:
+                continue  # refused on cached documents: decided alone, after a fresh read
+            fast.append((i, kw, docs is None, docs.doc if docs else None, docs.team if docs else None))
+        if fast:
+            try:
+                results = await self.store.reserve_many([kw for _, kw, _, _, _ in fast])
+            except GatewayError:
+                results = [None] * len(fast)  # the store failed: each item learns why on its own
+            for (i, _, is_master, doc, team), res in zip(fast, results):
+                if isinstance(res, ReserveResult) and res.ok:
+                    out[i] = (is_master, doc, res.reserved, team)
+
+        async def alone(it: dict):
+            try:
+                return await self.reserve(
+                    it["api_key"], it["request_id"], it["model"], it["est_cost"], it["est_tokens"],
+                    router_id=it.get("router_id", ""), lease=it.get("lease", 0.0), extend=it.get("extend", False),
+                    started=it.get("started", False))
+            except GatewayError as err:
+                return err
+
+        rest = [i for i, o in enumerate(out) if o is None]
+        for i, res in zip(rest, await asyncio.gather(*(alone(items[i]) for i in rest))):
+            out[i] = res
+        return out
+
+    async def settle_batch(self, items: list[dict]) -> list:
+        """`settle(**item)` for many items in one round trip; any not applied there (already
+        settled, or a reservation Redis lost) is settled alone. One result or GatewayError each."""
+        out: list = [None] * len(items)
+        kws = [dict(now=self.clock(), request_id=it["request_id"], cost=it["cost"], tokens=it["tokens"],
+                    model=it["model"], done_ttl=self.done_ttl, how="settled" if it["success"] else "failed",
+                    allow_dead=self.allow_dead()) for it in items]
+        try:
+            results = await self.store.settle_many(kws)
+        except GatewayError:
+            results = [None] * len(items)
+        for i, res in enumerate(results):
+            if isinstance(res, tuple) and res[0]:
+                out[i] = res
+
+        async def alone(it: dict):
+            try:
+                return await self.settle(it["request_id"], it["cost"], it["tokens"], it["model"], it["success"])
+            except GatewayError as err:
+                return err
+
+        rest = [i for i, o in enumerate(out) if o is None]
+        for i, res in zip(rest, await asyncio.gather(*(alone(items[i]) for i in rest))):
+            out[i] = res
+        return out
 
     async def settle(self, request_id: str, cost: int, tokens: int, model: str, success: bool) -> tuple[bool, int]:
         return await self.store.settle(

@@ -444,12 +444,12 @@ class RedisStore:
         return await self.get_int(self.k("stat:global"))
 
     # ---- scripts ----
-    async def reserve(
+    def _reserve_argv(
         self, *, now: float, request_id: str, amount: int, tokens: int, deadline: float, done_ttl: int,
         model: str, attrib: dict[str, str], entities: list[EntityArgs], router: str = "", lease: float = 15.0,
         extend: bool = False, allow_dead: bool = True, started: bool = False,
         versions: list[tuple[str, str]] = (),
-    ) -> ReserveResult:
+    ) -> list[Any]:
         # mode: "1" extend, "s" a new reservation whose upstream call starts at once, "0" new
         mode = "1" if extend else "s" if started else "0"
         argv: list[Any] = [self.prefix, now, request_id, int(amount), int(tokens), deadline, done_ttl, model,
@@ -460,18 +460,55 @@ class RedisStore:
         argv.append(len(versions))
         for vkey, value in versions:
             argv.extend((vkey, value))
-        res = await self._do(self._reserve(keys=[], args=argv))
+        return argv
+
+    @staticmethod
+    def _reserve_result(res) -> ReserveResult:
         if int(res[0]) == 1:
             return ReserveResult(True, reserved=int(res[1]))
         return ReserveResult(False, entity=int(res[1]), reason=str(res[2]), used=int(res[3]), limit=int(res[4]))
 
-    async def settle(
-        self, *, now: float, request_id: str, cost: int, tokens: int, model: str, done_ttl: int, how: str,
-        allow_dead: bool = True,
-    ) -> tuple[bool, int]:
-        argv = [self.prefix, now, request_id, max(0, int(cost)), int(tokens), model, done_ttl, how, int(allow_dead)]
-        res = await self._do(self._settle(keys=[], args=argv))
+    def _settle_argv(self, *, now: float, request_id: str, cost: int, tokens: int, model: str, done_ttl: int,
+                     how: str, allow_dead: bool = True) -> list[Any]:
+        return [self.prefix, now, request_id, max(0, int(cost)), int(tokens), model, done_ttl, how, int(allow_dead)]
+
+    async def reserve(self, **kw) -> ReserveResult:
+        return self._reserve_result(await self._do(self._reserve(keys=[], args=self._reserve_argv(**kw))))
+
+    async def settle(self, **kw) -> tuple[bool, int]:
+        res = await self._do(self._settle(keys=[], args=self._settle_argv(**kw)))
         return bool(int(res[0])), max(0, int(res[1]))
+
+    async def _scripts(self, script, argvs: list[list[Any]]) -> list[Any]:
+        """One script over many argument lists in one round trip (pipelined, not a transaction:
+        each call is atomic on its own, as when sent alone). A failed call's slot holds its
+        exception; calls Redis did not know the script for are loaded and sent again."""
+        async def go() -> list[Any]:
+            todo, out = list(range(len(argvs))), [None] * len(argvs)
+            for _ in range(2):
+                async with self.r.pipeline(transaction=False) as p:
+                    for i in todo:
+                        p.evalsha(script.sha, 0, *argvs[i])
+                    got = await p.execute(raise_on_error=False)
+                for i, res in zip(todo, got):
+                    out[i] = res
+                todo = [i for i, res in zip(todo, got) if isinstance(res, redis.exceptions.NoScriptError)]
+                if not todo:
+                    break
+                await self.r.script_load(script.script)
+            return out
+
+        return await self._do(go())
+
+    async def reserve_many(self, requests: list[dict]) -> list[ReserveResult | Exception]:
+        """`reserve` for many requests in one round trip; each slot: its result or its exception."""
+        raw = await self._scripts(self._reserve, [self._reserve_argv(**kw) for kw in requests])
+        return [r if isinstance(r, Exception) else self._reserve_result(r) for r in raw]
+
+    async def settle_many(self, requests: list[dict]) -> list[tuple[bool, int] | Exception]:
+        """`settle` for many requests in one round trip; each slot: (applied, charged) or its exception."""
+        raw = await self._scripts(self._settle, [self._settle_argv(**kw) for kw in requests])
+        return [r if isinstance(r, Exception) else (bool(int(r[0])), max(0, int(r[1]))) for r in raw]
 
     async def sweep(self, *, now: float, done_ttl: int, allow_dead: bool = True) -> int:
         return int(await self._do(self._sweep(keys=[], args=[self.prefix, now, done_ttl, int(allow_dead)])))

@@ -77,17 +77,42 @@ class BudgetServicer(budget_pb2_grpc.BudgetServiceServicer):
 
     @_rpc
     async def ReserveBatch(self, request):
-        outcomes = await asyncio.gather(*(_item(self._reserve, it) for it in request.items))
-        return budget_pb2.ReserveBatchResponse(
-            items=[budget_pb2.ReserveOutcome(ok=o) if isinstance(o, budget_pb2.ReserveResponse)
-                   else budget_pb2.ReserveOutcome(error=o) for o in outcomes])
+        results = await self.ledger.reserve_batch([dict(
+            api_key=it.api_key, request_id=it.request_id, model=it.model, est_cost=it.estimated_cost_micros,
+            est_tokens=it.estimated_tokens, router_id=it.router_id, lease=it.lease_seconds, extend=it.extend,
+            started=it.started) for it in request.items])
+        return budget_pb2.ReserveBatchResponse(items=[
+            budget_pb2.ReserveOutcome(error=to_status_bytes(r)) if isinstance(r, GatewayError) else
+            budget_pb2.ReserveOutcome(ok=budget_pb2.ReserveResponse(
+                identity=convert.identity(r[0], r[1], r[3]), reserved_micros=r[2])) for r in results])
 
     @_rpc
     async def SettleBatch(self, request):
-        outcomes = await asyncio.gather(*(_item(self._settle, it) for it in request.items))
-        return budget_pb2.SettleBatchResponse(
-            items=[budget_pb2.SettleOutcome(ok=o) if isinstance(o, budget_pb2.SettleResponse)
-                   else budget_pb2.SettleOutcome(error=o) for o in outcomes])
+        staged: list = [None] * len(request.items)  # a failed spend-log staging fails its item
+        if hasattr(self.ledger.store, "stage_log"):  # database_url is set
+            logged = [i for i, it in enumerate(request.items) if it.HasField("log")]
+            for i, err in zip(logged, await asyncio.gather(*(_item(self._stage_log, request.items[i]) for i in logged))):
+                staged[i] = err
+        todo = [i for i, err in enumerate(staged) if not isinstance(err, bytes)]
+        results: list = list(staged)
+        settled = await self.ledger.settle_batch([dict(
+            request_id=request.items[i].request_id, cost=request.items[i].actual_cost_micros,
+            tokens=request.items[i].actual_tokens, model=request.items[i].model,
+            success=request.items[i].success) for i in todo])
+        for i, r in zip(todo, settled):
+            results[i] = r
+        items = []
+        for r in results:
+            if isinstance(r, bytes):
+                items.append(budget_pb2.SettleOutcome(error=r))
+            elif isinstance(r, GatewayError):
+                items.append(budget_pb2.SettleOutcome(error=to_status_bytes(r)))
+            else:
+                items.append(budget_pb2.SettleOutcome(ok=budget_pb2.SettleResponse(applied=r[0], charged_micros=r[1])))
+        return budget_pb2.SettleBatchResponse(items=items)
+
+    async def _stage_log(self, request) -> None:
+        await self.ledger.store.stage_log(request.request_id, spendlog.entry_to_json(request.log))
 
     @_rpc
     async def Heartbeat(self, request):

@@ -208,6 +208,7 @@ class BudgetGate:
         self.lease = RouterLease(self.stub, self.router_id, self.lease_seconds, timeout=self.timeout)
         self.pending = 0  # settlements not yet applied
         # concurrent admissions and settlements share round trips (router_service/coalesce.py)
+        metrics.register_budget_methods()
         self._reserves = Coalescer(self._reserve_batch, max_in_flight=2)
         self._settles = Coalescer(self._settle_batch, max_in_flight=2)
         self._closed = False

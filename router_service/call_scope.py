@@ -128,6 +128,8 @@ class CallScope:
     def __init__(self, servicer, context: grpc.aio.ServicerContext, call_type: str, stream: bool) -> None:
         self.gate, self.usage_sink, self.settlements = servicer.gate, servicer.usage, servicer.settlements
         self.config = servicer.router.config
+        # spend-log facts travel with the settlement only when budget_service keeps a spend log
+        self.keeps_log = getattr(servicer, "keeps_log", True)
         fwd = request_policy.forwarded_headers(context.invocation_metadata(), self.config)
         if fwd:
             upstream_extras.FORWARDED.set(fwd)  # this RPC's task only
@@ -178,7 +180,7 @@ class CallScope:
         if self.gate.enforces:
             self.settlements.spawn(
                 self.gate.settle(self.admission, usage=self.usage, route=self.info, success=self.ok,
-                                 cost_micros=self.cost_micros, log=self.spend_entry()))
+                                 cost_micros=self.cost_micros, log=self.spend_entry() if self.keeps_log else None))
 
     def spend_entry(self):
         """This request's spend-log facts (stored when budget_service has a database)."""

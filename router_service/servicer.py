@@ -38,6 +38,10 @@ class RouterServicer(ResponsesRPCs, NativeRPCs, router_pb2_grpc.RouterServiceSer
         self.usage = usage
         self.response_store = response_store if response_store is not None else MemoryResponseStore()
         self.settlements = BackgroundTasks()
+        try:  # budget_service keeps a spend log (database_url): settlements carry its facts
+            self.keeps_log = router.config.database_url() is not None
+        except Exception:  # noqa: BLE001 - an invalid URL stops budget_service itself; send the facts anyway
+            self.keeps_log = True
 
     async def ChatCompletion(self, request, context: grpc.aio.ServicerContext):
         return await self._unary(context, "chat", request, conv.chat_request_to_dict, self.router.chat,
