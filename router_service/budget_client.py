@@ -209,6 +209,7 @@ class BudgetGate:
         self.pending = 0  # settlements not yet applied
         # concurrent admissions and settlements share round trips (router_service/coalesce.py)
         metrics.register_budget_methods()
+        self._background: set[asyncio.Task] = set()  # releases of abandoned admissions
         self._reserves = Coalescer(self._reserve_batch, max_in_flight=2)
         self._settles = Coalescer(self._settle_batch, max_in_flight=2)
         self._closed = False
@@ -226,10 +227,26 @@ class BudgetGate:
     async def _reserve(self, api_key: str, request_id: str, model: str, est_cost: int, est_tokens: int,
                        extend: bool, started: bool = False) -> budget_pb2.ReserveResponse:
         self.lease.start()
-        return await self._reserves.submit(budget_pb2.ReserveRequest(
+        pending = asyncio.ensure_future(self._reserves.submit(budget_pb2.ReserveRequest(
             api_key=api_key, request_id=request_id, model=model, estimated_cost_micros=est_cost,
             estimated_tokens=est_tokens, router_id=self.router_id, lease_seconds=self.lease_seconds,
-            extend=extend, started=started))
+            extend=extend, started=started)))
+        try:
+            return await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            # the caller gave up (client gone) while its batch was out: a reservation made anyway
+            # would stay open for as long as this router lives, so it is released once it lands
+            if not extend:
+                pending.add_done_callback(lambda f: self._release_abandoned(f, request_id, model))
+            raise
+
+    def _release_abandoned(self, done: asyncio.Future, request_id: str, model: str) -> None:
+        if done.cancelled() or done.exception() is not None:
+            return  # nothing was reserved
+        task = asyncio.get_running_loop().create_task(self._settle_until_applied(budget_pb2.SettleRequest(
+            request_id=request_id, actual_cost_micros=0, actual_tokens=0, model=model, success=False)))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _reserve_batch(self, items: list[budget_pb2.ReserveRequest]) -> list:
         try:
