@@ -107,7 +107,7 @@ class OpenGate:
         return None
 
     async def admit(self, api_key: str | None, request_id: str, request: dict, deployments=None, *,
-                    started: bool = False) -> Admission:
+                    started: bool = False, free: bool = False) -> Admission:
         return Admission(request_id, model=str(request.get("model", "")), started=started)
 
     async def extend(self, admission: Admission, group: str, deployments=None) -> None:
@@ -265,17 +265,18 @@ class BudgetGate:
         return [o.ok if o.WhichOneof("result") == "ok" else from_status_bytes(o.error) for o in resp.items]
 
     async def admit(self, api_key: str | None, request_id: str, request: dict, deployments=None, *,
-                    started: bool = False) -> Admission:
+                    started: bool = False, free: bool = False) -> Admission:
         """Reserve the upper bound of `request`'s cost on its model group. `deployments`: the
         candidate gemgate.config.Deployment list (default: the model group's deployments).
         `started`: the upstream call follows at once, so the reservation is marked started in the
-        same step (no separate mark_started round trip)."""
+        same step (no separate mark_started round trip). `free`: an answer from the response cache,
+        admitted by the same checks but reserving nothing."""
         if not api_key:
             raise missing_key()
         model = str(request.get("model", ""))
         if deployments is None:
             deployments = self._resolve(model)  # its group, an alias's group or wildcard deployments
-        est_cost, est_tokens = estimate(request, deployments)
+        est_cost, est_tokens = (0, 0) if free else estimate(request, deployments)
         try:
             resp = await self._reserve(api_key, request_id, model, est_cost, est_tokens, extend=False,
                                        started=started)

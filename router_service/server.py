@@ -14,6 +14,7 @@ from router_service.budget_client import BudgetGate, OpenGate
 from router_service.providers.google_auth import GoogleTokens
 from router_service.providers.registry import build_providers, media_fetcher
 from router_service.providers.upstream_http import UpstreamClient
+from router_service.response_cache import build_cache
 from router_service.responses.redis_store import build_store
 from router_service.router import Router
 from router_service.servicer import RouterServicer
@@ -37,13 +38,16 @@ async def run(config: GatewayConfig, address: str, budget_address: str | None, s
     else:
         gate = OpenGate()
     store = build_store(config, redis_prefix, dict(os.environ))
-    servicer = RouterServicer(router, gate, usage, store)
+    cache = build_cache(config, redis_prefix, dict(os.environ))  # None unless litellm_settings.cache
+    servicer = RouterServicer(router, gate, usage, store, cache)
 
     async def on_stop() -> None:
         await servicer.settlements.drain()
         await usage.aclose(deadline=5.0)
         await gate.close()
         await store.close()
+        if cache is not None:
+            await cache.close()
         await fetcher.aclose()
         await upstream.aclose()
 
