@@ -16,11 +16,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from gemgate.cache_settings import CacheParams, parse_cache_params
+
 ENV_PREFIX = "os.environ/"
+METRICS_AUTH_IGNORED = ("litellm_settings.require_auth_for_metrics_endpoint: false is ignored by gemgate: GET /metrics "
+                        "always needs the master key or a metrics token (general_settings.metrics_token or "
+                        "GEMGATE_METRICS_TOKEN); give your scraper that token")
 ALL_MODELS = "all-proxy-models"  # a virtual key's `models` entry that allows every group (LiteLLM's name)
-
-
-_NOT_YET: dict[str, str] = {}
 
 
 class ConfigError(Exception):
@@ -179,6 +181,7 @@ class ModelInfo(_Strict):
     input_cost_per_token_above_200k_tokens: float | None = Field(default=None, ge=0)
     output_cost_per_token_above_200k_tokens: float | None = Field(default=None, ge=0)
     access_groups: list[str] = Field(default_factory=list)
+    health_check_timeout: float | None = Field(default=None, gt=0, le=600)  # GET /health, seconds
     # LiteLLM's capability flags (supports_vision, supports_function_calling, ...): reported by /model/info
     supports: dict[str, bool] = Field(default_factory=dict)
 
@@ -248,14 +251,16 @@ class LiteLLMSettings(_Strict):
     turn_off_message_logging: bool = False
     # hosts user-supplied media URLs may name (on top of the SSRF address check)
     user_url_allowed_hosts: list[str] = Field(default_factory=list)
-    # response cache: recognised, not implemented (one-time warning; every request goes upstream)
+    # LiteLLM's switch for /metrics auth: gemgate always requires it (false only warns, see README)
+    require_auth_for_metrics_endpoint: bool = True
+    # response cache (router_service/response_cache): exact-match, Redis or per-process memory
     cache: bool = False
-    cache_params: dict[str, Any] = Field(default_factory=dict)
+    cache_params: CacheParams = Field(default_factory=CacheParams)
 
     @field_validator("cache_params", mode="before")
     @classmethod
     def _empty_cache_params(cls, v: Any) -> Any:
-        return {} if v is None else v
+        return parse_cache_params(v)
 
 
 class RouterSettings(_Strict):
@@ -394,13 +399,10 @@ class GatewayConfig(_Strict):
             if group not in names:
                 raise ValueError(f"router_settings.model_group_alias.{alias}: model group {group!r} is not in model_list")
         ls = self.litellm_settings
-        for name, on in (("max_budget", ls.max_budget is not None), ("cache", ls.cache)):
-            if on and name in _NOT_YET:  # accepted names whose implementation has not landed yet
-                raise ValueError(f"litellm_settings.{name}: LiteLLM setting {name!r} is not supported by gemgate yet: "
-                                 f"{_NOT_YET[name]}")
         if ls.cache:
-            self._warnings.append("litellm_settings.cache: LiteLLM setting 'cache' is ignored by gemgate: responses "
-                                  "are not cached yet; every request goes upstream and is charged")
+            self._warnings.extend(ls.cache_params.warnings())
+        if not ls.require_auth_for_metrics_endpoint:  # never loosens: /metrics always needs a credential
+            self._warnings.append(METRICS_AUTH_IGNORED)
         if ls.max_budget is not None and not self.general_settings.master_key:
             raise ValueError("litellm_settings.max_budget needs general_settings.master_key (budgets are enforced "
                              "with virtual keys)")
@@ -505,7 +507,8 @@ def _resolve_env(value: Any, where: str, environ: dict[str, str]) -> Any:
 
 def _section_models() -> dict[str, type[BaseModel]]:
     return {"top": GatewayConfig, "litellm_settings": LiteLLMSettings, "router_settings": RouterSettings,
-            "general_settings": GeneralSettings, "litellm_params": LiteLLMParams, "model_info": ModelInfo}
+            "general_settings": GeneralSettings, "litellm_params": LiteLLMParams, "model_info": ModelInfo,
+            "cache_params": CacheParams}
 
 
 def _format_validation_error(exc: ValidationError) -> list[str]:

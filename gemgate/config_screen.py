@@ -56,10 +56,15 @@ def screen(data: dict, models: dict[str, type[BaseModel]]) -> tuple[dict, list[s
     """(screened data, refusals, warnings). `models`: section name -> pydantic model."""
     errors: list[str] = []
     warnings: list[str] = []
+    _coordination_redis(data, errors)
     data = _screen_section("top", "", data, models["top"], errors, warnings)
     for section in ("litellm_settings", "router_settings", "general_settings"):
         if section in data:
             data[section] = _screen_section(section, section, data[section], models[section], errors, warnings)
+    ls = data.get("litellm_settings")
+    if isinstance(ls, dict) and isinstance(ls.get("cache_params"), dict) and "cache_params" in models:
+        ls["cache_params"] = _screen_section("cache_params", "litellm_settings.cache_params", ls["cache_params"],
+                                             models["cache_params"], errors, warnings)
     if isinstance(data.get("model_list"), list):
         deps = []
         for i, dep in enumerate(data["model_list"]):
@@ -80,9 +85,36 @@ def screen(data: dict, models: dict[str, type[BaseModel]]) -> tuple[dict, list[s
     return data, errors, warnings
 
 
+_COORDINATION = {"host": "redis_host", "port": "redis_port", "password": "redis_password", "url": "redis_url"}
+
+
+def _coordination_redis(data: dict, errors: list[str]) -> None:
+    """LiteLLM's general_settings.coordination_redis (the Redis its workers share limits and state
+    through) is gemgate's router_settings.redis_host / redis_port / redis_password / redis_url, which
+    also serve budgets unless general_settings.redis_url is set."""
+    gs = data.get("general_settings")
+    if not isinstance(gs, dict) or gs.get("coordination_redis") is None:
+        return
+    cr = gs.pop("coordination_redis")
+    where = "general_settings.coordination_redis"
+    rs = data.setdefault("router_settings", {})
+    if not isinstance(cr, dict) or not isinstance(rs, dict):
+        errors.append(f"{where}: give host, port and password (or url) of the Redis")
+        return
+    for name in cr:
+        if name not in _COORDINATION:
+            errors.append(f"{where}.{name}: LiteLLM setting {name!r} is not supported by gemgate: gemgate uses one "
+                          "Redis, given by host, port and password (or url)")
+    if any(rs.get(v) is not None for v in _COORDINATION.values()):
+        errors.append(f"{where}: router_settings also names a Redis; give it once")
+        return
+    rs.update({_COORDINATION[k]: v for k, v in cr.items() if k in _COORDINATION})
+
+
 _SECTION_OF_LOC = {
     "litellm_settings": "litellm_settings", "router_settings": "router_settings",
     "general_settings": "general_settings", "litellm_params": "litellm_params", "model_info": "model_info",
+    "cache_params": "cache_params",
 }
 
 

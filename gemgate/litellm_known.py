@@ -6,7 +6,7 @@ Each entry: section -> setting name -> (action, advice).
 - WARN: the setting only tunes something gemgate does its own way; startup warns once and carries on.
 A name that is neither a gemgate field nor listed here is a typo error with a did-you-mean.
 Sections: "top" (top-level keys), "litellm_settings", "router_settings", "general_settings",
-"litellm_params" (each model_list entry), "model_info".
+"litellm_params" (each model_list entry), "model_info", "cache_params" (litellm_settings.cache_params).
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ _NO_HOOKS = "gemgate runs no custom Python code; remove it"
 _ALERTS = "gemgate sends no alerts; alert on GET /metrics (Prometheus) instead"
 _DB = "gemgate keeps keys, teams and spend in Redis (and PostgreSQL via database_url); nothing to tune"
 _UI = "gemgate has no admin UI; remove it"
+_ONE_REDIS = "gemgate's response cache uses one Redis (cache_params host/port/password, or REDIS_URL)"
+_EXACT = "gemgate's response cache is exact-match on Redis (type: redis) or in memory (type: local)"
+_NO_TOOL_RUNS = "gemgate runs no tools on the model's behalf (the client runs its tools)"
 _HEALTH = "gemgate has no background health checks; GET /health checks deployments on demand"
 
 KNOWN: dict[str, dict[str, tuple[str, str]]] = {
@@ -40,6 +43,8 @@ KNOWN: dict[str, dict[str, tuple[str, str]]] = {
         "agent_list": (REFUSE, "gemgate has no agent registry"),
         "callback_settings": (WARN, "per-callback settings are not supported; callbacks use their environment variables"),
         "include": (REFUSE, "gemgate reads one config file; merge the included files into it"),
+        "policy_attachments": (REFUSE, "gemgate has no policy engine; limit access with virtual keys (models, budgets)"),
+        "sandbox_tools": (REFUSE, _NO_TOOL_RUNS),
     },
     "litellm_settings": {
         "guardrails": (REFUSE, "gemgate runs no guardrails; put your guardrail service in front of gemgate"),
@@ -74,10 +79,14 @@ KNOWN: dict[str, dict[str, tuple[str, str]]] = {
         "use_chat_completions_url_for_anthropic_messages": (WARN, "not applicable to gemgate"),
         "disable_copilot_system_to_assistant": (WARN, "deprecated in LiteLLM; not applicable"),
         "mcp_aliases": (REFUSE, "gemgate does not host MCP servers"),
+        "mcp_semantic_tool_filter": (REFUSE, "gemgate does not host MCP servers"),
+        "websearch_interception_params": (REFUSE, _NO_TOOL_RUNS + "; for web search give Gemini its google_search tool"),
+        "code_interpreter_interception_params": (REFUSE, _NO_TOOL_RUNS + "; Gemini has a code_execution tool"),
         "telemetry": (WARN, "gemgate sends no telemetry"),
         "context_window_fallback_dict": (REFUSE, "use context_window_fallbacks"),
         "ssl_verify": (REFUSE, "gemgate always verifies TLS; install your CA in the system trust store"),
         "cache_responses": (WARN, "use litellm_settings.cache"),
+        "cache_kwargs": (WARN, "use litellm_settings.cache_params"),
         "num_retries_per_request": (WARN, "use num_retries"),
         "allowed_fails": (WARN, "set router_settings.allowed_fails"),
         "public_model_groups": (WARN, "gemgate has no model hub UI"),
@@ -195,6 +204,8 @@ KNOWN: dict[str, dict[str, tuple[str, str]]] = {
         "store_audit_logs": (WARN, "gemgate keeps no audit log"),
         "use_shared_health_check": (WARN, _HEALTH),
         "otel": (WARN, "use the otel callback with OTEL_EXPORTER_OTLP_ENDPOINT"),
+        "require_auth_for_metrics_endpoint": (WARN, "LiteLLM reads it from litellm_settings; gemgate's GET /metrics "
+                                                    "always needs the master key or general_settings.metrics_token"),
     },
     "litellm_params": {
         "litellm_credential_name": (REFUSE, "give the deployment its api_key / vertex_credentials directly"),
@@ -210,14 +221,15 @@ KNOWN: dict[str, dict[str, tuple[str, str]]] = {
         "max_budget": (REFUSE, "use litellm_settings.max_budget / virtual key budgets"),
         "auto_router_config": (REFUSE, "gemgate has no auto router"),
         "auto_router_config_path": (REFUSE, "gemgate has no auto router"),
+        "adaptive_router_config": (REFUSE, "gemgate has no adaptive router; use router_settings.routing_strategy"),
         "vertex_ai_safety_settings": (REFUSE, "use safety_settings"),
         "configurable_clientside_auth_params": (REFUSE, "clients cannot pass provider credentials to gemgate"),
         "mock_timeout": (WARN, "use the mock_testing_* switches"),
         "model_info": (REFUSE, "model_info belongs next to litellm_params, not inside it"),
     },
     "model_info": {
-        "health_check_model": (WARN, _HEALTH),
-        "health_check_timeout": (WARN, _HEALTH),
+        "health_check_model": (WARN, "GET /health checks a wildcard deployment with models.list (AI Studio) or its "
+                                     "credentials (Vertex)"),
         "disable_background_health_check": (WARN, _HEALTH),
         "team_id": (WARN, "team-owned models are not supported; every key sees the config's models"),
         "team_public_model_name": (WARN, "team-owned models are not supported"),
@@ -234,7 +246,35 @@ KNOWN: dict[str, dict[str, tuple[str, str]]] = {
         "input_cost_per_second": (REFUSE, "gemgate prices by token or character; set input_cost_per_token"),
         "output_cost_per_second": (REFUSE, "gemgate prices by token or character; set output_cost_per_token"),
         "input_cost_per_image": (REFUSE, "gemgate prices images as tokens; set input_cost_per_token"),
+        "adaptive_router_preferences": (REFUSE, "gemgate has no adaptive router; use router_settings.routing_strategy"),
         "tiered_pricing": (REFUSE, "use input_cost_per_token_above_200k_tokens / output_cost_per_token_above_200k_tokens"),
+    },
+    "cache_params": {
+        "redis_startup_nodes": (REFUSE, _ONE_REDIS),
+        "service_name": (REFUSE, _ONE_REDIS),
+        "sentinel_nodes": (REFUSE, _ONE_REDIS),
+        "sentinel_password": (REFUSE, _ONE_REDIS),
+        "gcp_service_account": (REFUSE, "give the cache's Redis a password (cache_params.password or REDIS_PASSWORD)"),
+        "gcp_ssl_ca_certs": (REFUSE, "install the CA in the system trust store and set ssl: true"),
+        "ssl_cert_reqs": (REFUSE, "gemgate always verifies the cache's TLS certificate; remove it"),
+        "ssl_check_hostname": (REFUSE, "gemgate always verifies the cache's TLS certificate; remove it"),
+        "similarity_threshold": (REFUSE, _EXACT),
+        "redis_semantic_cache_embedding_model": (REFUSE, _EXACT),
+        "redis_semantic_cache_index_name": (REFUSE, _EXACT),
+        "qdrant_semantic_cache_embedding_model": (REFUSE, _EXACT),
+        "qdrant_collection_name": (REFUSE, _EXACT),
+        "qdrant_quantization_config": (REFUSE, _EXACT),
+        "qdrant_api_base": (REFUSE, _EXACT),
+        "qdrant_api_key": (REFUSE, _EXACT),
+        "s3_bucket_name": (REFUSE, _EXACT), "s3_region_name": (REFUSE, _EXACT), "s3_api_version": (REFUSE, _EXACT),
+        "s3_use_ssl": (REFUSE, _EXACT), "s3_verify": (REFUSE, _EXACT), "s3_endpoint_url": (REFUSE, _EXACT),
+        "s3_aws_access_key_id": (REFUSE, _EXACT), "s3_aws_secret_access_key": (REFUSE, _EXACT),
+        "s3_aws_session_token": (REFUSE, _EXACT), "s3_path": (REFUSE, _EXACT),
+        "gcs_bucket_name": (REFUSE, _EXACT), "gcs_path_service_account": (REFUSE, _EXACT), "gcs_path": (REFUSE, _EXACT),
+        "disk_cache_dir": (REFUSE, _EXACT),
+        "host_name": (WARN, "did you mean host? (ignored)"),
+        "redis_flush_size": (WARN, "gemgate writes each cached answer at once"),
+        "max_size_in_memory": (WARN, "type local keeps at most 1,000 answers per router process"),
     },
 }
 

@@ -18,8 +18,8 @@ def caller_key(request: Request) -> str | None:
 
 def route_headers(metadata) -> dict[str, str]:
     """The response headers a reply carries from the router's metadata: `x-gemgate-*` route facts
-    and the client's `x-request-id` echoed back."""
-    return {k: v for k, v in (metadata or ()) if k.startswith("x-gemgate-") or k == "x-request-id"}
+    and the client's `x-request-id` echoed back (and LiteLLM's `x-litellm-cache-key` on cache hits)."""
+    return {k: v for k, v in (metadata or ()) if k.startswith("x-gemgate-") or k in ("x-request-id", "x-litellm-cache-key")}
 
 
 def grpc_metadata(request: Request) -> tuple[tuple[str, str], ...]:

@@ -32,7 +32,8 @@ class AttemptGuard:
     def __init__(self, gate, admission: Admission) -> None:
         self.gate = gate
         self.admission = admission
-        self._covered: set[str] = set()
+        # the admitted group's reservation already covers its own deployments (same estimate)
+        self._covered: set[str] = {admission.model} if admission.model else set()
 
     def _allowed(self, group: str) -> bool:
         return model_allowed(self.admission.identity, group, getattr(self.gate, "access_groups", None))

@@ -107,7 +107,7 @@ class OpenGate:
         return None
 
     async def admit(self, api_key: str | None, request_id: str, request: dict, deployments=None, *,
-                    started: bool = False) -> Admission:
+                    started: bool = False, free: bool = False) -> Admission:
         return Admission(request_id, model=str(request.get("model", "")), started=started)
 
     async def extend(self, admission: Admission, group: str, deployments=None) -> None:
@@ -208,6 +208,8 @@ class BudgetGate:
         self.lease = RouterLease(self.stub, self.router_id, self.lease_seconds, timeout=self.timeout)
         self.pending = 0  # settlements not yet applied
         # concurrent admissions and settlements share round trips (router_service/coalesce.py)
+        metrics.register_budget_methods()
+        self._background: set[asyncio.Task] = set()  # releases of abandoned admissions
         self._reserves = Coalescer(self._reserve_batch, max_in_flight=2)
         self._settles = Coalescer(self._settle_batch, max_in_flight=2)
         self._closed = False
@@ -225,10 +227,26 @@ class BudgetGate:
     async def _reserve(self, api_key: str, request_id: str, model: str, est_cost: int, est_tokens: int,
                        extend: bool, started: bool = False) -> budget_pb2.ReserveResponse:
         self.lease.start()
-        return await self._reserves.submit(budget_pb2.ReserveRequest(
+        pending = asyncio.ensure_future(self._reserves.submit(budget_pb2.ReserveRequest(
             api_key=api_key, request_id=request_id, model=model, estimated_cost_micros=est_cost,
             estimated_tokens=est_tokens, router_id=self.router_id, lease_seconds=self.lease_seconds,
-            extend=extend, started=started))
+            extend=extend, started=started)))
+        try:
+            return await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            # the caller gave up (client gone) while its batch was out: a reservation made anyway
+            # would stay open for as long as this router lives, so it is released once it lands
+            if not extend:
+                pending.add_done_callback(lambda f: self._release_abandoned(f, request_id, model))
+            raise
+
+    def _release_abandoned(self, done: asyncio.Future, request_id: str, model: str) -> None:
+        if done.cancelled() or done.exception() is not None:
+            return  # nothing was reserved
+        task = asyncio.get_running_loop().create_task(self._settle_until_applied(budget_pb2.SettleRequest(
+            request_id=request_id, actual_cost_micros=0, actual_tokens=0, model=model, success=False)))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _reserve_batch(self, items: list[budget_pb2.ReserveRequest]) -> list:
         try:
@@ -247,17 +265,18 @@ class BudgetGate:
         return [o.ok if o.WhichOneof("result") == "ok" else from_status_bytes(o.error) for o in resp.items]
 
     async def admit(self, api_key: str | None, request_id: str, request: dict, deployments=None, *,
-                    started: bool = False) -> Admission:
+                    started: bool = False, free: bool = False) -> Admission:
         """Reserve the upper bound of `request`'s cost on its model group. `deployments`: the
         candidate gemgate.config.Deployment list (default: the model group's deployments).
         `started`: the upstream call follows at once, so the reservation is marked started in the
-        same step (no separate mark_started round trip)."""
+        same step (no separate mark_started round trip). `free`: an answer from the response cache,
+        admitted by the same checks but reserving nothing."""
         if not api_key:
             raise missing_key()
         model = str(request.get("model", ""))
         if deployments is None:
             deployments = self._resolve(model)  # its group, an alias's group or wildcard deployments
-        est_cost, est_tokens = estimate(request, deployments)
+        est_cost, est_tokens = (0, 0) if free else estimate(request, deployments)
         try:
             resp = await self._reserve(api_key, request_id, model, est_cost, est_tokens, extend=False,
                                        started=started)

@@ -128,6 +128,8 @@ class CallScope:
     def __init__(self, servicer, context: grpc.aio.ServicerContext, call_type: str, stream: bool) -> None:
         self.gate, self.usage_sink, self.settlements = servicer.gate, servicer.usage, servicer.settlements
         self.config = servicer.router.config
+        # spend-log facts travel with the settlement only when budget_service keeps a spend log
+        self.keeps_log = getattr(servicer, "keeps_log", True)
         fwd = request_policy.forwarded_headers(context.invocation_metadata(), self.config)
         if fwd:
             upstream_extras.FORWARDED.set(fwd)  # this RPC's task only
@@ -145,18 +147,38 @@ class CallScope:
         self.cost_micros: int | None = None
         self.record = None
         self.request: dict | None = None
+        self.cache = getattr(servicer, "cache", None)  # router_service/response_cache (None: off)
+        self.cache_plan = None
+        self.hit = None  # a cached answer this request is served from (free)
 
-    async def admit(self, req: dict) -> None:
-        """Admit the request (raises GatewayError); afterwards pass `self.guard` to the router."""
+    async def admit(self, req: dict, cacheable: bool = False) -> None:
+        """Admit the request (raises GatewayError); afterwards pass `self.guard` to the router, or
+        call `route` (`cacheable`: a unary RPC that may be answered from the response cache; a hit
+        is admitted like any request but reserves nothing)."""
         self.request = req
         self.record = new_record(req.get("model", ""), request_id=self.request_id, call_type=self.call_type,
                                  stream=self.stream).with_request(req)
         self.record.client_request_id = self.client_request_id
-        self.admission = await self.gate.admit(self.api_key, self.request_id, req, started=True)
+        if cacheable and self.cache is not None and not self.stream:
+            tenant = self.api_key if self.gate.enforces else None  # no authentication: one shared scope
+            self.cache_plan = self.cache.plan(self.call_type, tenant, req)
+            self.hit = await self.cache_plan.lookup() if self.cache_plan is not None else None
+        self.admission = await self.gate.admit(self.api_key, self.request_id, req, started=self.hit is None,
+                                               free=self.hit is not None)
         request_policy.check_mock_params(req, self.admission.identity, self.gate.enforces, self.config)
         apply_alias(req, self.admission.identity)
         self.guard = AttemptGuard(self.gate, self.admission)
         self.guard.check_groups(fallback_names(req), "fallbacks")
+
+    async def route(self, route, req: dict):
+        """(response, RouteInfo): the cached answer on a hit, else `route(req, guard)` upstream, whose
+        answer is then stored in the cache (in the background)."""
+        if self.hit is not None:
+            return self.hit.response, self.hit.info
+        response, info = await route(req, self.guard)
+        if self.cache_plan is not None:
+            self.cache_plan.store(response, info)
+        return response, info
 
     def metadata(self) -> tuple[tuple[str, str], ...]:
         pairs = {"x-gemgate-request-id": self.request_id}
@@ -166,6 +188,8 @@ class CallScope:
             pairs.update(self.info.headers())
         if self.cost_micros is not None:
             pairs["x-gemgate-response-cost"] = f"{self.cost_micros / 1_000_000:.6f}"
+        if self.hit is not None:
+            pairs.update(self.hit.headers())
         return tuple(pairs.items())
 
     def settle(self) -> None:
@@ -174,11 +198,13 @@ class CallScope:
         reservation still counts, so budgets stay conservative; settle retries and is idempotent."""
         if self.admission is None or self.cost_micros is not None:
             return
-        self.cost_micros = charge_micros(self.admission, usage=self.usage, route=self.info, success=self.ok)
+        hit = self.hit is not None  # a cached answer costs nothing and uses no tokens
+        self.cost_micros = 0 if hit else charge_micros(self.admission, usage=self.usage, route=self.info,
+                                                       success=self.ok)
         if self.gate.enforces:
             self.settlements.spawn(
-                self.gate.settle(self.admission, usage=self.usage, route=self.info, success=self.ok,
-                                 cost_micros=self.cost_micros, log=self.spend_entry()))
+                self.gate.settle(self.admission, usage=None if hit else self.usage, route=self.info, success=self.ok,
+                                 cost_micros=self.cost_micros, log=self.spend_entry() if self.keeps_log else None))
 
     def spend_entry(self):
         """This request's spend-log facts (stored when budget_service has a database)."""
@@ -187,6 +213,8 @@ class CallScope:
                             info=self.info, usage=self.usage, start_time=rec.start_time if rec else time.time(),
                             ok=self.ok, error=self.error, stream=self.stream, response_model=rec.model if rec else "")
         entry.model_group = self.recorded_group(entry.model_group)
+        if self.hit is not None:
+            entry.metadata.update({"cache_hit": True})
         return entry
 
     def recorded_group(self, name: str) -> str:
@@ -222,6 +250,7 @@ class CallScope:
             rec.with_identity(self.admission.identity)
         if self.cost_micros is not None:
             rec.with_cost(micros=self.cost_micros)
+        rec.cache_hit = self.hit is not None
         if self.error is None and not self.ok:
             self.error = GatewayError(ErrorKind.UNAVAILABLE, "client cancelled the request", code="client_cancelled")
         track(self.usage_sink, rec, error=self.error, secrets=(self.api_key,) if self.api_key else ())

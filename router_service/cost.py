@@ -15,6 +15,8 @@ Long-context tiers (Gemini 2.5/3 Pro above 200K prompt tokens) use the higher ra
 
 from __future__ import annotations
 
+import functools
+
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -71,7 +73,9 @@ def normalize(model: str) -> str:
     return name.split("@", 1)[0].lower()
 
 
+@functools.lru_cache(maxsize=4096)
 def lookup(model: str) -> Price | None:
+    """The price table row for `model` (longest matching prefix); memoized, the table is fixed."""
     name = normalize(model)
     best = None
     for prefix in PRICES:

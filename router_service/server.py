@@ -12,8 +12,9 @@ from gemgate.grpc_server import serve
 from gemgate.v1 import router_pb2, router_pb2_grpc
 from router_service.budget_client import BudgetGate, OpenGate
 from router_service.providers.google_auth import GoogleTokens
-from router_service.providers.registry import build_providers, http_client, media_fetcher
+from router_service.providers.registry import build_providers, media_fetcher
 from router_service.providers.upstream_http import UpstreamClient
+from router_service.response_cache import build_cache
 from router_service.responses.redis_store import build_store
 from router_service.router import Router
 from router_service.servicer import RouterServicer
@@ -24,10 +25,9 @@ async def run(config: GatewayConfig, address: str, budget_address: str | None, s
               redis_prefix: str = "gemgate:") -> None:
     usage = build_dispatcher(config, os.environ)
     usage.start()
-    http = http_client()
     upstream = UpstreamClient()
-    providers = build_providers(upstream, GoogleTokens(), media_fetcher(http, config.general_settings,
-                                                                  config.litellm_settings.user_url_allowed_hosts))
+    fetcher = media_fetcher(config.general_settings, config.litellm_settings.user_url_allowed_hosts)
+    providers = build_providers(upstream, GoogleTokens(), fetcher)
     router = Router(config, providers)
     metrics.set_model_groups(config.groups())  # metric labels: configured groups only
     if config.general_settings.master_key:
@@ -38,14 +38,17 @@ async def run(config: GatewayConfig, address: str, budget_address: str | None, s
     else:
         gate = OpenGate()
     store = build_store(config, redis_prefix, dict(os.environ))
-    servicer = RouterServicer(router, gate, usage, store)
+    cache = build_cache(config, redis_prefix, dict(os.environ))  # None unless litellm_settings.cache
+    servicer = RouterServicer(router, gate, usage, store, cache)
 
     async def on_stop() -> None:
         await servicer.settlements.drain()
         await usage.aclose(deadline=5.0)
         await gate.close()
         await store.close()
-        await http.aclose()
+        if cache is not None:
+            await cache.close()
+        await fetcher.aclose()
         await upstream.aclose()
 
     await serve(

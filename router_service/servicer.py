@@ -22,6 +22,7 @@ from router_service.budget_client import access_group_map, model_allowed
 from router_service.call_scope import (  # noqa: F401  (re-exported for RPC handler modules)
     BackgroundTasks, CallScope, StreamedOutput, api_key_from, apply_alias, internal_error,
 )
+from router_service.deployment_health import HealthRPCs
 from router_service.native_rpcs import NativeRPCs
 from router_service.responses.rpc import ResponsesRPCs
 from router_service.responses.store import MemoryResponseStore
@@ -31,13 +32,18 @@ from router_service.usage.tracking import mark_first_token
 log = logging.getLogger("gemgate.router")
 
 
-class RouterServicer(ResponsesRPCs, NativeRPCs, router_pb2_grpc.RouterServiceServicer):
-    def __init__(self, router: Router, gate, usage=None, response_store=None) -> None:
+class RouterServicer(ResponsesRPCs, NativeRPCs, HealthRPCs, router_pb2_grpc.RouterServiceServicer):
+    def __init__(self, router: Router, gate, usage=None, response_store=None, cache=None) -> None:
         self.router = router
+        self.cache = cache  # router_service/response_cache.ResponseCache, or None
         self.gate = gate
         self.usage = usage
         self.response_store = response_store if response_store is not None else MemoryResponseStore()
         self.settlements = BackgroundTasks()
+        try:  # budget_service keeps a spend log (database_url): settlements carry its facts
+            self.keeps_log = router.config.database_url() is not None
+        except Exception:  # noqa: BLE001 - an invalid URL stops budget_service itself; send the facts anyway
+            self.keeps_log = True
 
     async def ChatCompletion(self, request, context: grpc.aio.ServicerContext):
         return await self._unary(context, "chat", request, conv.chat_request_to_dict, self.router.chat,
@@ -81,8 +87,8 @@ class RouterServicer(ResponsesRPCs, NativeRPCs, router_pb2_grpc.RouterServiceSer
         try:
             req = await offload.cpu(request.ByteSize(), to_dict, request)
             req.pop("stream", None)
-            await scope.admit(req)
-            response, scope.info = await route(req, scope.guard)
+            await scope.admit(req, cacheable=True)
+            response, scope.info = await scope.route(route, req)
             scope.usage, scope.ok = response.get("usage"), True
             scope.record.with_response(response)
             scope.settle()

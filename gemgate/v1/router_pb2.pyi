@@ -421,3 +421,43 @@ class ListModelsResponse(_message.Message):
     DATA_FIELD_NUMBER: _ClassVar[int]
     data: _containers.RepeatedCompositeFieldContainer[ModelInfo]
     def __init__(self, data: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ...) -> None: ...
+
+class CheckDeploymentsRequest(_message.Message):
+    __slots__ = ("model", "model_id")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    model_id: str
+    def __init__(self, model: _Optional[str] = ..., model_id: _Optional[str] = ...) -> None: ...
+
+class DeploymentHealth(_message.Message):
+    __slots__ = ("model", "model_name", "model_id", "api_base", "vertex_project", "vertex_location", "check", "latency_ms", "error", "error_type")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    API_BASE_FIELD_NUMBER: _ClassVar[int]
+    VERTEX_PROJECT_FIELD_NUMBER: _ClassVar[int]
+    VERTEX_LOCATION_FIELD_NUMBER: _ClassVar[int]
+    CHECK_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    model_name: str
+    model_id: str
+    api_base: str
+    vertex_project: str
+    vertex_location: str
+    check: str
+    latency_ms: float
+    error: str
+    error_type: str
+    def __init__(self, model: _Optional[str] = ..., model_name: _Optional[str] = ..., model_id: _Optional[str] = ..., api_base: _Optional[str] = ..., vertex_project: _Optional[str] = ..., vertex_location: _Optional[str] = ..., check: _Optional[str] = ..., latency_ms: _Optional[float] = ..., error: _Optional[str] = ..., error_type: _Optional[str] = ...) -> None: ...
+
+class CheckDeploymentsResponse(_message.Message):
+    __slots__ = ("healthy_endpoints", "unhealthy_endpoints")
+    HEALTHY_ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    UNHEALTHY_ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    healthy_endpoints: _containers.RepeatedCompositeFieldContainer[DeploymentHealth]
+    unhealthy_endpoints: _containers.RepeatedCompositeFieldContainer[DeploymentHealth]
+    def __init__(self, healthy_endpoints: _Optional[_Iterable[_Union[DeploymentHealth, _Mapping]]] = ..., unhealthy_endpoints: _Optional[_Iterable[_Union[DeploymentHealth, _Mapping]]] = ...) -> None: ...

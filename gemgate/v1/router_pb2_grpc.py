@@ -57,6 +57,11 @@ class RouterServiceStub(object):
                 request_serializer=gemgate_dot_v1_dot_router__pb2.ListModelsRequest.SerializeToString,
                 response_deserializer=gemgate_dot_v1_dot_router__pb2.ListModelsResponse.FromString,
                 _registered_method=True)
+        self.CheckDeployments = channel.unary_unary(
+                '/gemgate.v1.RouterService/CheckDeployments',
+                request_serializer=gemgate_dot_v1_dot_router__pb2.CheckDeploymentsRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_router__pb2.CheckDeploymentsResponse.FromString,
+                _registered_method=True)
         self.AnthropicMessages = channel.unary_unary(
                 '/gemgate.v1.RouterService/AnthropicMessages',
                 request_serializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesRequest.SerializeToString,
@@ -147,6 +152,13 @@ class RouterServiceServicer(object):
 
     def ListModels(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckDeployments(self, request, context):
+        """GET /health: a cheap upstream check of each deployment (master key only; never credentials)
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -255,6 +267,11 @@ def add_RouterServiceServicer_to_server(servicer, server):
                     servicer.ListModels,
                     request_deserializer=gemgate_dot_v1_dot_router__pb2.ListModelsRequest.FromString,
                     response_serializer=gemgate_dot_v1_dot_router__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'CheckDeployments': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckDeployments,
+                    request_deserializer=gemgate_dot_v1_dot_router__pb2.CheckDeploymentsRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_router__pb2.CheckDeploymentsResponse.SerializeToString,
             ),
             'AnthropicMessages': grpc.unary_unary_rpc_method_handler(
                     servicer.AnthropicMessages,
@@ -430,6 +447,33 @@ class RouterService(object):
             '/gemgate.v1.RouterService/ListModels',
             gemgate_dot_v1_dot_router__pb2.ListModelsRequest.SerializeToString,
             gemgate_dot_v1_dot_router__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckDeployments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gemgate.v1.RouterService/CheckDeployments',
+            gemgate_dot_v1_dot_router__pb2.CheckDeploymentsRequest.SerializeToString,
+            gemgate_dot_v1_dot_router__pb2.CheckDeploymentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

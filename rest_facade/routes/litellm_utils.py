@@ -36,7 +36,7 @@ NOT_SUPPORTED_PREFIXES = (
     "/bedrock", "/azure", "/cohere", "/langfuse", "/assemblyai", "/anthropic/", "/vertex_ai", "/vertex-ai",
     "/prompts", "/v1/agents", "/agents", "/health/services", "/settings", "/spend/calculate", "/provider/",
     "/team/model", "/model_access_group", "/jwt", "/sandbox", "/email", "/audit",
-    "/health", "/health/latest", "/health/history", "/active/callbacks", "/cache/ping",
+    "/health/latest", "/health/history", "/active/callbacks", "/cache/ping",
 )
 # routes every caller may use whatever allowed_routes says (probes)
 _ALWAYS = ("/health/liveliness", "/health/liveness", "/health/readiness")
@@ -45,8 +45,7 @@ OPENAI_ROUTES = ("/v1/chat/completions", "/chat/completions", "/v1/completions",
 
 
 def not_supported(path: str) -> bool:
-    if path == "/health" or path.startswith("/health/") and path not in ("/health/liveliness", "/health/liveness",
-                                                                         "/health/readiness"):
+    if path.startswith("/health/") and path not in ("/health/liveliness", "/health/liveness", "/health/readiness"):
         return True
     return any(path == p.rstrip("/") or path.startswith(p if p.endswith("/") else p + "/") or path == p
                for p in NOT_SUPPORTED_PREFIXES)

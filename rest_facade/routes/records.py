@@ -82,7 +82,8 @@ def log_json(e) -> dict:
         "team_id": e.team_id or None, "end_user": e.end_user or None, "metadata": {
             **meta, "user_api_key_alias": e.key_alias or None, "cached_tokens": e.cached_tokens,
             "reasoning_tokens": e.reasoning_tokens, "charge": e.charge, "charged_at": _iso(e.charged_at)},
-        "request_tags": list(e.request_tags), "status": e.status, "cache_hit": "False",
+        "request_tags": list(e.request_tags), "status": e.status,
+        "cache_hit": "True" if meta.get("cache_hit") else "False",
     }
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-import httpx
-
 from gemgate.config import Deployment
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.providers import gemini_flow as flow
@@ -16,20 +14,21 @@ from router_service.providers.base import Provider
 from router_service.providers.gemini import translate
 from router_service.providers.gemini.fetch_images import MediaFetcher
 from router_service.providers.sse import iter_sse
+from router_service.providers.upstream_http import UpstreamClient, UpstreamTimeout, UpstreamTransportError
 
 DEFAULT_BASE = "https://generativelanguage.googleapis.com/v1beta"
 
 
-def transport_error(exc: httpx.HTTPError, where: str) -> GatewayError:
-    if isinstance(exc, httpx.TimeoutException):
+def transport_error(exc: UpstreamTransportError, where: str) -> GatewayError:
+    if isinstance(exc, UpstreamTimeout):
         return GatewayError(ErrorKind.UPSTREAM_TIMEOUT, f"{where}: upstream timed out")
     return GatewayError(ErrorKind.BAD_GATEWAY, f"{where}: cannot reach upstream ({type(exc).__name__})")
 
 
 class AIStudioProvider(Provider):
-    def __init__(self, http: httpx.AsyncClient, fetcher: MediaFetcher | None = None) -> None:
+    def __init__(self, http: UpstreamClient, fetcher: MediaFetcher | None = None) -> None:
         self.http = http
-        self.fetcher = fetcher or MediaFetcher(http)
+        self.fetcher = fetcher or MediaFetcher()
 
     def _url(self, dep: Deployment, op: str) -> str:
         base = (dep.litellm_params.api_base or DEFAULT_BASE).rstrip("/")
@@ -44,7 +43,7 @@ class AIStudioProvider(Provider):
     async def _post(self, dep: Deployment, op: str, body: dict, timeout: float) -> dict:
         try:
             resp = await self.http.post(self._url(dep, op), json=body, headers=self._headers(dep), timeout=timeout)
-        except httpx.HTTPError as exc:
+        except UpstreamTransportError as exc:
             raise transport_error(exc, "Gemini") from None
         if resp.status_code != 200:
             raise translate.error_from_gemini(resp.status_code, resp.content)
@@ -73,7 +72,7 @@ class AIStudioProvider(Provider):
                         raise GatewayError(ErrorKind.BAD_GATEWAY, "Gemini: invalid JSON in stream") from None
                     for chunk in state.feed(payload):
                         yield chunk
-        except httpx.HTTPError as exc:
+        except UpstreamTransportError as exc:
             raise transport_error(exc, "Gemini") from None
         for chunk in state.finish():
             yield chunk
@@ -97,7 +96,7 @@ class AIStudioProvider(Provider):
                         yield json.loads(event.data)
                     except ValueError:
                         raise GatewayError(ErrorKind.BAD_GATEWAY, "Gemini: invalid JSON in stream") from None
-        except httpx.HTTPError as exc:
+        except UpstreamTransportError as exc:
             raise transport_error(exc, "Gemini") from None
 
     async def native(self, deployment: Deployment, call, group: str, *, timeout: float) -> dict:

@@ -1,9 +1,8 @@
 """Provider adapters by config prefix (`gemini/`, `vertex_ai/`), sharing one pooled upstream client
-(aiohttp, providers/upstream_http.py); remote media is fetched with httpx behind the SSRF guard."""
+(aiohttp, providers/upstream_http.py); remote media is fetched with httpx behind the SSRF guard
+(its client made on the first fetch)."""
 
 from __future__ import annotations
-
-import httpx
 
 from gemgate.config import GeneralSettings
 
@@ -15,23 +14,13 @@ from router_service.providers.upstream_http import UpstreamClient
 from router_service.providers.vertex import VertexProvider
 
 
-def http_client() -> httpx.AsyncClient:
-    """The pooled client the media fetcher uses (its SSRF guard pins addresses through httpx)."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(600.0, connect=10.0),
-        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=60.0),
-        follow_redirects=False,
-        trust_env=False,
-    )
-
-
-def build_providers(http: UpstreamClient | httpx.AsyncClient, tokens: GoogleTokens, fetcher: MediaFetcher) -> dict[str, Provider]:
+def build_providers(http: UpstreamClient, tokens: GoogleTokens, fetcher: MediaFetcher) -> dict[str, Provider]:
     return {"gemini": AIStudioProvider(http, fetcher), "vertex_ai": VertexProvider(http, tokens, fetcher)}
 
 
-def media_fetcher(http: httpx.AsyncClient, settings: GeneralSettings, allowed_hosts=()) -> MediaFetcher:
+def media_fetcher(settings: GeneralSettings, allowed_hosts=()) -> MediaFetcher:
     """Remote image/file URLs are fetched behind the SSRF guard (public addresses only, unless a
     network is listed in general_settings.media_allowed_networks)."""
-    return MediaFetcher(http, allowed_networks=settings.media_allowed_networks,
+    return MediaFetcher(allowed_networks=settings.media_allowed_networks,
                         max_bytes=settings.media_max_bytes, timeout=settings.media_fetch_timeout,
                         allowed_hosts=allowed_hosts or ())

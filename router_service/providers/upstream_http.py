@@ -5,10 +5,10 @@ request in the benchmark). It offers the small surface the providers use:
     async with http.stream("POST", url, json=body, headers=h, timeout=t) as resp:
         resp.status_code; await resp.aread(); async for line in resp.aiter_lines(): ...
 
-and raises httpx's transport exceptions (httpx.TimeoutException, httpx.TransportError), the one
-transport vocabulary the providers map to gateway errors (ai_studio.transport_error). `timeout` is
-per phase as with httpx: connecting, and the wait for each read. Redirects are never followed and
-the environment's proxy settings are not read.
+and raises UpstreamTransportError (UpstreamTimeout for timeouts) when the upstream cannot be reached
+or read, which the providers map to gateway errors (ai_studio.transport_error). `timeout` is per
+phase: connecting, and the wait for each read. Redirects are never followed and the environment's
+proxy settings are not read.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
-import httpx
 import orjson
 
 POOL_LIMIT = 1000
@@ -33,14 +32,18 @@ def _encode(body) -> bytes:
         return _json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _transport_error(exc: BaseException) -> httpx.HTTPError:
+class UpstreamTransportError(Exception):
+    """The upstream could not be reached, or its reply could not be read to the end."""
+
+
+class UpstreamTimeout(UpstreamTransportError):
+    """No connection, or no data, within the timeout."""
+
+
+def _transport_error(exc: BaseException) -> UpstreamTransportError:
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        return httpx.ReadTimeout(f"upstream timed out ({type(exc).__name__})")
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return httpx.ConnectError(type(exc).__name__)
-    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
-        return httpx.RemoteProtocolError(type(exc).__name__)
-    return httpx.ReadError(type(exc).__name__)
+        return UpstreamTimeout(type(exc).__name__)
+    return UpstreamTransportError(type(exc).__name__)
 
 
 _FAILURES = (aiohttp.ClientError, asyncio.TimeoutError)

@@ -9,7 +9,6 @@ import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-import httpx
 
 from gemgate.config import Deployment
 from gemgate.errors import ErrorKind, GatewayError
@@ -24,6 +23,7 @@ from router_service.providers.gemini import translate as gemini
 from router_service.providers.gemini.fetch_images import MediaFetcher
 from router_service.providers.google_auth import GoogleTokens
 from router_service.providers.sse import iter_sse
+from router_service.providers.upstream_http import UpstreamClient, UpstreamTransportError
 
 DEFAULT_LOCATION = "us-central1"
 
@@ -51,10 +51,10 @@ def vertex_url(*, project: str, location: str, publisher: str, model: str, op: s
 
 
 class VertexProvider(Provider):
-    def __init__(self, http: httpx.AsyncClient, tokens: GoogleTokens, fetcher: MediaFetcher | None = None) -> None:
+    def __init__(self, http: UpstreamClient, tokens: GoogleTokens, fetcher: MediaFetcher | None = None) -> None:
         self.http = http
         self.tokens = tokens
-        self.fetcher = fetcher or MediaFetcher(http)
+        self.fetcher = fetcher or MediaFetcher()
 
     # ---- addressing ----
     def url(self, dep: Deployment, op: str, model: str | None = None) -> str:
@@ -89,7 +89,7 @@ class VertexProvider(Provider):
             headers, token = await self._headers(dep, extra)
             try:
                 resp = await self.http.post(url, json=body, headers=headers, timeout=timeout)
-            except httpx.HTTPError as exc:
+            except UpstreamTransportError as exc:
                 raise transport_error(exc, self._where(dep)) from None
             if resp.status_code == 401 and attempt == 0:
                 self.tokens.invalidate(dep.litellm_params.vertex_credentials, token)
@@ -127,7 +127,7 @@ class VertexProvider(Provider):
                         raise GatewayError(ErrorKind.BAD_GATEWAY, f"{self._where(dep)}: invalid JSON in stream") from None
                     for chunk in feed(event.event, payload):
                         yield chunk
-        except httpx.HTTPError as exc:
+        except UpstreamTransportError as exc:
             raise transport_error(exc, self._where(dep)) from None
 
     # ---- Provider ----

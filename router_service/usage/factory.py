@@ -11,17 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import httpx
+from typing import TYPE_CHECKING
 
 from gemgate.config import ConfigError, GatewayConfig
 from router_service.usage.callbacks import UsageSink, parse_header_list
-from router_service.usage.callbacks.generic_api import GenericApiSink
-from router_service.usage.callbacks.jsonl import DEFAULT_PATH, JsonlSink
-from router_service.usage.callbacks.langfuse import DEFAULT_HOST as LANGFUSE_HOST
-from router_service.usage.callbacks.langfuse import LangfuseSink
-from router_service.usage.callbacks.langsmith import DEFAULT_BASE_URL, LangSmithSink
-from router_service.usage.callbacks.otel import OtelSink, traces_url
 from router_service.usage.dispatcher import DispatcherSettings, SinkRoute, UsageDispatcher
+
+if TYPE_CHECKING:
+    import httpx
 
 ALIASES = {
     "langsmith": "langsmith",
@@ -54,6 +51,8 @@ def _require(environ: Mapping[str, str], var: str, sink: str) -> str:
 
 
 def _shared_client() -> httpx.AsyncClient:
+    import httpx  # only with an HTTP callback configured (keeps the router lean without one)
+
     return httpx.AsyncClient(
         timeout=httpx.Timeout(10.0, connect=3.0),
         limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
@@ -61,7 +60,10 @@ def _shared_client() -> httpx.AsyncClient:
 
 
 def _make_sink(name: str, environ: Mapping[str, str], client_factory) -> UsageSink:
+    # each sink's module is imported only when that callback is configured
     if name == "langsmith":
+        from router_service.usage.callbacks.langsmith import DEFAULT_BASE_URL, LangSmithSink
+
         return LangSmithSink(
             client_factory(),
             api_key=_require(environ, "LANGSMITH_API_KEY", name),
@@ -69,6 +71,9 @@ def _make_sink(name: str, environ: Mapping[str, str], client_factory) -> UsageSi
             base_url=environ.get("LANGSMITH_BASE_URL") or environ.get("LANGSMITH_ENDPOINT") or DEFAULT_BASE_URL,
         )
     if name == "langfuse":
+        from router_service.usage.callbacks.langfuse import DEFAULT_HOST as LANGFUSE_HOST
+        from router_service.usage.callbacks.langfuse import LangfuseSink
+
         return LangfuseSink(
             client_factory(),
             public_key=_require(environ, "LANGFUSE_PUBLIC_KEY", name),
@@ -76,6 +81,8 @@ def _make_sink(name: str, environ: Mapping[str, str], client_factory) -> UsageSi
             host=environ.get("LANGFUSE_HOST") or environ.get("LANGFUSE_BASE_URL") or LANGFUSE_HOST,
         )
     if name == "otel":
+        from router_service.usage.callbacks.otel import OtelSink, traces_url
+
         url = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
         if not url:
             url = traces_url(_require(environ, "OTEL_EXPORTER_OTLP_ENDPOINT", name))
@@ -84,12 +91,16 @@ def _make_sink(name: str, environ: Mapping[str, str], client_factory) -> UsageSi
         return OtelSink(client_factory(), url=url, headers=headers,
                         service_name=environ.get("OTEL_SERVICE_NAME") or "gemgate")
     if name == "generic_api":
+        from router_service.usage.callbacks.generic_api import GenericApiSink
+
         return GenericApiSink(
             client_factory(),
             endpoint=_require(environ, "GENERIC_LOGGER_ENDPOINT", name),
             headers=parse_header_list(environ.get("GENERIC_LOGGER_HEADERS")),
         )
     if name == "jsonl":
+        from router_service.usage.callbacks.jsonl import DEFAULT_PATH, JsonlSink
+
         path = Path(environ.get("GEMGATE_USAGE_JSONL_PATH") or DEFAULT_PATH)
         if not path.parent.is_dir():
             raise ConfigError(

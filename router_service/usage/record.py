@@ -84,6 +84,7 @@ class UsageRecord:
     temperature: float | None = None
     attempts: int = 1
     fallback_used: str = ""
+    cache_hit: bool = False  # answered from the response cache (cost 0)
 
     @property
     def total_tokens(self) -> int:
@@ -188,6 +189,7 @@ class UsageRecord:
             "trace_id": self.request_id,
             "call_type": "acompletion" if self.call_type == "chat" else "aembedding",
             "stream": self.stream,
+            "cache_hit": self.cache_hit,
             "response_cost": self.response_cost,
             "status": self.status,
             "total_tokens": self.total_tokens,

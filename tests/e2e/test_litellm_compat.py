@@ -147,7 +147,7 @@ def test_routes_and_not_supported_litellm_paths(gw):
     r = httpx.post(f"{gw.base_url}/v1/images/generations", headers={"Authorization": f"Bearer {MASTER}"}, json={})
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_supported"
     assert "not supported by gemgate" in r.json()["error"]["message"]
-    r = httpx.get(f"{gw.base_url}/health", headers={"Authorization": f"Bearer {MASTER}"})
+    r = httpx.get(f"{gw.base_url}/health/history", headers={"Authorization": f"Bearer {MASTER}"})
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_supported"
     r = httpx.get(f"{gw.base_url}/no/such/thing", headers={"Authorization": f"Bearer {MASTER}"})
     assert r.status_code == 404 and r.json()["error"]["code"] != "not_supported"
@@ -198,3 +198,16 @@ def test_access_groups_in_key_models(gw):
     with pytest.raises(openai.PermissionDeniedError) as exc:
         c.chat.completions.create(model="gemini/gemini-2.0-flash", messages=[{"role": "user", "content": "x"}])
     assert "API key 'beta-only' is not allowed" in exc.value.body["message"]
+
+
+def test_thinking_disabled_on_a_model_that_always_thinks(gw, vkey, fake_gemini):
+    """Gemini 2.5 Pro answers 400 to thinkingBudget 0 (the strict fake too): disabled sends its minimum."""
+    c = client(gw, vkey)
+    r = c.chat.completions.create(model="gemini/gemini-2.5-pro", messages=[{"role": "user", "content": "no thinking"}],
+                                  max_tokens=50, extra_body={"thinking": {"type": "disabled"}})
+    assert r.choices[0].message.content == "echo: no thinking"
+    assert fake_gemini.requests[-1]["body"]["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 128}
+    with pytest.raises(openai.BadRequestError) as exc:
+        c.chat.completions.create(model="gemini/gemini-2.5-pro", messages=[{"role": "user", "content": "x"}],
+                                  max_tokens=50, extra_body={"thinking": {"type": "enabled", "budget_tokens": 16}})
+    assert exc.value.body["param"] == "thinking.budget_tokens" and len(fake_gemini.requests) == 1

@@ -66,7 +66,10 @@ def test_usage_records_and_metrics(gw, fake_gemini):
 
     body = httpx.get(f"{gw.base_url}/metrics", headers=headers).text
     assert 'gemgate_requests_total{model_group="flash",status="success"}' in body
-    assert "gemgate_budget_call_latency_seconds" in body
+    # the router's budget calls (3 admissions, 3 settlements, in batches), not the facade's empty copy
+    counts = {m: float(line.rsplit(" ", 1)[1]) for line in body.splitlines() for m in ("ReserveBatch", "SettleBatch")
+              if line.startswith(f'gemgate_budget_call_latency_seconds_count{{method="{m}"}}')}
+    assert counts["ReserveBatch"] >= 1 and counts["SettleBatch"] >= 1, counts
     assert "gemgate_time_to_first_token_seconds" in body
     assert body.count("# TYPE gemgate_requests_total ") == 1
 

@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.fakes.gemini_validate import validate_embed, validate_generate_content
+from tests.fakes.gemini_validate import thinking_budget_problem, validate_embed, validate_generate_content
 
 VALID_KEYS_DEFAULT = {"test-key"}
 
@@ -99,6 +99,24 @@ def fake_vector(text: str, dims: int) -> list[float]:
     return [x / norm for x in raw]
 
 
+KNOWN_MODELS = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-lite", "gemini-2.0-flash", "gemini-3-pro-preview",
+                "text-embedding-004", "gemini-embedding-001")
+
+
+def model_exists(model: str) -> bool:
+    """What the fake's models.get knows: the listed models and any other gemini-*/embedding name
+    (generateContent accepts any name too); anything else is a 404 as on Google."""
+    return model in KNOWN_MODELS or model.startswith("gemini-") or "embedding" in model
+
+
+def model_resource(model: str) -> dict:
+    embedding = "embedding" in model
+    return {"name": f"models/{model}", "version": "001", "displayName": model, "description": "fake",
+            "inputTokenLimit": 2048 if embedding else 1048576, "outputTokenLimit": 1 if embedding else 65536,
+            "supportedGenerationMethods": ["embedContent", "batchEmbedContents"] if embedding
+            else ["generateContent", "countTokens"]}
+
+
 _VERTEX_PATH = re.compile(r"^/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/publishers/google/models/(?P<target>.+)$")
 
 
@@ -111,6 +129,8 @@ class FakeGemini:
         self._lock = threading.Lock()
         self.validate = validate_generate_content
         self.app = Starlette(routes=[
+            Route("/v1beta/models", self._list_models, methods=["GET"]),
+            Route("/v1beta/models/{target:path}", self._get_model, methods=["GET"]),
             Route("/v1beta/models/{target:path}", self._handle, methods=["POST"]),
             Route("/v1/projects/{rest:path}", self._handle_vertex, methods=["POST"]),
         ])
@@ -163,6 +183,44 @@ class FakeGemini:
             return self._batch_embed(model, body)
         return await self._generate(request, model, op, body, vertex=False)
 
+    def _key_problem(self, request: Request) -> Response | None:
+        key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
+        if not key:
+            return google_error(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.")
+        if key not in self.valid_keys:
+            return google_error(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", [
+                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com"}])
+        return None
+
+    def _record_get(self, request: Request, model: str, op: str) -> None:
+        with self._lock:
+            self.requests.append({"model": model, "op": op, "vertex": False, "query": dict(request.query_params),
+                                  "body": None, "headers": dict(request.headers), "path": request.url.path})
+
+    async def _get_model(self, request: Request) -> Response:
+        """models.get: the model's metadata; an unknown model is a 404 like Google's."""
+        model = request.path_params["target"]
+        self._record_get(request, model, "models.get")
+        bad = self._key_problem(request)
+        if bad is not None:
+            return bad
+        if not model_exists(model):
+            return google_error(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta, or is not "
+                                                  "supported for getModel. Call ListModels to see the list of available models and their supported methods.")
+        return JSONResponse(model_resource(model))
+
+    async def _list_models(self, request: Request) -> Response:
+        self._record_get(request, "", "models.list")
+        bad = self._key_problem(request)
+        if bad is not None:
+            return bad
+        size = request.query_params.get("pageSize", "50")
+        if not size.isdigit() or not 0 < int(size) <= 1000:
+            return google_error(400, "INVALID_ARGUMENT", "Invalid value for page_size")
+        models = [model_resource(m) for m in KNOWN_MODELS][: int(size)]
+        return JSONResponse({"models": models, "nextPageToken": "fake-next"} if int(size) < len(KNOWN_MODELS)
+                            else {"models": models})
+
     async def _handle_vertex(self, request: Request) -> Response:
         match = _VERTEX_PATH.match(request.url.path)
         if not match:
@@ -178,12 +236,22 @@ class FakeGemini:
         if op == "predict":
             return self._predict(model, body)
         if op == "countTokens":
-            return self._count(body, vertex=True)
+            return self._count(body, vertex=True, model=model)
         return await self._generate(request, model, op, body, vertex=True)
 
-    def _count(self, body: dict, *, vertex: bool) -> Response:
+    def _count(self, body: dict, *, vertex: bool, model: str = "") -> Response:
         """countTokens: AI Studio takes {contents} or {generateContentRequest}; Vertex the prompt
-        fields (contents, systemInstruction, tools, generationConfig) at the top level."""
+        fields (contents, systemInstruction, tools, generationConfig) at the top level, or
+        `instances` for non-Gemini (embedding) models."""
+        if vertex and "instances" in body:
+            if "embedding" not in model or set(body) - {"instances", "model"}:
+                return google_error(400, "INVALID_ARGUMENT", "instances is only supported for non-Gemini models "
+                                                             "and alone")
+            inst = body["instances"]
+            if not isinstance(inst, list) or not inst or not all(isinstance(i, dict) and isinstance(i.get("content"), str)
+                                                                 for i in inst):
+                return google_error(400, "INVALID_ARGUMENT", "instances must be a non-empty list of {content}")
+            return JSONResponse({"totalTokens": sum(len(i["content"].split()) for i in inst)})
         if vertex:
             allowed = {"contents", "systemInstruction", "tools", "generationConfig", "model", "instances"}
             gen = body
@@ -238,7 +306,7 @@ class FakeGemini:
             return google_error(404, "NOT_FOUND", f"Method {op} not found.")
         if "embedding" in model:
             return google_error(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta, or is not supported for {op}.")
-        problem = self.validate(body, vertex=vertex)
+        problem = self.validate(body, vertex=vertex) or thinking_budget_problem(model, body)
         if problem:
             return google_error(400, "INVALID_ARGUMENT", problem)
         script = self._next_script(model)

@@ -364,3 +364,24 @@ def validate_embed(op: str, body: dict, *, vertex: bool) -> str | None:
     except Invalid as exc:
         return str(exc)
     return None
+
+
+def thinking_budget_problem(model: str, body: Any) -> str | None:
+    """Gemini 2.5's per-model thinkingBudget range (what Google answers 400 for): Pro 128-32768 and
+    never 0 (it only works in thinking mode), Flash 0-24576, Flash-Lite 0 or 512-24576; -1 is dynamic."""
+    gen = (body or {}).get("generationConfig") or {} if isinstance(body, dict) else {}
+    budget = (gen.get("thinkingConfig") or {}).get("thinkingBudget") if isinstance(gen, dict) else None
+    name = model.lower()
+    if not isinstance(budget, int) or budget == -1 or not name.startswith("gemini-2.5"):
+        return None
+    if "pro" in name:
+        if budget == 0:
+            return "Budget 0 is invalid. This model only works in thinking mode."
+        lo, hi = 128, 32768
+    else:
+        if budget == 0:
+            return None
+        lo, hi = (512, 24576) if "lite" in name else (1, 24576)
+    if not lo <= budget <= hi:
+        return f"The thinking budget {budget} is invalid. Please choose a value between {lo} and {hi}."
+    return None

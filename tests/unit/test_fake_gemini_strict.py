@@ -51,3 +51,16 @@ def test_embeddings_strict(fake_gemini):
     assert post(fake_gemini, "text-embedding-004:embedContent", {"content": {"parts": [{"text": "a"}]}, "dimensions": 4}).status_code == 400
     bad_model = {"requests": [{"model": "models/other", "content": {"parts": [{"text": "a"}]}}]}
     assert post(fake_gemini, "text-embedding-004:batchEmbedContents", bad_model).status_code == 400
+
+
+@pytest.mark.parametrize("model, budget, needle", [
+    ("gemini-2.5-pro", 0, "only works in thinking mode"), ("gemini-2.5-pro", 64, "between 128 and 32768"),
+    ("gemini-2.5-flash", 30000, "between 1 and 24576"), ("gemini-2.5-flash-lite", 100, "between 512 and 24576"),
+])
+def test_thinking_budget_ranges_per_model(fake_gemini, model, budget, needle):
+    body = {**GOOD, "generationConfig": {"thinkingConfig": {"thinkingBudget": budget}}}
+    r = post(fake_gemini, f"{model}:generateContent", body)
+    assert r.status_code == 400 and needle in r.json()["error"]["message"]
+    for ok in (-1, 128 if "pro" in model else 0, 1024):
+        body["generationConfig"]["thinkingConfig"]["thinkingBudget"] = ok
+        assert post(fake_gemini, f"{model}:generateContent", body).status_code == 200

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gemgate import cli_flags, litellm_known
+from gemgate.cache_settings import CacheParams
 from gemgate.config import (ConfigError, GatewayConfig, GeneralSettings, LiteLLMParams, LiteLLMSettings, ModelInfo,
                             RouterSettings, parse_config)
 from gemgate.config_screen import field_names
@@ -13,7 +14,8 @@ from gemgate.forward_headers import forwardable
 from router_service import cost, price_table
 
 SECTIONS = {"top": GatewayConfig, "litellm_settings": LiteLLMSettings, "router_settings": RouterSettings,
-            "general_settings": GeneralSettings, "litellm_params": LiteLLMParams, "model_info": ModelInfo}
+            "general_settings": GeneralSettings, "litellm_params": LiteLLMParams, "model_info": ModelInfo,
+            "cache_params": CacheParams}
 
 
 def dep(**params):
@@ -40,6 +42,8 @@ def test_known_list_is_consistent():
 def test_every_refused_setting_stops_startup_by_name_and_every_warned_one_warns(section):
     for name, (action, advice) in litellm_known.KNOWN[section].items():
         data = {name: True} if section == "top" else {section: {name: True}}
+        if section == "cache_params":
+            data = {"litellm_settings": {"cache": True, "cache_params": {name: True}}}
         if action == litellm_known.REFUSE:
             with pytest.raises(ConfigError) as exc:
                 parse(data)
@@ -135,7 +139,7 @@ def test_model_group_alias_and_wildcards():
         parse({"model_list": [dep()], "router_settings": {"model_group_alias": {"a": "nope"}}})
 
 
-def test_global_budget_settings_and_cache_warned():
+def test_global_budget_settings():
     cfg = parse({"litellm_settings": {"max_budget": 10, "budget_duration": "30d"},
                  "general_settings": {"master_key": "sk-master-0123456789"}})
     from budget_service.server import proxy_budget
@@ -148,8 +152,31 @@ def test_global_budget_settings_and_cache_warned():
                "general_settings": {"master_key": "sk-master-0123456789"}})
     with pytest.raises(ConfigError, match="needs litellm_settings.max_budget"):
         parse({"litellm_settings": {"budget_duration": "1d"}})
-    cfg = parse({"litellm_settings": {"cache": True, "cache_params": {"type": "redis", "ttl": 60}}})
-    assert any("'cache' is ignored by gemgate" in w for w in cfg.warnings)
+
+
+def test_cache_params_recognised_refused_and_typed():
+    cfg = parse({"litellm_settings": {"cache": True, "cache_params": {
+        "type": "redis", "host": "cache.internal", "port": "6380", "password": "pw", "namespace": "team-a", "ttl": 60,
+        "mode": "default_off", "supported_call_types": ["acompletion", "aembedding", "atranscription"]}}})
+    cp = cfg.litellm_settings.cache_params
+    assert (cp.port, cp.default_ttl(), cp.cached_rpcs(), cp.mode) == (6380, 60.0, {"chat", "embeddings"}, "default_off")
+    assert "pw" not in repr(cp)
+    assert any("atranscription are not cached by gemgate" in w for w in cfg.warnings)
+    assert parse({"litellm_settings": {"cache": True, "cache_params": None}}).litellm_settings.cache_params.type == "redis"
+    assert parse({"litellm_settings": {"cache": True, "cache_params": {"type": "local"}}}).litellm_settings \
+        .cache_params.default_ttl() == 3600.0
+    for params, msg in (({"type": "s3", "s3_bucket_name": "b"}, "cache type 's3' is not supported by gemgate"),
+                        ({"type": "qdrant-semantic"}, "'qdrant-semantic' is not supported by gemgate"),
+                        ({"type": "redis-semantic", "similarity_threshold": 0.8}, "'similarity_threshold' is not supported"),
+                        ({"redis_startup_nodes": [{"host": "h", "port": 1}]}, "'redis_startup_nodes' is not supported"),
+                        ({"ssl_cert_reqs": None}, "always verifies"),
+                        ({"type": "memcached"}, "unknown cache type"),
+                        ({"supported_call_types": ["acompletions"]}, "unknown call type"),
+                        ({"mode": "off"}, "default_on"),
+                        ({"ttl": 0}, "greater than 0"),
+                        ({"namespce": "x"}, "did you mean 'namespace'")):
+        with pytest.raises(ConfigError, match=msg):
+            parse({"litellm_settings": {"cache": True, "cache_params": params}})
 
 
 # ---------------------------------------------------------------- prices
@@ -245,6 +272,18 @@ def test_thinking_param_for_gemini_and_claude():
         to_claude_request({**r, "max_tokens": 1000}, deployment={"model": "vertex_ai/claude-sonnet-4-5"})
     with pytest.raises(GatewayError):
         to_gemini_request({**r, "thinking": {"type": "on"}}, deployment={"model": "gemini/gemini-2.5-flash"})
+    # Gemini 2.5 Pro cannot turn thinking off: disabled is its minimum budget, as reasoning_effort none
+    pro = to_gemini_request({**r, "thinking": {"type": "disabled"}}, deployment={"model": "gemini/gemini-2.5-pro"})
+    assert pro["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 128}
+    for model, budget in (("gemini-2.5-pro", 0), ("gemini-2.5-pro", 64), ("gemini-2.5-flash", 30000),
+                          ("gemini-2.5-flash-lite", 100)):
+        with pytest.raises(GatewayError) as exc:
+            to_gemini_request({**r, "thinking": {"type": "enabled", "budget_tokens": budget}},
+                              deployment={"model": f"gemini/{model}"})
+        assert exc.value.param == "thinking.budget_tokens" and "accepts" in exc.value.message
+    lite = to_gemini_request({**r, "thinking": {"type": "enabled", "budget_tokens": 0}},
+                             deployment={"model": "gemini/gemini-2.5-flash-lite"})
+    assert lite["generationConfig"]["thinkingConfig"]["thinkingBudget"] == 0
 
 
 def test_entry_level_tpm_rpm_as_in_litellm():
@@ -277,3 +316,28 @@ def test_internal_channel_target_for_several_workers():
     assert balanced_target("[::1]:4001,::1:4002") == "ipv6:[::1]:4001,[::1]:4002"
     with pytest.raises(ValueError):
         balanced_target("127.0.0.1,127.0.0.1:2")
+
+
+def test_require_auth_for_metrics_endpoint_never_loosens():
+    from gemgate.config import METRICS_AUTH_IGNORED
+
+    assert parse({"litellm_settings": {"require_auth_for_metrics_endpoint": True}}).warnings == []
+    cfg = parse({"litellm_settings": {"require_auth_for_metrics_endpoint": False}})
+    assert cfg.warnings == [METRICS_AUTH_IGNORED] and cfg.litellm_settings.require_auth_for_metrics_endpoint is False
+    with pytest.raises(ConfigError, match="require_auth_for_metrics_endpoint.*valid boolean"):
+        parse({"litellm_settings": {"require_auth_for_metrics_endpoint": "sometimes"}})
+    cfg = parse({"general_settings": {"require_auth_for_metrics_endpoint": False}})
+    assert any("reads it from litellm_settings" in w for w in cfg.warnings)
+
+
+def test_coordination_redis_is_the_shared_router_redis():
+    cfg = parse({"general_settings": {"coordination_redis": {"host": "r.internal", "port": "6380", "password": "pw"}}})
+    rs = cfg.router_settings
+    assert (rs.redis_host, rs.redis_port, rs.redis_password) == ("r.internal", 6380, "pw")
+    assert cfg.redis_url({}).startswith("redis://") and "r.internal:6380" in cfg.redis_url({})
+    assert parse({"general_settings": {"coordination_redis": {"url": "redis://u:6379/1"}}}).router_settings.redis_url \
+        == "redis://u:6379/1"
+    with pytest.raises(ConfigError, match="coordination_redis.sentinel_nodes: LiteLLM setting"):
+        parse({"general_settings": {"coordination_redis": {"sentinel_nodes": [["h", 1]]}}})
+    with pytest.raises(ConfigError, match="give it once"):
+        parse({"general_settings": {"coordination_redis": {"host": "a"}}, "router_settings": {"redis_host": "b"}})

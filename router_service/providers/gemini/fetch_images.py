@@ -15,13 +15,16 @@ import base64
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import httpx
 
 from gemgate.errors import invalid
 
 from .images import media_locations, with_fetched_images
+
+if TYPE_CHECKING:
+    import httpx
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -65,9 +68,12 @@ def is_public_ip(ip: IPAddress) -> bool:
 
 
 class MediaFetcher:
+    """`http`: the httpx client to fetch with; None = make one on the first fetch (httpx is then
+    imported only by a router that fetches remote media)."""
+
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: httpx.AsyncClient | None = None,
         *,
         allow_private: bool = False,
         allowed_networks: Iterable[str] = (),
@@ -134,13 +140,28 @@ class MediaFetcher:
         except asyncio.TimeoutError:
             raise invalid("timed out fetching the media URL", where) from None
 
+    def _client(self) -> httpx.AsyncClient:
+        if self.http is None:
+            import httpx
+
+            self.http = httpx.AsyncClient(follow_redirects=False, trust_env=False,
+                                          timeout=httpx.Timeout(self.timeout, connect=min(10.0, self.timeout)))
+        return self.http
+
+    async def aclose(self) -> None:
+        if self.http is not None:
+            await self.http.aclose()
+
     async def _fetch(self, url: str, where: str, kind: str) -> tuple[str, str]:
+        import httpx
+
+        http = self._client()
         for _ in range(self.max_redirects + 1):
             ip = await self._checked_ip(url, where)
             pinned, headers, ext = self._pinned(url, ip)
-            request = self.http.build_request("GET", pinned, headers=headers, extensions=ext)
+            request = http.build_request("GET", pinned, headers=headers, extensions=ext)
             try:
-                resp = await self.http.send(request, stream=True, follow_redirects=False)
+                resp = await http.send(request, stream=True, follow_redirects=False)
             except httpx.HTTPError:
                 raise invalid("cannot fetch the media URL", where) from None
             try:
@@ -158,6 +179,8 @@ class MediaFetcher:
             raise invalid(f"media URL returned unsupported content-type {mime or 'none'!r}", where)
 
     async def _read(self, resp: httpx.Response, where: str, kind: str) -> tuple[str, str]:
+        import httpx
+
         if resp.status_code != 200:
             raise invalid(f"media URL answered HTTP {resp.status_code}", where)
         mime = resp.headers.get("content-type", "").split(";", 1)[0].strip().lower()

@@ -5,6 +5,10 @@ Decisions:
   minimal=512, low=1024, medium=8192, high=24576. On gemini-3*: thinkingLevel none/minimal=MINIMAL,
   low=LOW, medium=MEDIUM, high=HIGH. Any effort other than none also sets includeThoughts so thoughts
   come back as reasoning_content. On other models reasoning_effort is an unsupported param.
+- Anthropic-style `thinking` on gemini-2.5*: budget_tokens must lie in the model's thinkingBudget range
+  (2.5 Pro 128-32768, Flash 0-24576, Flash-Lite 0 or 512-24576; else a 400 naming
+  thinking.budget_tokens); `{"type": "disabled"}` is what reasoning_effort none gives (2.5 Pro cannot
+  turn thinking off: its minimum, 128).
 - json_schema response_format -> responseJsonSchema (raw JSON Schema; never responseSchema too).
 """
 
@@ -173,20 +177,36 @@ def generation_config(req: dict, deployment: dict, model: str, dropped: set[str]
     if effort is not None and "reasoning_effort" not in dropped:
         gen["thinkingConfig"] = _thinking_config(effort, model)
     elif req.get("thinking") is not None and "thinking" not in dropped:
-        gen["thinkingConfig"] = _thinking_param(req["thinking"])
+        gen["thinkingConfig"] = _thinking_param(req["thinking"], model)
     return gen
 
 
-def _thinking_param(thinking: Any) -> dict:
+def budget_range(model: str) -> tuple[int, int] | None:
+    """Gemini 2.5's accepted thinkingBudget (besides -1, dynamic, and 0 where thinking can be off):
+    (lowest, highest); None for other models."""
+    name = model.rsplit("/", 1)[-1].lower()
+    if not name.startswith("gemini-2.5"):
+        return None
+    if "pro" in name:
+        return 128, 32768
+    return (512, 24576) if "lite" in name else (1, 24576)
+
+
+def _thinking_param(thinking: Any, model: str = "") -> dict:
     """Anthropic-style `thinking` ({"type": "enabled", "budget_tokens": N} / {"type": "disabled"}),
-    as LiteLLM accepts it for Gemini -> thinkingBudget."""
+    as LiteLLM accepts it for Gemini -> thinkingConfig."""
     if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "disabled"):
         raise invalid('thinking must be {"type": "enabled", "budget_tokens": N} or {"type": "disabled"}', "thinking")
     if thinking["type"] == "disabled":
-        return {"thinkingBudget": 0}
+        return _thinking_config("none", model)
     budget = thinking.get("budget_tokens")
     if not isinstance(budget, int) or isinstance(budget, bool) or budget < 0:
         raise invalid("thinking.budget_tokens must be an integer >= 0", "thinking.budget_tokens")
+    rng = budget_range(model)
+    if rng is not None and not (rng[0] <= budget <= rng[1] or (budget == 0 and "pro" not in model.lower())):
+        off = "" if "pro" in model.lower() else " (or 0 to turn thinking off)"
+        raise invalid(f"thinking.budget_tokens {budget} is outside what {model.rsplit('/', 1)[-1]} accepts: "
+                      f"{rng[0]} to {rng[1]}{off}", "thinking.budget_tokens")
     return {"thinkingBudget": budget, "includeThoughts": True}
 
 

@@ -170,3 +170,37 @@ async def test_reservation_started_at_admission_is_charged_in_full_when_its_rout
     harness.clock.now += 1
     assert await harness.ledger.sweep() == 2
     assert await key_spend(harness, key) == 3000  # started at admission: full; the other released
+
+
+async def test_admission_abandoned_while_its_batch_is_out_is_released(harness):
+    stub = harness.stub()
+    key = await new_key(stub, max_budget=0.01, max_parallel_requests=1)
+    gate = BudgetGate("", deadline=2.0, config=CONFIG, channel=harness.channels[-1])
+    real = gate.stub.ReserveBatch
+
+    async def slow(req, **kw):
+        await asyncio.sleep(0.3)  # the client goes away meanwhile
+        return await real(req, **kw)
+
+    gate.stub.ReserveBatch = slow
+    try:
+        task = asyncio.ensure_future(gate.admit(key, "gone", {"model": "chat", "messages": [], "max_tokens": 5},
+                                                started=True))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        gate.stub.ReserveBatch = real
+        await asyncio.sleep(0.4)  # the slow batch has landed: "gone" holds the only parallel slot
+        for _ in range(50):  # ... until it is released
+            await asyncio.sleep(0.05)
+            try:
+                await gate.admit(key, "next", {"model": "chat", "messages": [], "max_tokens": 5}, started=True)
+                break
+            except GatewayError as err:
+                assert err.kind is ErrorKind.RATE_LIMIT  # the abandoned one still holds the only slot
+        else:
+            raise AssertionError("the abandoned reservation was never released")
+        assert await key_spend(harness, key) == 0
+    finally:
+        await gate.close()

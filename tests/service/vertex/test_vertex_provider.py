@@ -1,19 +1,20 @@
 import asyncio
 
-import httpx
 import pytest
 
 from gemgate.config import Deployment
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.providers.google_auth import GoogleTokens
+from router_service.providers.upstream_http import UpstreamClient
 from router_service.providers.vertex import VertexProvider
 from tests.fakes.vertex_claude import claude_message
 
 
 @pytest.fixture
 async def http():
-    async with httpx.AsyncClient() as client:
-        yield client
+    client = UpstreamClient()  # the router's own upstream client
+    yield client
+    await client.aclose()
 
 
 def dep(vertex, sa, model="claude-sonnet-4-5@20250929", **extra):
