@@ -14,6 +14,7 @@ proxy settings are not read.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json as _json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,8 @@ import aiohttp
 import orjson
 
 POOL_LIMIT = 1000
+STALE_RETRIES = 2  # a reused connection the upstream had closed: sent again on another one
+_STALE_ERRNOS = (errno.ECONNRESET, errno.EPIPE)
 KEEPALIVE_SECONDS = 60.0
 
 
@@ -113,9 +116,23 @@ class UpstreamClient:
         return {"data": _encode(json) if json is not None else None, "headers": h, "allow_redirects": False,
                 "timeout": aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)}
 
+    async def _send(self, method: str, url: str, args: dict) -> aiohttp.ClientResponse:
+        """Send and wait for the reply's head. A pooled keep-alive connection the upstream closed
+        just as it was reused (the request reached no server: the connection went away before any
+        reply byte) is retried on another connection, at most STALE_RETRIES times."""
+        for attempt in range(STALE_RETRIES + 1):
+            try:
+                return await self._open().request(method, url, **args)
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                stale = isinstance(exc, aiohttp.ServerDisconnectedError) or exc.errno in _STALE_ERRNOS
+                if not stale or attempt == STALE_RETRIES:
+                    raise
+        raise AssertionError("unreachable")
+
     async def post(self, url: str, *, json=None, headers: dict | None = None, timeout: float = 600.0) -> Reply:
         try:
-            async with self._open().post(url, **self._args(json, headers, timeout)) as resp:
+            resp = await self._send("POST", url, self._args(json, headers, timeout))
+            async with resp:
                 return Reply(resp.status, resp.headers, await resp.read())
         except _FAILURES as exc:
             raise _transport_error(exc) from None
@@ -124,7 +141,7 @@ class UpstreamClient:
     async def stream(self, method: str, url: str, *, json=None, headers: dict | None = None,
                      timeout: float = 600.0) -> AsyncIterator[StreamReply]:
         try:
-            resp = await self._open().request(method, url, **self._args(json, headers, timeout))
+            resp = await self._send(method, url, self._args(json, headers, timeout))
         except _FAILURES as exc:
             raise _transport_error(exc) from None
         try:

@@ -111,3 +111,36 @@ async def test_stream_lines_of_any_length_and_a_cut_stream(client):
                     pass
     finally:
         srv.close()
+
+
+async def test_a_reused_connection_the_upstream_closed_is_sent_again(client):
+    """The keep-alive race: the upstream closes an idle connection just as the next request goes out
+    on it (no reply byte). The request is sent again on another connection instead of failing."""
+    served = []
+
+    async def handle(reader, writer):
+        n = 0
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(int(x.split(b":")[1]) for x in head.split(b"\r\n") if x.lower().startswith(b"content-length"))
+                await reader.readexactly(length)
+                n += 1
+                if n == 2:  # second request on this connection: gone without a word
+                    writer.transport.abort()
+                    return
+                served.append(n)
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nkeep-alive: timeout=60\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/x"
+    try:
+        for _ in range(4):
+            r = await client.post(url, json={"a": 1}, timeout=5)
+            assert r.status_code == 200 and r.content == b"ok"
+        assert len(served) == 4  # every request answered, each stale reuse sent again
+    finally:
+        srv.close()
