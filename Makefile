@@ -4,7 +4,7 @@ CONFIG ?= config.yaml
 PORT ?= 4000
 HOST ?= 127.0.0.1
 
-.PHONY: install proto proto-check test run up down bench
+.PHONY: install proto proto-check test run up down bench bench-quick bench-peer bench-soak bench-workers
 
 STAMP := .venv/.gemgate-installed
 
@@ -38,5 +38,23 @@ up:
 down:
 	docker compose down
 
-bench: $(STAMP)  ## load benchmark (see bench/)
-	$(PY) -m bench
+BENCH_ARGS ?=
+SOAK_MINUTES ?= 30
+SOAK_RATE ?= 50
+WORKERS ?= 2
+
+bench: $(STAMP)  ## load benchmark (see bench/): wrk + nginx mock when installed, else Python ones
+	$(PY) -m bench $(BENCH_ARGS)
+
+bench-quick: $(STAMP)  ## the same, shorter (under ~2 minutes)
+	$(PY) -m bench --quick $(BENCH_ARGS)
+
+bench-peer: $(STAMP)  ## the benchmark plus LiteLLM's proxy (throwaway venv outside the project) and the ratios
+	$(PY) -m bench.peer --install
+	$(PY) -m bench --peer $(BENCH_ARGS)
+
+bench-soak: $(STAMP)  ## soak: keys on, SOAK_RATE req/s for SOAK_MINUTES; RSS growth after warm-up
+	$(PY) -m bench --soak $(SOAK_MINUTES) --rate $(SOAK_RATE) $(BENCH_ARGS)
+
+bench-workers: $(STAMP)  ## gemgate --num_workers WORKERS on WORKERS CPUs vs 1 worker on 1 CPU
+	$(PY) -m bench --workers $(WORKERS) $(BENCH_ARGS)

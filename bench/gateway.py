@@ -49,7 +49,9 @@ def bench_config(upstream_url: str, master_key: str | None = None, database_url:
         "model_list": [{
             "model_name": MODEL_GROUP,
             "litellm_params": {"model": "gemini/mock-model", "api_key": "mock-upstream-key",
-                               "api_base": upstream_url.rstrip("/") + "/v1beta"},
+                               "api_base": upstream_url.rstrip("/") + "/v1beta",
+                               # priced, so every answer (usageMetadata) is charged to the key
+                               "input_cost_per_token": 1e-07, "output_cost_per_token": 4e-07},
         }],
     }
     if master_key:
@@ -71,13 +73,25 @@ class Gateway:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def memory(self) -> dict[str, int | None]:
-        out = {"cli (parent)": procs.rss_kib(self.proc.pid)}
+    def processes(self) -> dict[str, int]:
+        """label -> pid for the CLI and each of its descendants, labelled by service (a second process
+        of the same service, e.g. with --num_workers, gets " #2")."""
+        out = {"cli (parent)": self.proc.pid}
         for pid in procs.descendants(self.proc.pid):
             cmd = procs.process_name(pid)
             label = next((m for m in ("rest_facade", "router_service", "budget_service") if m in cmd), cmd[:40])
-            out[label] = procs.rss_kib(pid)
+            n, base = 2, label
+            while label in out:
+                label, n = f"{base} #{n}", n + 1
+            out[label] = pid
         return out
+
+    def memory(self) -> dict[str, int | None]:
+        """Resident memory (KiB) of every gemgate process (see processes())."""
+        return {label: procs.rss_kib(pid) for label, pid in self.processes().items()}
+
+    def count(self, service: str) -> int:
+        return sum(1 for pid in procs.descendants(self.proc.pid) if service in procs.process_name(pid))
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.proc.poll() is None:
@@ -115,7 +129,8 @@ def drop_redis_keys(prefix: str) -> None:
 
 
 async def start_gateway(upstream_url: str, *, master_key: str | None = None, cpus: set[int] | None = None,
-                        ready_timeout: float = 30.0, database_url: str | None = None) -> Gateway:
+                        ready_timeout: float = 30.0, database_url: str | None = None,
+                        extra_args: tuple[str, ...] = ()) -> Gateway:
     workdir = Path(tempfile.mkdtemp(prefix="gemgate-bench-"))
     cfg_path = workdir / "config.yaml"
     cfg_path.write_text(yaml.safe_dump(bench_config(upstream_url, master_key, database_url)))
@@ -129,7 +144,7 @@ async def start_gateway(upstream_url: str, *, master_key: str | None = None, cpu
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "gemgate.cli", "--config", str(cfg_path), "--host", "127.0.0.1", "--port", str(port),
-         "--redis-prefix", redis_prefix(port)],
+         "--redis-prefix", redis_prefix(port), *extra_args],
         stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env, preexec_fn=preexec,
         cwd=str(Path(__file__).resolve().parent.parent),
     )
@@ -157,3 +172,13 @@ async def generate_key(gw: Gateway, master_key: str) -> str | None:
     if r.status_code != 200:
         return None
     return r.json().get("key")
+
+
+async def key_spend(gw: Gateway, key: str) -> float | None:
+    """The key's recorded spend (GET /key/info as the key itself); None when unavailable."""
+    async with httpx.AsyncClient() as c:
+        r = await c.get(f"{gw.base_url}/key/info", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    if r.status_code != 200:
+        return None
+    spend = (r.json().get("info") or {}).get("spend")
+    return float(spend) if isinstance(spend, (int, float)) else None

@@ -24,14 +24,31 @@ class Target:
     headers: dict[str, str] = field(default_factory=dict)
 
     def request(self, stream: bool) -> tuple[str, dict]:
+        """(url, body): the one benchmark request (system + user message, max_tokens 64) in this
+        target's wire format: Gemini generateContent direct, OpenAI chat completions through a gateway."""
         if self.kind == "gemini":
             op = "streamGenerateContent?alt=sse" if stream else "generateContent"
-            return (f"{self.base_url}/v1beta/models/{self.model}:{op}",
-                    {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
-        body = {"model": self.model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16}
+            return f"{self.base_url}/v1beta/models/{self.model}:{op}", gemini_body()
+        body = openai_body(self.model)
         if stream:
             body["stream"] = True
         return f"{self.base_url}/v1/chat/completions", body
+
+
+SYSTEM = "You are a concise assistant. Answer in one short sentence."
+USER = "Say hello to the benchmark."
+MAX_TOKENS = 64
+
+
+def openai_body(model: str) -> dict:
+    return {"model": model, "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}],
+            "max_tokens": MAX_TOKENS}
+
+
+def gemini_body() -> dict:
+    return {"systemInstruction": {"parts": [{"text": SYSTEM}]},
+            "contents": [{"role": "user", "parts": [{"text": USER}]}],
+            "generationConfig": {"maxOutputTokens": MAX_TOKENS}}
 
 
 WORKERS_PER_CLIENT = 4

@@ -72,3 +72,25 @@ def pin(cpus: set[int], pid: int = 0) -> bool:
         return True
     except (AttributeError, OSError):
         return False
+
+
+def machine() -> str:
+    """One line naming the machine the figures came from: CPU model, usable CPUs, memory, kernel."""
+    import platform
+
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = " ".join(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split("MemTotal:", 1)[1].split()[0])
+        mem = f", {kib / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, IndexError, ValueError):
+        pass
+    ncpu = os.cpu_count()
+    return f"{model}, {ncpu} CPUs{mem}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
