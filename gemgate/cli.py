@@ -1,6 +1,9 @@
-"""`gemgate --config config.yaml [--host 0.0.0.0] [--port 4000]`
+"""`gemgate --config config.yaml [--host 0.0.0.0] [--port 4000] [--num_workers N]`
 
-Starts budget_service, router_service and rest_facade as separate processes on one machine, waits
+Starts budget_service, router_service and rest_facade as separate processes on one machine (with
+`--num_workers N`: N router_service workers, each on its own port, and N rest_facade workers sharing
+the public port through SO_REUSEPORT, each spreading its calls round-robin over all router workers;
+one budget_service keeps budgets exact across them), waits
 until each is ready, restarts one that crashes (gemgate/supervisor.py; `--exit-on-child-crash` stops
 everything instead) and stops them all (facade first) on Ctrl-C / SIGTERM. The children share an
 internal gRPC secret (gemgate/internal_auth.py), generated here unless one is configured.
@@ -15,7 +18,7 @@ import sys
 
 from gemgate import cli_flags, internal_auth, logsetup, master_key_policy
 from gemgate.config import ConfigError, load_config, print_warnings
-from gemgate.supervisor import Child, Supervisor, child_env
+from gemgate.supervisor import Child, Supervisor, child_env, listens
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -24,6 +27,26 @@ def _port_open(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def worker_ports(first: int, n: int, host: str, taken: set[int]) -> list[int]:
+    """`first` for worker 1, free ports picked now for workers 2..n (kept across their restarts)."""
+    ports = [first]
+    while len(ports) < n:
+        port = _free_port(host)
+        if port not in taken and port not in ports:
+            ports.append(port)
+    return ports
+
+
+def worker_name(service: str, i: int, n: int) -> str:
+    return service if n == 1 else f"{service}[{i + 1}]"
 
 
 def _http_alive(host: str, port: int) -> bool:
@@ -110,39 +133,55 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(exc))
 
     ih = args.internal_host
+    n = args.num_workers
     router_port = args.router_port or args.port + 1
     budget_port = args.budget_port or args.port + 2
     router_metrics = args.router_metrics_port or args.port + 3
     budget_metrics = args.budget_metrics_port or args.port + 4
-    router_addr, budget_addr = f"{ih}:{router_port}", f"{ih}:{budget_port}"
-    metrics_urls = f"http://127.0.0.1:{router_metrics}/metrics,http://127.0.0.1:{budget_metrics}/metrics"
-    for port in (args.port, router_port, budget_port, router_metrics, budget_metrics):
+    fixed = {args.port, router_port, budget_port, router_metrics, budget_metrics}
+    router_ports = worker_ports(router_port, n, ih, fixed)
+    router_metrics_ports = worker_ports(router_metrics, n, "127.0.0.1", fixed | set(router_ports))
+    budget_addr = f"{ih}:{budget_port}"
+    router_addrs = [f"{ih}:{p}" for p in router_ports]
+    metrics_urls = ",".join(f"http://127.0.0.1:{p}/metrics" for p in [*router_metrics_ports, budget_metrics])
+    for port in (args.port, *router_ports, budget_port, *router_metrics_ports, budget_metrics):
         if _port_open("127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host, port) or _port_open(ih, port):
             _fail(f"gemgate: port {port} is already in use (choose others with --port/--router-port/--budget-port)")
     probe_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
     # the secret travels in the environment, never in argv; the facade need not repeat our warnings
     env = child_env({internal_auth.ENV: secret, master_key_policy.CHECKED_ENV: "1"})
+    # N router workers share what one would keep in memory (stored Responses): budget_service's Redis
+    router_env = env if n == 1 or env.get("REDIS_URL") else {**env, "REDIS_URL": config.redis_url(env)}
     py = sys.executable
     budget = Child("budget_service", [py, "-m", "budget_service", "--config", args.config, "--host", ih, "--port", str(budget_port),
                                       "--metrics-port", str(budget_metrics),
                                       "--redis-prefix", args.redis_prefix],
                    ready=lambda: _grpc_serving(budget_addr, "gemgate.v1.BudgetService"), env=env,
                    json_logs=json_logs, log_name="budget")
-    router = Child("router_service", [py, "-m", "router_service", "--config", args.config, "--host", ih, "--port", str(router_port), "--budget", budget_addr,
-                                      "--metrics-port", str(router_metrics), "--redis-prefix", args.redis_prefix],
-                   ready=lambda: _grpc_serving(router_addr, "gemgate.v1.RouterService"), env=env,
-                   json_logs=json_logs, log_name="router")
-    facade = Child("rest_facade", [py, "-m", "rest_facade", "--config", args.config, "--host", args.host, "--port", str(args.port), "--router", router_addr, "--budget", budget_addr,
-                                   "--metrics-urls", metrics_urls, *([master_key_policy.FLAG] if permit else [])],
-                   ready=lambda: _http_alive(probe_host, args.port), env=env,
-                   json_logs=json_logs, log_name="facade")
-    sup = Supervisor([budget, router, facade], exit_on_crash=args.exit_on_child_crash, restart_delay=args.restart_delay)
+    routers = [Child(worker_name("router_service", i, n),
+                     [py, "-m", "router_service", "--config", args.config, "--host", ih, "--port", str(port),
+                      "--budget", budget_addr, "--metrics-port", str(metrics_port), "--redis-prefix", args.redis_prefix],
+                     ready=lambda a=f"{ih}:{port}": _grpc_serving(a, "gemgate.v1.RouterService"), env=router_env,
+                     json_logs=json_logs, log_name="router", group="router")
+               for i, (port, metrics_port) in enumerate(zip(router_ports, router_metrics_ports))]
+    facades = [Child(worker_name("rest_facade", i, n),
+                     [py, "-m", "rest_facade", "--config", args.config, "--host", args.host, "--port", str(args.port),
+                      "--router", ",".join(router_addrs), "--budget", budget_addr, "--metrics-urls", metrics_urls,
+                      *(["--reuse-port"] if n > 1 else []), *([master_key_policy.FLAG] if permit else [])],
+                     env=env, json_logs=json_logs, log_name="facade", group="facade")
+               for i in range(n)]
+    for facade in facades:  # shared port: this worker itself listens (once its app started), and it answers
+        facade.ready = (lambda c=facade: listens(c.proc.pid, args.port) and _http_alive(probe_host, args.port)) \
+            if n > 1 else (lambda: _http_alive(probe_host, args.port))
+    sup = Supervisor([budget, *routers, *facades], exit_on_crash=args.exit_on_child_crash, restart_delay=args.restart_delay)
     sup.install_signals()
     code = 0
     try:
         sup.start_all()
         if not sup.stopping:
-            logsetup.console(f"gemgate: ready on http://{args.host}:{args.port} (OpenAI base_url http://{probe_host}:{args.port}/v1)")
+            logsetup.console(f"gemgate: ready on http://{args.host}:{args.port} (OpenAI base_url http://{probe_host}:{args.port}/v1); "
+                             f"{n} rest_facade worker{'s' * (n > 1)}{' sharing the port' if n > 1 else ''}, "
+                             f"{n} router_service worker{'s' * (n > 1)} ({', '.join(router_addrs)}), 1 budget_service")
             code = sup.watch()
     except SystemExit as exc:
         logsetup.console(str(exc), level=logging.ERROR)

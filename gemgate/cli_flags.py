@@ -14,7 +14,6 @@ from gemgate.supervisor import RESTART_DELAY
 
 # LiteLLM flags accepted with a note: name -> (takes a value, note)
 NOTED: dict[str, tuple[bool, str]] = {
-    "num_workers": (True, "gemgate runs one facade, one router and one budget process; scale out with replicas"),
     "telemetry": (True, "gemgate sends no telemetry"),
     "use_queue": (False, "gemgate has no request queue; requests are routed as they arrive"),
     "run_gunicorn": (False, "gemgate serves with uvicorn"),
@@ -51,9 +50,12 @@ REFUSED: dict[str, tuple[bool, str]] = {
     "health": (False, "call GET /health with the master key instead"),
 }
 
+MAX_WORKERS = 64
+WORKERS_ENV = "NUM_WORKERS"  # LiteLLM's environment variable for --num_workers
+
 EPILOG = """LiteLLM proxy flags:
-  implemented: --config (-c), --host, --port, --debug (INFO logs), --detailed_debug (DEBUG logs),
-               --skip_server_startup (check the config and exit), --version
+  implemented: --config (-c), --host, --port, --num_workers (env NUM_WORKERS), --debug (INFO logs),
+               --detailed_debug (DEBUG logs), --skip_server_startup (check the config and exit), --version
   accepted with a note: """ + ", ".join("--" + n for n in NOTED) + """
   refused with what to do instead: """ + ", ".join("--" + n for n in REFUSED) + """
 LITELLM_LOG=DEBUG|INFO|ERROR in the environment works like GEMGATE_LOG_LEVEL."""
@@ -77,6 +79,11 @@ def build_parser(prog: str = "gemgate") -> argparse.ArgumentParser:
                     help="start even without a master_key / with a weak one on a non-loopback --host (dangerous)")
     ap.add_argument("--restart-delay", type=float, default=RESTART_DELAY,
                     help=f"first restart backoff in seconds after a crash, doubled per crash in a row up to 10 s (default {RESTART_DELAY})")
+    ap.add_argument("--num_workers", "--num-workers", dest="num_workers", type=str, default=None, metavar="N",
+                    help=f"run N facade processes sharing --port (SO_REUSEPORT) and N router_service processes, "
+                         f"1..{MAX_WORKERS} (default 1, or the environment variable {WORKERS_ENV}; LiteLLM flag). "
+                         "Router worker 1 uses --router-port/--router-metrics-port, the others free loopback ports "
+                         "picked at startup; the budget service stays one process")
     ap.add_argument("--debug", action="store_true", help="INFO-level logs (LiteLLM flag)")
     ap.add_argument("--detailed_debug", "--detailed-debug", action="store_true", help="DEBUG-level logs (LiteLLM flag)")
     ap.add_argument("--skip_server_startup", "--skip-server-startup", action="store_true",
@@ -109,9 +116,27 @@ def parse(argv: list[str] | None = None, prog: str = "gemgate") -> tuple[argpars
         ap.error("the following arguments are required: --config")
     if args.restart_delay <= 0:
         ap.error("--restart-delay must be a positive number of seconds")
+    try:
+        args.num_workers = num_workers(args.num_workers)
+    except ValueError as exc:
+        ap.error(str(exc))
     notes = [f"LiteLLM flag --{name} accepted: {note}" for name, (_, note) in NOTED.items()
              if getattr(args, f"litellm_{name}") not in (None, False)]
     return args, notes
+
+
+def num_workers(flag: str | None, environ=os.environ) -> int:
+    """--num_workers, else $NUM_WORKERS, else 1; ValueError (naming the source) outside 1..MAX_WORKERS."""
+    source, raw = ("--num_workers", flag) if flag is not None else (WORKERS_ENV, environ.get(WORKERS_ENV))
+    if raw is None or (source == WORKERS_ENV and not raw.strip()):
+        return 1
+    try:
+        n = int(raw.strip())
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_WORKERS:
+        raise ValueError(f"{source} must be a whole number from 1 to {MAX_WORKERS} (got {raw!r})")
+    return n
 
 
 def log_level(args: argparse.Namespace, environ=os.environ) -> str | None:

@@ -8,14 +8,19 @@ the environment (never on the command line). A service started without one refus
 
 Servers: `ServerAuth(secret)` (installed by gemgate.grpc_server.serve) answers UNAUTHENTICATED to
 any RPC without the right secret, except the gRPC health service (so probes keep working).
-Clients: `channel(address, secret)` attaches the secret to every call.
+Clients: `channel(address, secret)` attaches the secret to every call. `address` may list several
+workers of one service (`127.0.0.1:4001,127.0.0.1:4101`, as `gemgate --num_workers N` starts them):
+calls are then spread round-robin over the workers that are up, and a dead worker is skipped until it
+is back.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import os
 import secrets
+import socket
 from collections.abc import Mapping
 
 import grpc
@@ -146,9 +151,45 @@ class SecretChannel:
         await self._inner.close()
 
 
+def _split_hostport(address: str) -> tuple[str, str]:
+    host, sep, port = address.strip().rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"internal address {address!r} is not host:port")
+    return host.strip("[]"), port
+
+
+def _resolve(host: str, port: int) -> str:
+    """One address of `host`, IPv4 first (so `localhost` means 127.0.0.1 wherever the others are IPv4)."""
+    try:
+        return socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+    except socket.gaierror:
+        return socket.getaddrinfo(host, port, socket.AF_INET6, socket.SOCK_STREAM)[0][4][0]
+
+
+def balanced_target(addresses: str) -> str:
+    """A gRPC target naming every `host:port` of a comma-separated list (hostnames resolved once,
+    here), for the round_robin policy: `ipv4:10.0.0.1:4001,10.0.0.1:4101` (or `ipv6:[..]:p,...`)."""
+    v4: list[str] = []
+    v6: list[str] = []
+    for address in addresses.split(","):
+        host, port = _split_hostport(address)
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            ip = ipaddress.ip_address(_resolve(host, int(port)))
+        (v4 if ip.version == 4 else v6).append(f"{ip}:{port}" if ip.version == 4 else f"[{ip}]:{port}")
+    if v4 and v6:
+        raise ValueError(f"internal addresses {addresses!r} mix IPv4 and IPv6")
+    return f"ipv4:{','.join(v4)}" if v4 else f"ipv6:{','.join(v6)}"
+
+
 def channel(address: str, secret: str | None, options: list | None = None):
-    """An aio channel to an internal service that sends `secret` with every call."""
+    """An aio channel to an internal service that sends `secret` with every call; `address` is
+    `host:port` or a comma-separated list of the workers of one service (round-robin over them)."""
     opts = [*(options or []), *RECONNECT_OPTIONS]
+    if "," in address:
+        address = balanced_target(address)
+        opts.append(("grpc.lb_policy_name", "round_robin"))
     inner = grpc.aio.insecure_channel(address, options=opts)
     return SecretChannel(inner, secret) if secret else inner
 

@@ -2,8 +2,9 @@
 
 Each service process records into `REGISTRY` with the helpers below and exposes it with
 `render_metrics()` (or `start_metrics_server(port)` on an internal port). The facade's `GET /metrics`
-returns `merge_expositions([own, router, budget])`, fetching the other processes with
-`fetch_expositions(urls)`. Label values are bounded and never come from unvalidated client input:
+returns `merge_expositions([own, every router worker, budget])`, fetching the other processes with
+`fetch_expositions(urls)`; a series several router workers export is summed (gauges: the maximum).
+Facade processes record no series of their own, so any facade worker answers for the whole gateway. Label values are bounded and never come from unvalidated client input:
 model groups only when configured (`set_model_groups`, else "unknown"), key aliases only of real keys
 (from budget_service's identity), ErrorKind names, deployment ids from config. Never put request ids
 or raw keys in labels. The facade serves the result only to the master key / metrics token.
@@ -185,18 +186,38 @@ def start_metrics_server(port: int, host: str = "127.0.0.1", registry: Collector
     return server, thread
 
 
-def merge_expositions(texts: list[bytes | str]) -> bytes:
-    """Concatenate Prometheus text expositions, keeping the first HELP/TYPE line of each metric family.
+def _combine(kind: str, family: str, a: float, b: float) -> float:
+    if family.endswith("_created"):  # when the series was created: the earliest
+        return min(a, b)
+    if kind == "gauge":  # e.g. a deployment cooling down in any worker is cooling (1), not 2
+        return max(a, b)
+    return a + b  # counters, histogram buckets/sums/counts: the gateway total over its processes
 
-    Processes export disjoint series (the router's request counters, the budget service's call
-    latency); where two processes share a family, HELP/TYPE is emitted once and all samples are
-    grouped under it. A series (name + labels) seen twice keeps its first value, so the result is
-    always a valid exposition.
+
+def merge_expositions(texts: list[bytes | str]) -> bytes:
+    """Merge Prometheus text expositions of several processes into one, keeping the first HELP/TYPE
+    line of each metric family.
+
+    A series (name + labels) exported by several processes — the N router workers of
+    `gemgate --num_workers N`, or the zero-valued unlabelled series every process has — is reported
+    once with the gateway-wide value: summed for counters and histograms, the maximum for gauges,
+    the earliest for `*_created`. The result is always a valid exposition.
     """
-    families: dict[str, list[str]] = {}
-    series_seen: set[str] = set()
+    from prometheus_client.utils import floatToGoString
+
+    families: dict[str, list[str]] = {}  # family -> series keys in first-seen order
+    values: dict[str, float] = {}
+    raw_lines: dict[str, str] = {}  # series whose value did not parse: kept verbatim (first wins)
     headers: dict[str, list[str]] = {}
+    kinds: dict[str, str] = {}
     order: list[str] = []
+
+    def family(name: str) -> None:
+        if name not in families:
+            families[name] = []
+            headers[name] = []
+            order.append(name)
+
     for raw in texts:
         text = raw.decode() if isinstance(raw, bytes) else raw
         current = None
@@ -204,32 +225,38 @@ def merge_expositions(texts: list[bytes | str]) -> bytes:
             if not line.strip():
                 continue
             if line.startswith("# HELP ") or line.startswith("# TYPE "):
-                name = line.split(" ", 3)[2]
-                current = name
-                if name not in families:
-                    families[name] = []
-                    headers[name] = []
-                    order.append(name)
+                parts = line.split(" ", 3)
+                current = parts[2]
+                family(current)
                 kind = line[:7]
-                if not any(h.startswith(kind) for h in headers[name]):
-                    headers[name].append(line)
+                if kind == "# TYPE " and len(parts) > 3:
+                    kinds.setdefault(current, parts[3].strip())
+                if not any(h.startswith(kind) for h in headers[current]):
+                    headers[current].append(line)
                 continue
             if line.startswith("#"):
                 continue
             if current is None:
                 current = line.split("{", 1)[0].split(" ", 1)[0]
-                if current not in families:
-                    families[current] = []
-                    headers[current] = []
-                    order.append(current)
-            series = line.split(" ", 1)[0] if "}" not in line else line[: line.rindex("}") + 1]
-            if series not in series_seen:
-                series_seen.add(series)
-                families[current].append(line)
+                family(current)
+            series, _, rest = (line.partition(" ") if "}" not in line
+                               else (line[: line.rindex("}") + 1], " ", line[line.rindex("}") + 1:].strip()))
+            try:
+                value = float(rest.split()[0])
+            except (ValueError, IndexError):
+                value = None
+            if series not in values and series not in raw_lines:
+                families[current].append(series)
+                if value is None:
+                    raw_lines[series] = line
+                else:
+                    values[series] = value
+            elif series in values and value is not None:
+                values[series] = _combine(kinds.get(current, "untyped"), current, values[series], value)
     out: list[str] = []
     for name in order:
         out.extend(sorted(headers[name], key=lambda h: 0 if h.startswith("# HELP") else 1))
-        out.extend(families[name])
+        out.extend(raw_lines[k] if k in raw_lines else f"{k} {floatToGoString(values[k])}" for k in families[name])
     return ("\n".join(out) + "\n").encode() if out else b""
 
 

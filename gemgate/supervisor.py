@@ -2,6 +2,9 @@
 ready, restart one that dies (exponential backoff, logged), stop them all (facade first) on
 Ctrl-C / SIGTERM.
 
+Children of one `group` (the N workers of `gemgate --num_workers N`) are started together, waited
+for together and stopped together; each is still watched and restarted on its own.
+
 A crashed child is restarted alone: the others keep running and finish their in-flight work (the
 facade answers 503 while the router or budget service is away; gRPC channels reconnect by
 themselves). `exit_on_crash=True` restores the old behaviour (stop everything, exit 1) for an outer
@@ -63,6 +66,7 @@ class Child:
     announced_ready: bool = field(default=True)
     json_logs: bool = False  # relay the child's output, each line as one JSON object
     log_name: str | None = None  # the `service` of relayed lines (the child's own logsetup name)
+    group: str = ""  # workers of one service share a group ("" : the child's own name)
 
     def spawn(self) -> None:
         if self.json_logs:
@@ -93,24 +97,39 @@ class Supervisor:
         signal.signal(signal.SIGINT, self.on_signal)
 
     # ---- startup ---------------------------------------------------------------------------------
-    def start(self, child: Child) -> None:
-        """Start `child` and wait until it is ready (raises SystemExit if it dies or hangs)."""
-        child.spawn()
+    def start(self, *children: Child) -> None:
+        """Start `children` together and wait until each is ready (raises SystemExit if one dies or hangs)."""
+        for child in children:
+            child.spawn()
+        waiting = list(children)
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
             if self.stopping:
                 return
-            code = child.proc.poll()
-            if code is not None:
-                raise SystemExit(f"gemgate: {child.name} exited during startup ({describe_exit(code)}); see its message above")
-            if child.ready():
+            for child in list(waiting):
+                code = child.proc.poll()
+                if code is not None:
+                    raise SystemExit(f"gemgate: {child.name} exited during startup ({describe_exit(code)}); see its message above")
+                if child.ready():
+                    waiting.remove(child)
+            if not waiting:
                 return
             time.sleep(0.05)
-        raise SystemExit(f"gemgate: {child.name} did not become ready within {STARTUP_TIMEOUT:.0f}s")
+        raise SystemExit(f"gemgate: {waiting[0].name} did not become ready within {STARTUP_TIMEOUT:.0f}s")
+
+    def groups(self) -> list[list[Child]]:
+        """The children in start order, consecutive members of one group together."""
+        out: list[list[Child]] = []
+        for child in self.children:
+            if out and child.group and out[-1][0].group == child.group:
+                out[-1].append(child)
+            else:
+                out.append([child])
+        return out
 
     def start_all(self) -> None:
-        for child in self.children:
-            self.start(child)
+        for group in self.groups():
+            self.start(*group)
             if self.stopping:
                 return
 
@@ -165,14 +184,48 @@ class Supervisor:
         return 0
 
     def stop_all(self) -> None:
-        for child in reversed(self.children):
-            if child.proc is not None and child.proc.poll() is None:
+        """SIGTERM each group (last started first), all its workers at once, and wait for them."""
+        for group in reversed(self.groups()):
+            running = [c for c in group if c.proc is not None and c.proc.poll() is None]
+            for child in running:
                 child.proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + STOP_TIMEOUT
+            for child in running:
                 try:
-                    child.proc.wait(STOP_TIMEOUT)
+                    child.proc.wait(max(0.0, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     child.proc.kill()
                     child.proc.wait()
+
+
+def listens(pid: int, port: int) -> bool:
+    """True when process `pid` has a TCP socket listening on `port` (Linux /proc; elsewhere: True).
+    Tells apart facade workers that share one port (SO_REUSEPORT), which no probe over the port can."""
+    if not os.path.isdir("/proc/self/fd"):  # no /proc: cannot tell; the caller's other checks decide
+        return True
+    try:
+        inodes = set()
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:  # the process is gone
+        return False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f, None)
+                for line in f:
+                    cols = line.split()
+                    # local_address is HEXIP:HEXPORT; st 0A is LISTEN; column 9 is the inode
+                    if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port and cols[9] in inodes:
+                        return True
+        except OSError:
+            continue
+    return False
 
 
 def child_env(extra: dict[str, str]) -> dict[str, str]:

@@ -182,7 +182,7 @@ def test_cli_refuses_unsupported_setting_and_flag_and_checks_config(tmp_path):
                                  "litellm_settings": {"telemetry": False}}, name="ok.yaml")
     res = run_cli(["--config", str(ok), "--skip_server_startup", "--num_workers", "4", "--telemetry", "False"])
     assert res.returncode == 0, res.stderr
-    assert "LiteLLM flag --num_workers accepted" in res.stderr
+    assert "LiteLLM flag --telemetry accepted" in res.stderr and "--num_workers" not in res.stderr
     assert "'gemini/brand-new' has no price" in res.stderr and "LiteLLM setting 'telemetry' is ignored" in res.stderr
     res = run_cli(["--config", str(ok), "--drop_params"])
     assert res.returncode == 2 and "litellm_settings.drop_params" in res.stderr

@@ -219,8 +219,8 @@ def test_cli_flags_litellm_style():
     args, notes = cli_flags.parse(["--config", "c.yaml", "--detailed_debug", "--num_workers", "4", "--telemetry", "False",
                                    "--use_queue"])
     assert args.config == "c.yaml" and cli_flags.log_level(args, {}) == "DEBUG"
-    assert [n.split(":")[0] for n in notes] == ["LiteLLM flag --num_workers accepted", "LiteLLM flag --telemetry accepted",
-                                                "LiteLLM flag --use_queue accepted"]
+    assert [n.split(":")[0] for n in notes] == ["LiteLLM flag --telemetry accepted", "LiteLLM flag --use_queue accepted"]
+    assert args.num_workers == 4  # implemented, not merely noted
     args, _ = cli_flags.parse(["-c", "c.yaml", "--debug"])
     assert cli_flags.log_level(args, {}) == "INFO" and cli_flags.log_level(args, {"GEMGATE_LOG_LEVEL": "x"}) is None
     with pytest.raises(SystemExit) as exc:
@@ -290,6 +290,32 @@ def test_entry_level_tpm_rpm_as_in_litellm():
     cfg = parse({"model_list": [{"model_name": "m", "litellm_params": {"model": "gemini/x", "rpm": 5}, "tpm": 100, "rpm": 9}]})
     lp = cfg.model_list[0].litellm_params
     assert (lp.tpm, lp.rpm) == (100, 5)  # litellm_params wins
+
+
+def test_num_workers_flag_env_and_bounds():
+    assert cli_flags.parse(["-c", "c.yaml"])[0].num_workers in range(1, 65)
+    assert cli_flags.parse(["-c", "c.yaml", "--num-workers", "3"])[0].num_workers == 3
+    assert cli_flags.num_workers(None, {}) == 1
+    assert cli_flags.num_workers(None, {"NUM_WORKERS": "4"}) == 4  # LiteLLM's environment variable
+    assert cli_flags.num_workers("2", {"NUM_WORKERS": "4"}) == 2  # the flag wins
+    for bad in ("0", "65", "-1", "two", "1.5"):
+        with pytest.raises(ValueError, match="from 1 to 64"):
+            cli_flags.num_workers(bad, {})
+    with pytest.raises(ValueError, match="NUM_WORKERS"):
+        cli_flags.num_workers(None, {"NUM_WORKERS": "0"})
+    with pytest.raises(SystemExit) as exc:
+        cli_flags.parse(["-c", "c.yaml", "--num_workers", "100"])
+    assert exc.value.code == 2
+
+
+def test_internal_channel_target_for_several_workers():
+    from gemgate.internal_auth import balanced_target
+
+    assert balanced_target("127.0.0.1:4001,127.0.0.1:4101") == "ipv4:127.0.0.1:4001,127.0.0.1:4101"
+    assert balanced_target("localhost:4001, 127.0.0.1:4002") == "ipv4:127.0.0.1:4001,127.0.0.1:4002"
+    assert balanced_target("[::1]:4001,::1:4002") == "ipv6:[::1]:4001,[::1]:4002"
+    with pytest.raises(ValueError):
+        balanced_target("127.0.0.1,127.0.0.1:2")
 
 
 def test_require_auth_for_metrics_endpoint_never_loosens():

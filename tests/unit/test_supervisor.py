@@ -63,3 +63,93 @@ def test_exit_on_crash(capsys):
 def test_describe_exit():
     assert supervisor.describe_exit(-9) == "killed by SIGKILL"
     assert supervisor.describe_exit(2) == "exit code 2"
+
+
+def sleeper(name: str, group: str = "", ready=lambda: True) -> Child:
+    return Child(name, [sys.executable, "-c", "import time; time.sleep(30)"], ready=ready, group=group)
+
+
+def test_workers_of_a_group_start_together_and_stop_together(monkeypatch):
+    budget = sleeper("budget")
+    routers = [sleeper(f"router[{i}]", "router") for i in (1, 2)]
+    started: list[list[str]] = []
+    real_start = Supervisor.start
+
+    def spy(self, *children):
+        started.append([c.name for c in children])
+        return real_start(self, *children)
+
+    monkeypatch.setattr(Supervisor, "start", spy)
+    sup = Supervisor([budget, *routers])
+    assert [[c.name for c in g] for g in sup.groups()] == [["budget"], ["router[1]", "router[2]"]]
+    sup.start_all()
+    assert started == [["budget"], ["router[1]", "router[2]"]]
+    t0 = time.monotonic()
+    sup.stop_all()  # one SIGTERM round per group, not one wait per worker
+    assert time.monotonic() - t0 < 5
+    assert all(c.proc.poll() is not None for c in [budget, *routers])
+
+
+def test_one_worker_crashing_is_restarted_alone(capsys):
+    routers = [Child("router[1]", [sys.executable, "-c", "import sys; sys.exit(5)"], group="router"),
+               sleeper("router[2]", "router")]
+    sup = Supervisor(routers, restart_delay=0.05)
+    for c in routers:
+        c.spawn()
+    healthy = routers[1].proc.pid
+    assert run_until(sup, lambda: routers[0].restarts >= 1) is None
+    assert routers[1].proc.pid == healthy and routers[1].restarts == 0
+    assert "router[1] exited unexpectedly (exit code 5)" in capsys.readouterr().err
+    sup.stop_all()
+
+
+def test_exit_on_crash_with_workers_stops_all_of_them():
+    routers = [Child("router[1]", [sys.executable, "-c", "import sys; sys.exit(5)"], group="router"),
+               sleeper("router[2]", "router")]
+    sup = Supervisor(routers, exit_on_crash=True)
+    for c in routers:
+        c.spawn()
+    assert run_until(sup, lambda: False) == 1
+    sup.stop_all()
+    assert routers[1].proc.poll() is not None
+
+
+def test_a_worker_that_dies_during_startup_is_named():
+    sup = Supervisor([sleeper("router[1]", "router", ready=lambda: False),
+                      Child("router[2]", [sys.executable, "-c", "import sys; sys.exit(4)"], ready=lambda: False,
+                            group="router")])
+    try:
+        sup.start_all()
+    except SystemExit as exc:
+        assert "router[2] exited during startup (exit code 4)" in str(exc)
+    else:
+        raise AssertionError("start_all did not fail")
+    finally:
+        sup.stop_all()
+
+
+def test_listens_tells_apart_processes_sharing_a_port():
+    import socket
+    import subprocess
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    code = ("import socket, sys, time\n"
+            "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)\n"
+            f"s.bind(('127.0.0.1', {port}))\n"
+            "if sys.argv[1] == 'listen': s.listen()\n"
+            "print('bound', flush=True); time.sleep(30)\n")
+    listening = subprocess.Popen([sys.executable, "-c", code, "listen"], stdout=subprocess.PIPE)
+    bound_only = subprocess.Popen([sys.executable, "-c", code, "bind"], stdout=subprocess.PIPE)
+    try:
+        assert listening.stdout.readline() == b"bound\n" and bound_only.stdout.readline() == b"bound\n"
+        assert supervisor.listens(listening.pid, port)
+        assert not supervisor.listens(bound_only.pid, port)  # bound, not yet listening: not ready
+        assert not supervisor.listens(listening.pid, port + 1 if port < 65535 else port - 1)
+    finally:
+        for p in (listening, bound_only):
+            p.kill()
+            p.wait()
+    assert not supervisor.listens(listening.pid, port)  # gone

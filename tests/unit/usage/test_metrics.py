@@ -46,16 +46,42 @@ other_g 4.0
 """
 
 
-def test_merge_expositions_dedupes_help_type_and_series():
+def test_merge_expositions_dedupes_help_type_and_sums_series():
     out = metrics.merge_expositions([A, B, b""]).decode()
     assert out.count("# HELP up_total") == 1 and out.count("# TYPE up_total") == 1
-    assert 'up_total{p="a"} 1.0' in out and 'up_total{p="b"} 3.0' in out and "9.0" not in out
+    # the same counter series from two processes (two router workers): the gateway-wide total
+    assert 'up_total{p="a"} 10.0' in out and 'up_total{p="b"} 3.0' in out and "9.0" not in out
     lines = out.splitlines()
     # samples stay under their family header
     i = lines.index("# TYPE up_total counter")
-    assert set(lines[i + 1:i + 3]) == {'up_total{p="a"} 1.0', 'up_total{p="b"} 3.0'}
+    assert set(lines[i + 1:i + 3]) == {'up_total{p="a"} 10.0', 'up_total{p="b"} 3.0'}
     assert "lat_count 2.0" in out and "other_g 4.0" in out
     assert metrics.merge_expositions([]) == b""
+
+
+def test_merge_expositions_across_workers_sums_histograms_and_maxes_gauges():
+    w1 = b"""# HELP g Cooling.
+# TYPE g gauge
+g{d="x"} 1.0
+g{d="y"} 0.0
+# HELP lat Latency.
+# TYPE lat histogram
+lat_bucket{le="1.0"} 2.0
+lat_bucket{le="+Inf"} 3.0
+lat_sum 0.5
+lat_count 3.0
+# HELP c_created Created.
+# TYPE c_created gauge
+c_created{p="a"} 1.7e+09
+"""
+    w2 = w1.replace(b'g{d="x"} 1.0', b'g{d="x"} 0.0').replace(b"1.7e+09", b"1.6e+09")
+    out = metrics.merge_expositions([w1, w2]).decode()
+    assert 'g{d="x"} 1.0' in out and 'g{d="y"} 0.0' in out  # cooling in either worker: 1, never 2
+    assert 'lat_bucket{le="+Inf"} 6.0' in out and "lat_sum 1.0" in out and "lat_count 6.0" in out
+    assert 'c_created{p="a"} 1.6e+09' in out
+    # a zero-valued unlabelled series of one process never hides another's value
+    zero = b"# HELP pending P.\n# TYPE pending gauge\npending 0.0\n"
+    assert "pending 7.0" in metrics.merge_expositions([zero, zero.replace(b"0.0", b"7.0")]).decode()
 
 
 def test_merged_exposition_parses_with_prometheus_parser():
