@@ -234,3 +234,25 @@ def test_cache_redis_outage_serves_requests(fake_gemini, tmp_path):
     finally:
         own.stop()
         assert gw.stop() == 0, gw.log()
+
+
+def test_without_authentication_callers_share_one_scope(fake_gemini, tmp_path):
+    ns = f"gg-cache-shared-{uuid.uuid4().hex[:8]}"
+    cfg = gemini_config(fake_gemini.base_url)  # no master_key: loopback only, no tenants
+    cfg["litellm_settings"] = {"cache": True, "cache_params": {"mode": "default_off", "namespace": ns}}
+    gw = start_gateway(write_config(tmp_path, cfg), tmp_path, env={"FAKE_GEMINI_KEY": TEST_KEY})
+    try:
+        opt_in = {"cache": {"use-cache": True}}
+        assert "x-gemgate-cache-hit" not in ask(client(gw, "sk-anything-1"), "shared", extra_body=opt_in).headers
+        assert len(wait_cached(gw, 1, f"{ns}:*")) == 1
+        # another key string (no authentication: nobody is anyone) gets the same entry
+        hit = ask(client(gw, "sk-anything-2"), "shared", extra_body=opt_in)
+        assert hit.headers["x-gemgate-cache-hit"] == "true" and upstream_calls(fake_gemini) == 1
+        # default_off: a request that does not opt in never uses the cache
+        assert "x-gemgate-cache-hit" not in ask(client(gw, "sk-anything-2"), "shared").headers
+        assert upstream_calls(fake_gemini) == 2
+    finally:
+        r = redis.Redis.from_url(REDIS_URL)
+        for k in r.scan_iter(match=f"{ns}:*"):
+            r.delete(k)
+        assert gw.stop() == 0, gw.log()
