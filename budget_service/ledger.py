@@ -46,6 +46,21 @@ def micros(value: float | None) -> int | None:
     return None if value is None else int(round(value * MICROS))
 
 
+async def _rest_alone(out: list, items: list[dict], handle) -> list:
+    """Fill the slots of `out` still None with `handle(item)` run for each such item concurrently
+    (its result, or the GatewayError it raised)."""
+    async def one(it: dict):
+        try:
+            return await handle(it)
+        except GatewayError as err:
+            return err
+
+    rest = [i for i, o in enumerate(out) if o is None]
+    for i, res in zip(rest, await asyncio.gather(*(one(items[i]) for i in rest))):
+        out[i] = res
+    return out
+
+
 class Ledger:
     def __init__(
         self, store: RedisStore, master_key: str | None, *, clock: Callable[[], float] = time.time,
@@ -300,19 +315,10 @@ class Ledger:
                 if isinstance(res, ReserveResult) and res.ok:
                     out[i] = (is_master, doc, res.reserved, team)
 
-        async def alone(it: dict):
-            try:
-                return await self.reserve(
-                    it["api_key"], it["request_id"], it["model"], it["est_cost"], it["est_tokens"],
-                    router_id=it.get("router_id", ""), lease=it.get("lease", 0.0), extend=it.get("extend", False),
-                    started=it.get("started", False))
-            except GatewayError as err:
-                return err
-
-        rest = [i for i, o in enumerate(out) if o is None]
-        for i, res in zip(rest, await asyncio.gather(*(alone(items[i]) for i in rest))):
-            out[i] = res
-        return out
+        return await _rest_alone(out, items, lambda it: self.reserve(
+            it["api_key"], it["request_id"], it["model"], it["est_cost"], it["est_tokens"],
+            router_id=it.get("router_id", ""), lease=it.get("lease", 0.0), extend=it.get("extend", False),
+            started=it.get("started", False)))
 
     async def settle_batch(self, items: list[dict]) -> list:
         """`settle(**item)` for many items in one round trip; any not applied there (already
@@ -329,16 +335,8 @@ class Ledger:
             if isinstance(res, tuple) and res[0]:
                 out[i] = res
 
-        async def alone(it: dict):
-            try:
-                return await self.settle(it["request_id"], it["cost"], it["tokens"], it["model"], it["success"])
-            except GatewayError as err:
-                return err
-
-        rest = [i for i, o in enumerate(out) if o is None]
-        for i, res in zip(rest, await asyncio.gather(*(alone(items[i]) for i in rest))):
-            out[i] = res
-        return out
+        return await _rest_alone(out, items, lambda it: self.settle(
+            it["request_id"], it["cost"], it["tokens"], it["model"], it["success"]))
 
     async def settle(self, request_id: str, cost: int, tokens: int, model: str, success: bool) -> tuple[bool, int]:
         return await self.store.settle(

@@ -248,21 +248,20 @@ class BudgetGate:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _reserve_batch(self, items: list[budget_pb2.ReserveRequest]) -> list:
+    async def _batch(self, method: str, request) -> list:
+        """One ReserveBatch/SettleBatch call: per item its reply, or its error as a GatewayError."""
         try:
-            with metrics.budget_call_timer("ReserveBatch"):
-                resp = await self.stub.ReserveBatch(budget_pb2.ReserveBatchRequest(items=items), timeout=self.timeout)
+            with metrics.budget_call_timer(method):
+                resp = await getattr(self.stub, method)(request, timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
             raise rpc_error(exc) from None
         return [o.ok if o.WhichOneof("result") == "ok" else from_status_bytes(o.error) for o in resp.items]
 
+    async def _reserve_batch(self, items: list[budget_pb2.ReserveRequest]) -> list:
+        return await self._batch("ReserveBatch", budget_pb2.ReserveBatchRequest(items=items))
+
     async def _settle_batch(self, items: list[budget_pb2.SettleRequest]) -> list:
-        try:
-            with metrics.budget_call_timer("SettleBatch"):
-                resp = await self.stub.SettleBatch(budget_pb2.SettleBatchRequest(items=items), timeout=self.timeout)
-        except grpc.aio.AioRpcError as exc:
-            raise rpc_error(exc) from None
-        return [o.ok if o.WhichOneof("result") == "ok" else from_status_bytes(o.error) for o in resp.items]
+        return await self._batch("SettleBatch", budget_pb2.SettleBatchRequest(items=items))
 
     async def admit(self, api_key: str | None, request_id: str, request: dict, deployments=None, *,
                     started: bool = False, free: bool = False) -> Admission:

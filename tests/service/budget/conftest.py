@@ -60,3 +60,13 @@ async def budget(store):
     for ch in h.channels:
         await ch.close()
     await h.server.stop(None)
+
+
+@pytest.fixture
+async def harness(store):
+    """A BudgetService whose dead-router sweep needs no grace period (lease tests)."""
+    h = await start(store, Clock(), dead_router_grace=0.0)
+    yield h
+    for ch in h.channels:
+        await ch.close()
+    await h.server.stop(None)

@@ -14,7 +14,7 @@ from gemgate.grpc_errors import from_status_bytes
 from gemgate.v1 import budget_pb2
 from router_service.budget_client import BudgetGate
 from router_service.coalesce import Coalescer
-from tests.service.budget.conftest import MASTER, Clock, start
+from tests.service.budget.conftest import MASTER
 from tests.service.budget.test_admission import key_spend, new_key, settle
 
 CONFIG = parse_config({"model_list": [{"model_name": "chat", "litellm_params": {"model": "gemini/gemini-2.5-flash"}}]})
@@ -27,15 +27,6 @@ def item(key, rid, cost, **kw):
 
 def outcome(o):
     return o.ok if o.WhichOneof("result") == "ok" else from_status_bytes(o.error)
-
-
-@pytest.fixture
-async def harness(store):
-    h = await start(store, Clock(), dead_router_grace=0.0)
-    yield h
-    for ch in h.channels:
-        await ch.close()
-    await h.server.stop(None)
 
 
 async def test_reserve_batch_answers_each_item_on_its_own(harness):

@@ -28,15 +28,6 @@ async def outstanding(h, key) -> int:
     return await h.store.get_int(h.store.k(f"out:key:{doc['id']}"))
 
 
-@pytest.fixture
-async def harness(store):
-    h = await start(store, Clock(), dead_router_grace=0.0)
-    yield h
-    for ch in h.channels:
-        await ch.close()
-    await h.server.stop(None)
-
-
 async def test_extend_reserves_the_difference_or_refuses(harness):
     stub = harness.stub()
     key = await new_key(stub, max_budget=0.003)  # 3000 micros
