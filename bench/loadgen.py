@@ -72,15 +72,18 @@ async def one_request(client: httpx.AsyncClient, target: Target, stream: bool) -
     try:
         if not stream:
             r = await client.post(url, json=body, headers=target.headers)
-            return Sample(r.status_code == 200, time.perf_counter() - t0)
+            return Sample(r.status_code == 200, time.perf_counter() - t0,
+                          error="" if r.status_code == 200 else f"HTTP {r.status_code}")
         ttft = None
         async with client.stream("POST", url, json=body, headers=target.headers) as r:
             async for line in r.aiter_lines():
                 if ttft is None and line.startswith("data:") and "[DONE]" not in line:
                     ttft = time.perf_counter() - t0
-        return Sample(r.status_code == 200 and ttft is not None, time.perf_counter() - t0, ttft)
-    except httpx.HTTPError:
-        return Sample(False, time.perf_counter() - t0)
+        ok = r.status_code == 200 and ttft is not None
+        return Sample(ok, time.perf_counter() - t0, ttft,
+                      error="" if ok else f"HTTP {r.status_code}" if r.status_code != 200 else "stream without content")
+    except httpx.HTTPError as exc:
+        return Sample(False, time.perf_counter() - t0, error=type(exc).__name__)
 
 
 async def run_load(target: Target, *, concurrency: int, requests: int, max_duration: float,

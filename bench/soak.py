@@ -8,6 +8,7 @@ growth >= 5% fail the run. Same pinning and mock as the main benchmark.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 import sys
 import time
 from dataclasses import dataclass, field
@@ -88,6 +89,9 @@ def render_soak(r: SoakResult) -> str:
         lines.append(f"| {name} | {b:.1f} | {f:.1f} | {m:.1f} | {g:+.2f} | {'yes' if g < GROWTH_LIMIT else '**NO**'} |")
     if not r.growth():
         lines.append("| (no sample after the warm-up: run longer than --warmup) | | | | | **NO** |")
+    reasons = Counter(s.error or "failed" for s in r.samples if not s.ok)
+    if reasons:
+        lines += ["", "Errors by reason: " + ", ".join(f"{k} x{v}" for k, v in reasons.most_common())]
     if r.restarted:
         lines += ["", "Processes restarted during the soak (new pid): " + ", ".join(r.restarted)]
     lines += ["", "Timeline (total RSS of all gemgate processes):", "", "| minute | total RSS MiB | requests | errors |",

@@ -11,6 +11,7 @@ class Sample:
     ok: bool
     latency: float  # seconds, request start -> last byte
     ttft: float | None = None  # seconds, request start -> first content chunk (streams)
+    error: str = ""  # why a failed request failed: "HTTP 503", "ReadTimeout", ...
 
 
 @dataclass
