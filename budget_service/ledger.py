@@ -181,12 +181,12 @@ class Ledger:
             raise invalid("request_id is required", param="request_id")
         for fresh in (False, True):  # a cached document changed since it was read: admit again
             is_master, docs, cached = await self._admission_docs(api_key, fresh)
-            doc, team, user, versions = (docs.doc, docs.team, docs.user, docs.versions) if docs else (None,) * 3 + ([],)
             try:
-                if doc is not None:
-                    self._check_live(doc)
-                res, labels, now = await self._reserve_with(doc, team, user, versions, request_id, model, est_cost,
-                                                            est_tokens, router_id, lease, extend, started)
+                if docs is not None:
+                    self._check_live(docs.doc)
+                kw, labels, now = self._reserve_call(docs, request_id, model, est_cost, est_tokens, router_id, lease,
+                                                     extend, started)
+                res = await self.store.reserve(**kw)
             except GatewayError:
                 if not cached:
                     raise
@@ -199,7 +199,7 @@ class Ledger:
             raise GatewayError(ErrorKind.UNAVAILABLE, "the API key was being changed; retry the request",
                                code="key_changing", retry_after=1.0)
         if res.ok:
-            return is_master, doc, res.reserved, team
+            return is_master, docs and docs.doc, res.reserved, docs and docs.team
         if res.reason == "duplicate":
             raise invalid(f"request id {request_id[:64]!r} was already used", param="request_id")
         if res.reason in ("missing", "mismatch"):
@@ -224,7 +224,7 @@ class Ledger:
         """(is_master, the key's documents and their versions, whether they came from the cache) for
         an admission: from the cache (doc_cache.py; the reservation script checks the versions)
         unless `fresh`."""
-        if self.master_key is None or (api_key and same_secret(api_key, self.master_key)):
+        if self._is_master(api_key):
             return True, None, False
         if not api_key:
             raise GatewayError(ErrorKind.AUTHENTICATION, "No API key provided.", code="missing_api_key")
@@ -249,11 +249,16 @@ class Ledger:
         self.docs.put(h, hit)
         return False, hit, False
 
-    def _reserve_call(self, doc, team, user, versions, request_id, model, est_cost, est_tokens, router_id, lease,
+    def _is_master(self, api_key: str) -> bool:
+        """No master key configured (nothing is enforced), or `api_key` is it."""
+        return self.master_key is None or bool(api_key and same_secret(api_key, self.master_key))
+
+    def _reserve_call(self, docs: CachedDocs | None, request_id, model, est_cost, est_tokens, router_id, lease,
                       extend, started) -> tuple[dict, list[str], float]:
-        """(RedisStore.reserve arguments, the entities' labels for errors, now); raises when the
-        key may not use `model`."""
+        """(RedisStore.reserve arguments, the entities' labels for errors, now) for the key's
+        documents `docs` (None: the master key); raises when the key may not use `model`."""
         now = self.clock()
+        doc, team, user = (docs.doc, docs.team, docs.user) if docs is not None else (None, None, None)
         entities: list[EntityArgs] = []
         labels: list[str] = []
         attrib: dict[str, str] = {}
@@ -274,46 +279,40 @@ class Ledger:
         kw = dict(now=now, request_id=request_id, amount=max(0, est_cost), tokens=max(0, est_tokens),
                   deadline=now + (lease if router_id else self.reservation_ttl), done_ttl=self.done_ttl, model=model,
                   attrib=attrib, entities=entities, router=router_id, lease=lease, extend=extend,
-                  allow_dead=self.allow_dead(), started=started, versions=versions)
+                  allow_dead=self.allow_dead(), started=started, versions=docs.versions if docs is not None else [])
         return kw, labels, now
-
-    async def _reserve_with(self, *args):
-        kw, labels, now = self._reserve_call(*args)
-        return await self.store.reserve(**kw), labels, now
 
     async def reserve_batch(self, items: list[dict]) -> list:
         """`reserve(**item)` for many items: those whose documents are cached go to Redis together in
         one round trip; the rest, and any that did not come back admitted, take `reserve` alone
         (which re-reads documents before refusing). One result or GatewayError per item."""
         out: list = [None] * len(items)
-        fast: list[tuple[int, dict, bool, dict | None, dict | None]] = []
+        fast: list[tuple[int, dict, CachedDocs | None]] = []  # (item index, reserve arguments, documents)
         for i, it in enumerate(items):
             api_key = it["api_key"]
             try:
                 if not it["request_id"]:
                     continue
-                if self.master_key is None or (api_key and same_secret(api_key, self.master_key)):
-                    docs = None
-                else:
+                docs = None
+                if not self._is_master(api_key):
                     docs = self.docs.get(hash_key(api_key)) if api_key else None
                     if docs is None:
                         continue
                     self._check_live(docs.doc)
-                kw, _, _ = self._reserve_call(
-                    docs.doc if docs else None, docs.team if docs else None, docs.user if docs else None,
-                    docs.versions if docs else [], it["request_id"], it["model"], it["est_cost"], it["est_tokens"],
-                    it.get("router_id", ""), it.get("lease", 0.0), it.get("extend", False), it.get("started", False))
+                kw, _, _ = self._reserve_call(docs, it["request_id"], it["model"], it["est_cost"], it["est_tokens"],
+                                              it.get("router_id", ""), it.get("lease", 0.0), it.get("extend", False),
+                                              it.get("started", False))
             except GatewayError:
                 continue  # refused on cached documents: decided alone, after a fresh read
-            fast.append((i, kw, docs is None, docs.doc if docs else None, docs.team if docs else None))
+            fast.append((i, kw, docs))
         if fast:
             try:
-                results = await self.store.reserve_many([kw for _, kw, _, _, _ in fast])
+                results = await self.store.reserve_many([kw for _, kw, _ in fast])
             except GatewayError:
                 results = [None] * len(fast)  # the store failed: each item learns why on its own
-            for (i, _, is_master, doc, team), res in zip(fast, results):
+            for (i, _, docs), res in zip(fast, results):
                 if isinstance(res, ReserveResult) and res.ok:
-                    out[i] = (is_master, doc, res.reserved, team)
+                    out[i] = (docs is None, docs and docs.doc, res.reserved, docs and docs.team)
 
         return await _rest_alone(out, items, lambda it: self.reserve(
             it["api_key"], it["request_id"], it["model"], it["est_cost"], it["est_tokens"],
