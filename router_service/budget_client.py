@@ -41,6 +41,7 @@ from gemgate.grpc_errors import from_rpc_error, from_status_bytes
 from gemgate.grpc_server import MESSAGE_OPTIONS
 from gemgate.v1 import budget_pb2, budget_pb2_grpc
 from router_service import cost
+from router_service.background import BackgroundTasks
 from router_service.coalesce import Coalescer
 from router_service.router_lease import RouterLease
 
@@ -209,7 +210,7 @@ class BudgetGate:
         self.pending = 0  # settlements not yet applied
         # concurrent admissions and settlements share round trips (router_service/coalesce.py)
         metrics.register_budget_methods()
-        self._background: set[asyncio.Task] = set()  # releases of abandoned admissions
+        self._background = BackgroundTasks()  # releases of abandoned admissions
         self._reserves = Coalescer(self._reserve_batch, max_in_flight=2)
         self._settles = Coalescer(self._settle_batch, max_in_flight=2)
         self._closed = False
@@ -243,10 +244,8 @@ class BudgetGate:
     def _release_abandoned(self, done: asyncio.Future, request_id: str, model: str) -> None:
         if done.cancelled() or done.exception() is not None:
             return  # nothing was reserved
-        task = asyncio.get_running_loop().create_task(self._settle_until_applied(budget_pb2.SettleRequest(
+        self._background.spawn(self._settle_until_applied(budget_pb2.SettleRequest(
             request_id=request_id, actual_cost_micros=0, actual_tokens=0, model=model, success=False)))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     async def _batch(self, method: str, request) -> list:
         """One ReserveBatch/SettleBatch call: per item its reply, or its error as a GatewayError."""

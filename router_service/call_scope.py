@@ -30,6 +30,7 @@ from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import abort
 from router_service import request_policy
 from router_service.attempt_guard import AttemptGuard
+from router_service.background import BackgroundTasks  # noqa: F401  (re-exported)
 from router_service.budget_client import charge_micros
 from router_service.cost import prompt_token_bound
 from router_service.providers import upstream_extras
@@ -103,22 +104,6 @@ class StreamedOutput:
         prompt = prompt_token_bound(request)
         completion = self.chars
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-
-
-class BackgroundTasks:
-    """Tasks that must finish even though nobody awaits them (settlements); drained on shutdown."""
-
-    def __init__(self) -> None:
-        self.pending: set[asyncio.Task] = set()
-
-    def spawn(self, coro) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self.pending.add(task)
-        task.add_done_callback(self.pending.discard)
-
-    async def drain(self, timeout: float = 10.0) -> None:
-        if self.pending:
-            await asyncio.wait(set(self.pending), timeout=timeout)
 
 
 class CallScope:
