@@ -19,7 +19,6 @@ The ledger identifies the request by `scope.request_id`, made here for every req
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
