@@ -283,11 +283,49 @@ class Ledger:
         return kw, labels, now
 
     async def reserve_batch(self, items: list[dict]) -> list:
-        """`reserve(**item)` for many items: those whose documents are cached go to Redis together in
-        one round trip; the rest, and any that did not come back admitted, take `reserve` alone
-        (which re-reads documents before refusing). One result or GatewayError per item."""
+        """`reserve(**item)` for many items (see `exchange`). One result or GatewayError per item."""
+        return (await self.exchange([], items))[1]
+
+    async def settle_batch(self, items: list[dict]) -> list:
+        """`settle(**item)` for many items (see `exchange`). One result or GatewayError per item."""
+        return (await self.exchange(items, []))[0]
+
+    async def exchange(self, settles: list[dict], items: list[dict]) -> tuple[list, list]:
+        """Apply `settles` (each as `settle(**it)`), then admit `items` (each as `reserve(**it)`),
+        in one Redis round trip: the settlements first, so what they free is there for the
+        admissions. Admissions whose documents are cached go in that round trip; the rest, and any
+        that did not come back admitted, take `reserve` alone (which re-reads documents before
+        refusing). Settlements not applied there (already settled, or a reservation Redis lost) are
+        settled alone. -> (one result or GatewayError per settle, one per item)."""
+        now = self.clock()
+        settle_kws = [dict(now=now, request_id=it["request_id"], cost=it["cost"], tokens=it["tokens"],
+                           model=it["model"], done_ttl=self.done_ttl, how="settled" if it["success"] else "failed",
+                           allow_dead=self.allow_dead()) for it in settles]
+        fast = self._cached_admissions(items)  # (item index, reserve arguments, documents)
+        settled: list = [None] * len(settles)
         out: list = [None] * len(items)
-        fast: list[tuple[int, dict, CachedDocs | None]] = []  # (item index, reserve arguments, documents)
+        if settle_kws or fast:
+            try:
+                done, admitted = await self.store.settle_and_reserve_many(settle_kws, [kw for _, kw, _ in fast])
+            except GatewayError:  # the store failed: each item learns why on its own
+                done, admitted = [None] * len(settle_kws), [None] * len(fast)
+            for i, res in enumerate(done):
+                if isinstance(res, tuple) and res[0]:
+                    settled[i] = res
+            for (i, _, docs), res in zip(fast, admitted):
+                if isinstance(res, ReserveResult) and res.ok:
+                    out[i] = (docs is None, docs and docs.doc, res.reserved, docs and docs.team)
+        await _rest_alone(settled, settles, lambda it: self.settle(
+            it["request_id"], it["cost"], it["tokens"], it["model"], it["success"]))
+        await _rest_alone(out, items, lambda it: self.reserve(
+            it["api_key"], it["request_id"], it["model"], it["est_cost"], it["est_tokens"],
+            router_id=it.get("router_id", ""), lease=it.get("lease", 0.0), extend=it.get("extend", False),
+            started=it.get("started", False)))
+        return settled, out
+
+    def _cached_admissions(self, items: list[dict]) -> list[tuple[int, dict, CachedDocs | None]]:
+        """The items that can be admitted on cached documents: (index, reserve arguments, documents)."""
+        fast = []
         for i, it in enumerate(items):
             api_key = it["api_key"]
             try:
@@ -305,37 +343,7 @@ class Ledger:
             except GatewayError:
                 continue  # refused on cached documents: decided alone, after a fresh read
             fast.append((i, kw, docs))
-        if fast:
-            try:
-                results = await self.store.reserve_many([kw for _, kw, _ in fast])
-            except GatewayError:
-                results = [None] * len(fast)  # the store failed: each item learns why on its own
-            for (i, _, docs), res in zip(fast, results):
-                if isinstance(res, ReserveResult) and res.ok:
-                    out[i] = (docs is None, docs and docs.doc, res.reserved, docs and docs.team)
-
-        return await _rest_alone(out, items, lambda it: self.reserve(
-            it["api_key"], it["request_id"], it["model"], it["est_cost"], it["est_tokens"],
-            router_id=it.get("router_id", ""), lease=it.get("lease", 0.0), extend=it.get("extend", False),
-            started=it.get("started", False)))
-
-    async def settle_batch(self, items: list[dict]) -> list:
-        """`settle(**item)` for many items in one round trip; any not applied there (already
-        settled, or a reservation Redis lost) is settled alone. One result or GatewayError each."""
-        out: list = [None] * len(items)
-        kws = [dict(now=self.clock(), request_id=it["request_id"], cost=it["cost"], tokens=it["tokens"],
-                    model=it["model"], done_ttl=self.done_ttl, how="settled" if it["success"] else "failed",
-                    allow_dead=self.allow_dead()) for it in items]
-        try:
-            results = await self.store.settle_many(kws)
-        except GatewayError:
-            results = [None] * len(items)
-        for i, res in enumerate(results):
-            if isinstance(res, tuple) and res[0]:
-                out[i] = res
-
-        return await _rest_alone(out, items, lambda it: self.settle(
-            it["request_id"], it["cost"], it["tokens"], it["model"], it["success"]))
+        return fast
 
     async def settle(self, request_id: str, cost: int, tokens: int, model: str, success: bool) -> tuple[bool, int]:
         return await self.store.settle(

@@ -47,6 +47,7 @@ import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from budget_service.resp_pack import fast_packing
 from gemgate.errors import ErrorKind, GatewayError
 
 T = TypeVar("T")
@@ -350,6 +351,7 @@ class RedisStore:
             health_check_interval=30, max_connections=pool_size, timeout=deadline,
             retry=Retry(NoBackoff(), 1), retry_on_error=[redis.exceptions.ConnectionError],
         )
+        fast_packing(pool)
         return cls(aioredis.Redis(connection_pool=pool), prefix=prefix, deadline=deadline)
 
     def reachable_for(self) -> float:
@@ -479,36 +481,45 @@ class RedisStore:
         res = await self._do(self._settle(keys=[], args=self._settle_argv(**kw)))
         return bool(int(res[0])), max(0, int(res[1]))
 
-    async def _scripts(self, script, argvs: list[list[Any]]) -> list[Any]:
-        """One script over many argument lists in one round trip (pipelined, not a transaction:
+    async def _scripts(self, calls: list[tuple[Any, list[Any]]]) -> list[Any]:
+        """Many (script, arguments) calls in one round trip, in order (pipelined, not a transaction:
         each call is atomic on its own, as when sent alone). A failed call's slot holds its
         exception; calls Redis did not know the script for are loaded and sent again."""
         async def go() -> list[Any]:
-            todo, out = list(range(len(argvs))), [None] * len(argvs)
+            todo, out = list(range(len(calls))), [None] * len(calls)
             for _ in range(2):
                 async with self.r.pipeline(transaction=False) as p:
                     for i in todo:
-                        p.evalsha(script.sha, 0, *argvs[i])
+                        p.evalsha(calls[i][0].sha, 0, *calls[i][1])
                     got = await p.execute(raise_on_error=False)
                 for i, res in zip(todo, got):
                     out[i] = res
                 todo = [i for i, res in zip(todo, got) if isinstance(res, redis.exceptions.NoScriptError)]
                 if not todo:
                     break
-                await self.r.script_load(script.script)
+                for script in {id(calls[i][0]): calls[i][0] for i in todo}.values():
+                    await self.r.script_load(script.script)
             return out
 
         return await self._do(go())
 
+    async def settle_and_reserve_many(self, settles: list[dict], reserves: list[dict]) \
+            -> tuple[list[tuple[bool, int] | Exception], list[ReserveResult | Exception]]:
+        """`settle` for each of `settles`, then `reserve` for each of `reserves`, in one round trip
+        (the settlements run first). Each slot: its result or its exception."""
+        raw = await self._scripts([(self._settle, self._settle_argv(**kw)) for kw in settles]
+                                  + [(self._reserve, self._reserve_argv(**kw)) for kw in reserves])
+        done, admitted = raw[:len(settles)], raw[len(settles):]
+        return ([r if isinstance(r, Exception) else (bool(int(r[0])), max(0, int(r[1]))) for r in done],
+                [r if isinstance(r, Exception) else self._reserve_result(r) for r in admitted])
+
     async def reserve_many(self, requests: list[dict]) -> list[ReserveResult | Exception]:
         """`reserve` for many requests in one round trip; each slot: its result or its exception."""
-        raw = await self._scripts(self._reserve, [self._reserve_argv(**kw) for kw in requests])
-        return [r if isinstance(r, Exception) else self._reserve_result(r) for r in raw]
+        return (await self.settle_and_reserve_many([], requests))[1]
 
     async def settle_many(self, requests: list[dict]) -> list[tuple[bool, int] | Exception]:
         """`settle` for many requests in one round trip; each slot: (applied, charged) or its exception."""
-        raw = await self._scripts(self._settle, [self._settle_argv(**kw) for kw in requests])
-        return [r if isinstance(r, Exception) else (bool(int(r[0])), max(0, int(r[1]))) for r in raw]
+        return (await self.settle_and_reserve_many(requests, []))[0]
 
     async def sweep(self, *, now: float, done_ttl: int, allow_dead: bool = True) -> int:
         return int(await self._do(self._sweep(keys=[], args=[self.prefix, now, done_ttl, int(allow_dead)])))

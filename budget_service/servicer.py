@@ -77,39 +77,34 @@ class BudgetServicer(budget_pb2_grpc.BudgetServiceServicer):
 
     @_rpc
     async def ReserveBatch(self, request):
-        results = await self.ledger.reserve_batch([dict(
+        staged = await self._stage_logs(request.settles)
+        todo = [i for i, err in enumerate(staged) if not isinstance(err, bytes)]
+        settled, results = await self.ledger.exchange(_settle_items(request.settles, todo), [dict(
             api_key=it.api_key, request_id=it.request_id, model=it.model, est_cost=it.estimated_cost_micros,
             est_tokens=it.estimated_tokens, router_id=it.router_id, lease=it.lease_seconds, extend=it.extend,
             started=it.started) for it in request.items])
         return budget_pb2.ReserveBatchResponse(items=[
             budget_pb2.ReserveOutcome(error=to_status_bytes(r)) if isinstance(r, GatewayError) else
             budget_pb2.ReserveOutcome(ok=budget_pb2.ReserveResponse(
-                identity=convert.identity(r[0], r[1], r[3]), reserved_micros=r[2])) for r in results])
+                identity=convert.identity(r[0], r[1], r[3]), reserved_micros=r[2])) for r in results],
+            settled=_settle_outcomes(staged, todo, settled))
 
     @_rpc
     async def SettleBatch(self, request):
-        staged: list = [None] * len(request.items)  # a failed spend-log staging fails its item
-        if hasattr(self.ledger.store, "stage_log"):  # database_url is set
-            logged = [i for i, it in enumerate(request.items) if it.HasField("log")]
-            for i, err in zip(logged, await asyncio.gather(*(_item(self._stage_log, request.items[i]) for i in logged))):
-                staged[i] = err
+        staged = await self._stage_logs(request.items)
         todo = [i for i, err in enumerate(staged) if not isinstance(err, bytes)]
-        results: list = list(staged)
-        settled = await self.ledger.settle_batch([dict(
-            request_id=request.items[i].request_id, cost=request.items[i].actual_cost_micros,
-            tokens=request.items[i].actual_tokens, model=request.items[i].model,
-            success=request.items[i].success) for i in todo])
-        for i, r in zip(todo, settled):
-            results[i] = r
-        items = []
-        for r in results:
-            if isinstance(r, bytes):
-                items.append(budget_pb2.SettleOutcome(error=r))
-            elif isinstance(r, GatewayError):
-                items.append(budget_pb2.SettleOutcome(error=to_status_bytes(r)))
-            else:
-                items.append(budget_pb2.SettleOutcome(ok=budget_pb2.SettleResponse(applied=r[0], charged_micros=r[1])))
-        return budget_pb2.SettleBatchResponse(items=items)
+        settled = await self.ledger.settle_batch(_settle_items(request.items, todo))
+        return budget_pb2.SettleBatchResponse(items=_settle_outcomes(staged, todo, settled))
+
+    async def _stage_logs(self, items) -> list:
+        """Stage the spend-log entries of settlements (database_url set): per item None, or the
+        serialized error that fails that item's settlement."""
+        staged: list = [None] * len(items)
+        if hasattr(self.ledger.store, "stage_log"):
+            logged = [i for i, it in enumerate(items) if it.HasField("log")]
+            for i, err in zip(logged, await asyncio.gather(*(_item(self._stage_log, items[i]) for i in logged))):
+                staged[i] = err
+        return staged
 
     async def _stage_log(self, request) -> None:
         await self.ledger.store.stage_log(request.request_id, spendlog.entry_to_json(request.log))
@@ -205,3 +200,24 @@ class BudgetServicer(budget_pb2_grpc.BudgetServiceServicer):
                 **({"max_budget": mb / 1e6} if mb is not None else {}),
             ))
         return budget_pb2.SpendResponse(total_spend=total / 1e6, rows=out)
+
+
+def _settle_items(items, todo: list[int]) -> list[dict]:
+    return [dict(request_id=items[i].request_id, cost=items[i].actual_cost_micros, tokens=items[i].actual_tokens,
+                 model=items[i].model, success=items[i].success) for i in todo]
+
+
+def _settle_outcomes(staged: list, todo: list[int], settled: list) -> list:
+    """One SettleOutcome per settlement: its staging error, its ledger error, or what it charged."""
+    results = list(staged)
+    for i, r in zip(todo, settled):
+        results[i] = r
+    out = []
+    for r in results:
+        if isinstance(r, bytes):
+            out.append(budget_pb2.SettleOutcome(error=r))
+        elif isinstance(r, GatewayError):
+            out.append(budget_pb2.SettleOutcome(error=to_status_bytes(r)))
+        else:
+            out.append(budget_pb2.SettleOutcome(ok=budget_pb2.SettleResponse(applied=r[0], charged_micros=r[1])))
+    return out

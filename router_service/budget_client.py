@@ -50,6 +50,7 @@ _log = logging.getLogger("gemgate.router.budget")
 SETTLE_BACKOFF = 0.2      # seconds, doubled per attempt ...
 SETTLE_BACKOFF_MAX = 5.0  # ... up to this
 MAX_PENDING = 10_000      # settlements held while budget_service / Redis are unreachable
+SETTLE_LINGER = 0.003     # seconds a settlement waits to ride on the next admissions' round trip
 DEFAULT_LEASE = 15.0      # seconds; GEMGATE_ROUTER_LEASE overrides
 # reconnect quickly when budget_service comes back (gRPC's default backoff grows to 120 s)
 CHANNEL_OPTIONS = [*MESSAGE_OPTIONS, ("grpc.initial_reconnect_backoff_ms", 100),
@@ -167,6 +168,11 @@ def estimate(request: dict, deployments: Sequence | None, model: str | None = No
     return best_cost, best_tokens
 
 
+def _outcomes(outcomes) -> list:
+    """Per outcome of a batch reply: its `ok` message, or its error as a GatewayError."""
+    return [o.ok if o.WhichOneof("result") == "ok" else from_status_bytes(o.error) for o in outcomes]
+
+
 def rpc_error(exc: grpc.aio.AioRpcError) -> GatewayError:
     """budget_service's own errors keep their kind; no answer in time means unavailable (503)."""
     if exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
@@ -212,7 +218,9 @@ class BudgetGate:
         metrics.register_budget_methods()
         self._background = BackgroundTasks()  # releases of abandoned admissions
         self._reserves = Coalescer(self._reserve_batch, max_in_flight=2)
-        self._settles = Coalescer(self._settle_batch, max_in_flight=2)
+        # a settlement waits up to SETTLE_LINGER for the next admissions, whose round trip carries it
+        self._settles = Coalescer(self._settle_batch, max_in_flight=2, linger=SETTLE_LINGER)
+        self._carry_settles = True  # off if budget_service answers a ReserveBatch without them
         self._closed = False
 
     async def authorize(self, api_key: str | None) -> budget_pb2.KeyIdentity:
@@ -247,20 +255,35 @@ class BudgetGate:
         self._background.spawn(self._settle_until_applied(budget_pb2.SettleRequest(
             request_id=request_id, actual_cost_micros=0, actual_tokens=0, model=model, success=False)))
 
-    async def _batch(self, method: str, request) -> list:
-        """One ReserveBatch/SettleBatch call: per item its reply, or its error as a GatewayError."""
+    async def _batch(self, method: str, request):
+        """One ReserveBatch/SettleBatch call (its response)."""
         try:
             with metrics.budget_call_timer(method):
-                resp = await getattr(self.stub, method)(request, timeout=self.timeout)
+                return await getattr(self.stub, method)(request, timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
             raise rpc_error(exc) from None
-        return [o.ok if o.WhichOneof("result") == "ok" else from_status_bytes(o.error) for o in resp.items]
 
     async def _reserve_batch(self, items: list[budget_pb2.ReserveRequest]) -> list:
-        return await self._batch("ReserveBatch", budget_pb2.ReserveBatchRequest(items=items))
+        """Admissions, carrying the settlements waiting to go (applied first, budget_service side)."""
+        riders = self._settles.take() if self._carry_settles else []
+        try:
+            resp = await self._batch("ReserveBatch", budget_pb2.ReserveBatchRequest(
+                items=items, settles=[req for req, _ in riders]))
+        except BaseException as exc:
+            # the settlements learn it as a retryable failure (their retry loop sends them again)
+            Coalescer.deliver(riders, error=exc if isinstance(exc, GatewayError) else GatewayError(
+                ErrorKind.UNAVAILABLE, "budget service call for settlements did not complete"))
+            raise
+        if riders and len(resp.settled) != len(riders):  # a budget_service that ignores `settles`
+            self._carry_settles = False
+            _log.warning("budget_service does not apply settlements sent with admissions; sending them alone")
+            Coalescer.deliver(riders, error=GatewayError(ErrorKind.UNAVAILABLE, "settlements not applied"))
+        else:
+            Coalescer.deliver(riders, _outcomes(resp.settled))
+        return _outcomes(resp.items)
 
     async def _settle_batch(self, items: list[budget_pb2.SettleRequest]) -> list:
-        return await self._batch("SettleBatch", budget_pb2.SettleBatchRequest(items=items))
+        return _outcomes((await self._batch("SettleBatch", budget_pb2.SettleBatchRequest(items=items))).items)
 
     async def admit(self, api_key: str | None, request_id: str, request: dict, deployments=None, *,
                     started: bool = False, free: bool = False) -> Admission:

@@ -8,6 +8,10 @@ Under load, one round trip carries many items; at low load, each item goes alone
 
 `send_batch` returns, in order, one result or exception instance per item; if it raises, every
 item of the batch gets that exception.
+
+With `linger`, a batch waits that long for company before it goes, and another batch may `take`
+the waiting items to carry them (then `deliver` their results): settlements ride on the next
+admissions' round trip instead of taking one of their own.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ MAX_BATCH = 256
 
 class Coalescer:
     def __init__(self, send_batch: Callable[[list[Any]], Awaitable[Sequence[Any]]], *,
-                 max_batch: int = MAX_BATCH, max_in_flight: int = 1) -> None:
+                 max_batch: int = MAX_BATCH, max_in_flight: int = 1, linger: float = 0.0) -> None:
         self._send = send_batch
-        self.max_batch, self.max_in_flight = max_batch, max_in_flight
+        self.max_batch, self.max_in_flight, self.linger = max_batch, max_in_flight, linger
         self._queue: list[tuple[Any, asyncio.Future]] = []
         self._in_flight = 0
         self._scheduled = False
@@ -38,7 +42,15 @@ class Coalescer:
     def _kick(self) -> None:
         if self._queue and not self._scheduled and self._in_flight < self.max_in_flight:
             self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            if self.linger > 0:
+                asyncio.get_running_loop().call_later(self.linger, self._flush)
+            else:
+                asyncio.get_running_loop().call_soon(self._flush)
+
+    def take(self, limit: int = MAX_BATCH) -> list[tuple[Any, asyncio.Future]]:
+        """Remove up to `limit` waiting items, to be sent by someone else, who must `deliver` them."""
+        taken, self._queue = self._queue[:limit], self._queue[limit:]
+        return taken
 
     def _flush(self) -> None:
         self._scheduled = False
@@ -52,25 +64,33 @@ class Coalescer:
     async def _run(self, batch: list[tuple[Any, asyncio.Future]]) -> None:
         try:
             results = await self._send([item for item, _ in batch])
-            if len(results) != len(batch):
-                raise RuntimeError(f"batch of {len(batch)} answered with {len(results)} results")
         except BaseException as exc:  # noqa: BLE001 - every waiter learns what happened
-            for _, fut in batch:
-                if not fut.done():
-                    fut.cancel() if isinstance(exc, asyncio.CancelledError) else fut.set_exception(exc)
+            self.deliver(batch, error=exc)
             if not isinstance(exc, Exception):
                 raise
         else:
-            for (_, fut), res in zip(batch, results):
-                if fut.done():  # its caller gave up waiting
-                    continue
-                if isinstance(res, BaseException):
-                    fut.set_exception(res)
-                else:
-                    fut.set_result(res)
+            self.deliver(batch, results)
         finally:
             self._in_flight -= 1
             self._kick()
+
+    @staticmethod
+    def deliver(batch: list[tuple[Any, asyncio.Future]], results: Sequence[Any] | None = None, *,
+                error: BaseException | None = None) -> None:
+        """Give each waiter of `batch` its result (an exception instance is raised to it), or every
+        waiter `error` (also when `results` does not hold exactly one result per item)."""
+        if error is None and (results is None or len(results) != len(batch)):
+            error = RuntimeError(f"batch of {len(batch)} answered with {len(results or ())} results")
+        for i, (_, fut) in enumerate(batch):
+            if fut.done():  # its caller gave up waiting
+                continue
+            res = error if error is not None else results[i]
+            if isinstance(res, asyncio.CancelledError):
+                fut.cancel()
+            elif isinstance(res, BaseException):
+                fut.set_exception(res)
+            else:
+                fut.set_result(res)
 
     async def close(self) -> None:
         """Cancel the batches still out (their waiters are cancelled)."""

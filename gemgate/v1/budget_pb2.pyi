@@ -73,10 +73,12 @@ class ReserveRequest(_message.Message):
     def __init__(self, api_key: _Optional[str] = ..., request_id: _Optional[str] = ..., model: _Optional[str] = ..., estimated_cost_micros: _Optional[int] = ..., estimated_tokens: _Optional[int] = ..., router_id: _Optional[str] = ..., extend: bool = ..., lease_seconds: _Optional[float] = ..., started: bool = ...) -> None: ...
 
 class ReserveBatchRequest(_message.Message):
-    __slots__ = ("items",)
+    __slots__ = ("items", "settles")
     ITEMS_FIELD_NUMBER: _ClassVar[int]
+    SETTLES_FIELD_NUMBER: _ClassVar[int]
     items: _containers.RepeatedCompositeFieldContainer[ReserveRequest]
-    def __init__(self, items: _Optional[_Iterable[_Union[ReserveRequest, _Mapping]]] = ...) -> None: ...
+    settles: _containers.RepeatedCompositeFieldContainer[SettleRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[ReserveRequest, _Mapping]]] = ..., settles: _Optional[_Iterable[_Union[SettleRequest, _Mapping]]] = ...) -> None: ...
 
 class ReserveOutcome(_message.Message):
     __slots__ = ("ok", "error")
@@ -87,10 +89,12 @@ class ReserveOutcome(_message.Message):
     def __init__(self, ok: _Optional[_Union[ReserveResponse, _Mapping]] = ..., error: _Optional[bytes] = ...) -> None: ...
 
 class ReserveBatchResponse(_message.Message):
-    __slots__ = ("items",)
+    __slots__ = ("items", "settled")
     ITEMS_FIELD_NUMBER: _ClassVar[int]
+    SETTLED_FIELD_NUMBER: _ClassVar[int]
     items: _containers.RepeatedCompositeFieldContainer[ReserveOutcome]
-    def __init__(self, items: _Optional[_Iterable[_Union[ReserveOutcome, _Mapping]]] = ...) -> None: ...
+    settled: _containers.RepeatedCompositeFieldContainer[SettleOutcome]
+    def __init__(self, items: _Optional[_Iterable[_Union[ReserveOutcome, _Mapping]]] = ..., settled: _Optional[_Iterable[_Union[SettleOutcome, _Mapping]]] = ...) -> None: ...
 
 class SettleBatchRequest(_message.Message):
     __slots__ = ("items",)

@@ -172,7 +172,10 @@ class BudgetServiceServicer(object):
     def ReserveBatch(self, request, context):
         """Many Reserve / Settle calls in one round trip: the router coalesces the admissions and
         settlements that queue up while its previous batch is in flight. Each item is admitted,
-        refused or settled on its own, exactly as by Reserve / Settle.
+        refused or settled on its own, exactly as by Reserve / Settle. A ReserveBatch may also carry
+        settlements (`settles`): they are applied first, so a slot or budget they free is there for
+        the admissions of the same batch; a router sends its waiting settlements with its next
+        admissions instead of in a round trip of their own.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

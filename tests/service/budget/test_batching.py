@@ -195,3 +195,125 @@ async def test_admission_abandoned_while_its_batch_is_out_is_released(harness):
         assert await key_spend(harness, key) == 0
     finally:
         await gate.close()
+
+
+def settle_req(rid, cost, success=True):
+    return budget_pb2.SettleRequest(request_id=rid, actual_cost_micros=cost, actual_tokens=5, model="m",
+                                    success=success)
+
+
+async def test_settlements_carried_by_a_reserve_batch_are_applied_before_its_admissions(harness):
+    stub = harness.stub()
+    key = await new_key(stub, max_budget=0.01, max_parallel_requests=1)
+    await stub.Reserve(item(key, "first", 3000))
+    # the only parallel slot is held by "first": alone, "second" is refused ...
+    resp = await stub.ReserveBatch(budget_pb2.ReserveBatchRequest(items=[item(key, "second", 3000)]))
+    assert outcome(resp.items[0]).kind is ErrorKind.RATE_LIMIT and not resp.settled
+    # ... carried with first's settlement, which is applied first, it is admitted
+    resp = await stub.ReserveBatch(budget_pb2.ReserveBatchRequest(
+        items=[item(key, "second", 3000)], settles=[settle_req("first", 1200), settle_req("first", 1200),
+                                                     settle_req("never-reserved", 0, success=False)]))
+    assert outcome(resp.items[0]).reserved_micros == 3000
+    done = [outcome(o) for o in resp.settled]
+    assert [d.applied for d in done[:2]] == [True, False]  # exactly once per request id
+    assert done[0].charged_micros == 1200 and len(done) == 3
+    await settle(stub, "second", 800)
+    assert await key_spend(harness, key) == 2000
+
+
+def counting_gate(harness):
+    gate = BudgetGate("", deadline=2.0, config=CONFIG, channel=harness.channels[-1])
+    sent = {"ReserveBatch": [], "SettleBatch": []}
+    for method in sent:
+        real = getattr(gate.stub, method)
+
+        def wrapped(req, *, _real=real, _method=method, **kw):
+            sent[_method].append(req)
+            return _real(req, **kw)
+
+        setattr(gate.stub, method, wrapped)
+    return gate, sent
+
+
+REQ = {"model": "chat", "messages": [], "max_tokens": 5}
+USAGE = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+
+
+async def test_sequential_client_settlement_rides_on_its_next_admission(harness):
+    """A client that sends its next request right after an answer: the previous settlement goes with
+    the next admission (one round trip, not two), and with max_parallel_requests 1 the next request
+    finds the slot free (the settlement is applied first)."""
+    stub = harness.stub()
+    key = await new_key(stub, max_budget=0.01, max_parallel_requests=1)
+    gate, sent = counting_gate(harness)
+    try:
+        for i in range(5):
+            adm = await gate.admit(key, f"seq{i}", REQ, started=True)
+            # the servicer settles after the answer, in the background; the client asks again at once
+            asyncio.ensure_future(gate.settle(adm, usage=USAGE, route=None, success=True, cost_micros=100))
+            await asyncio.sleep(0)
+        assert len(sent["ReserveBatch"]) == 5 and not sent["SettleBatch"]
+        assert [len(r.settles) for r in sent["ReserveBatch"]] == [0, 1, 1, 1, 1]
+        # the last one has no admission to ride on: it goes alone after the linger
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if gate.pending == 0 and sent["SettleBatch"]:
+                break
+        assert gate.pending == 0 and len(sent["SettleBatch"]) == 1
+        assert await key_spend(harness, key) == 500
+    finally:
+        await gate.close()
+
+
+async def test_settlements_still_applied_by_a_budget_service_that_ignores_carried_ones(harness):
+    """An older budget_service drops the unknown `settles` field: the router notices (no outcomes
+    for them), sends those settlements again on their own and stops carrying them."""
+    stub = harness.stub()
+    key = await new_key(stub, max_budget=0.01)
+    gate, sent = counting_gate(harness)
+    carrying = gate.stub.ReserveBatch
+    carried: list[int] = []
+
+    def old_service(req, **kw):
+        carried.append(len(req.settles))
+        return carrying(budget_pb2.ReserveBatchRequest(items=req.items), **kw)  # settles lost on the way
+
+    gate.stub.ReserveBatch = old_service
+    try:
+        a = await gate.admit(key, "old-a", REQ, started=True)
+        settling = asyncio.ensure_future(gate.settle(a, usage=USAGE, route=None, success=True, cost_micros=700))
+        await asyncio.sleep(0)
+        await gate.admit(key, "old-b", REQ, started=True)
+        assert carried == [0, 1]  # carried, and dropped by the old service
+        await asyncio.wait_for(settling, 5)
+        assert gate._carry_settles is False and len(sent["SettleBatch"]) == 1
+        assert await key_spend(harness, key) == 700
+    finally:
+        await gate.close()
+
+
+async def test_settlements_riding_on_a_failed_batch_are_sent_again(harness):
+    stub = harness.stub()
+    key = await new_key(stub, max_budget=0.01)
+    gate, sent = counting_gate(harness)
+    counted = gate.stub.ReserveBatch
+    fail = {"n": 1}
+
+    async def flaky(req, **kw):
+        if req.settles and fail["n"]:
+            fail["n"] -= 1
+            await asyncio.sleep(0.01)
+            raise GatewayError(ErrorKind.UNAVAILABLE, "budget service is unreachable")
+        return await counted(req, **kw)
+
+    gate.stub.ReserveBatch = flaky
+    try:
+        a = await gate.admit(key, "f-a", REQ, started=True)
+        settling = asyncio.ensure_future(gate.settle(a, usage=USAGE, route=None, success=True, cost_micros=900))
+        await asyncio.sleep(0)
+        with pytest.raises(GatewayError):
+            await gate.admit(key, "f-b", REQ, started=True)  # its batch (carrying f-a's settlement) failed
+        await asyncio.wait_for(settling, 5)  # retried until applied
+        assert await key_spend(harness, key) == 900
+    finally:
+        await gate.close()
