@@ -217,7 +217,9 @@ class BudgetGate:
         # concurrent admissions and settlements share round trips (router_service/coalesce.py)
         metrics.register_budget_methods()
         self._background = BackgroundTasks()  # releases of abandoned admissions
-        self._reserves = Coalescer(self._reserve_batch, max_in_flight=2)
+        # one admission batch out at a time: what queues meanwhile goes together (measured at c=32 with
+        # keys: ~10% more requests/s than with two out, as batches grow from ~1.5 items)
+        self._reserves = Coalescer(self._reserve_batch, max_in_flight=1)
         # a settlement waits up to SETTLE_LINGER for the next admissions, whose round trip carries it
         self._settles = Coalescer(self._settle_batch, max_in_flight=2, linger=SETTLE_LINGER)
         self._carry_settles = True  # off if budget_service answers a ReserveBatch without them
