@@ -20,9 +20,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from gemgate import logsetup
+# Imported by the long-lived supervising process (gemgate/supervise.py), which stays small: only the
+# standard library modules above. No dataclasses (it pulls in inspect), no logging: gemgate.logsetup
+# is loaded only for json_logs (see log() and Child.spawn).
 
 READY_FD_ENV = "GEMGATE_READY_FD"  # the pipe a child reports "ready" on (gemgate.grpc_server.notify_ready)
 STARTUP_TIMEOUT = 30.0
@@ -40,7 +41,14 @@ def _die_with_parent() -> None:  # runs in the child before exec (Linux): never 
 
 
 def log(msg: str) -> None:
-    logsetup.console(f"gemgate: {msg}")
+    # logsetup.console prints the line as it is unless json_logs is on in THIS process, which needs
+    # logsetup loaded: print directly while it is not (the supervising process never loads it for
+    # plain logs; with json_logs it relays its own stderr, gemgate.logsetup.json_stderr)
+    logsetup = sys.modules.get("gemgate.logsetup")
+    if logsetup is not None:
+        logsetup.console(f"gemgate: {msg}")
+    else:
+        print(f"gemgate: {msg}", file=sys.stderr, flush=True)
 
 
 def describe_exit(code: int) -> str:
@@ -52,25 +60,47 @@ def describe_exit(code: int) -> str:
     return f"exit code {code}"
 
 
-@dataclass
+_CHILD_FIELDS = ("name", "argv", "ready", "env", "proc", "crashes", "restarts", "started_at", "restart_at",
+                 "announced_ready", "json_logs", "log_name", "group", "notify", "_ready_fd", "_notified")
+
+
 class Child:
-    name: str
-    argv: list[str]
-    ready: Callable[[], bool] = lambda: True
-    env: dict[str, str] | None = None
-    proc: subprocess.Popen | None = None
-    # restart bookkeeping
-    crashes: int = 0  # crashes in a row (reset once the child has been up STABLE_AFTER)
-    restarts: int = 0
-    started_at: float = 0.0
-    restart_at: float | None = None  # monotonic time of the scheduled restart
-    announced_ready: bool = field(default=True)
-    json_logs: bool = False  # relay the child's output, each line as one JSON object
-    log_name: str | None = None  # the `service` of relayed lines (the child's own logsetup name)
-    group: str = ""  # workers of one service share a group ("" : the child's own name)
-    notify: bool = False  # the child reports on a pipe when it serves (READY_FD_ENV); see notified()
-    _ready_fd: int | None = field(default=None, repr=False)
-    _notified: bool = field(default=False, repr=False)
+    """One supervised process (a plain class, not a dataclass: see the imports)."""
+
+    def __init__(self, name: str, argv: list[str], ready: Callable[[], bool] = lambda: True,
+                 env: dict[str, str] | None = None, proc: subprocess.Popen | None = None,
+                 crashes: int = 0, restarts: int = 0, started_at: float = 0.0, restart_at: float | None = None,
+                 announced_ready: bool = True, json_logs: bool = False, log_name: str | None = None,
+                 group: str = "", notify: bool = False, _ready_fd: int | None = None,
+                 _notified: bool = False) -> None:
+        self.name = name
+        self.argv = argv
+        self.ready = ready
+        self.env = env
+        self.proc = proc
+        # restart bookkeeping
+        self.crashes = crashes  # crashes in a row (reset once the child has been up STABLE_AFTER)
+        self.restarts = restarts
+        self.started_at = started_at
+        self.restart_at = restart_at  # monotonic time of the scheduled restart
+        self.announced_ready = announced_ready
+        self.json_logs = json_logs  # relay the child's output, each line as one JSON object
+        self.log_name = log_name  # the `service` of relayed lines (the child's own logsetup name)
+        self.group = group  # workers of one service share a group ("" : the child's own name)
+        self.notify = notify  # the child reports on a pipe when it serves (READY_FD_ENV); see notified()
+        self._ready_fd = _ready_fd
+        self._notified = _notified
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f}={getattr(self, f)!r}" for f in _CHILD_FIELDS if not f.startswith("_"))
+        return f"Child({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in _CHILD_FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value (as the dataclass it was)
 
     def spawn(self) -> None:
         env, fds, write_fd = self.env, (), None
@@ -83,6 +113,8 @@ class Child:
             fds = (write_fd,)
         try:
             if self.json_logs:
+                from gemgate import logsetup  # json_logs only: plain output needs no logging machinery
+
                 self.proc = subprocess.Popen(self.argv, preexec_fn=_die_with_parent, env=env, pass_fds=fds,
                                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
                 logsetup.relay_output(self.proc.stdout, self.log_name or self.name)
@@ -265,17 +297,29 @@ def listens(pid: int, port: int) -> bool:
 
 
 def http_alive(host: str, port: int) -> bool:
-    """The facade answers its liveness endpoint (not merely: something listens on the port)."""
-    import http.client
+    """The facade answers its liveness endpoint with 200 (not merely: something listens on the port).
+    One HTTP/1.1 request on a plain socket: http.client would add ~6 MiB to the supervising process."""
+    import socket
 
-    conn = http.client.HTTPConnection(host, port, timeout=0.5)
     try:
-        conn.request("GET", "/health/liveliness")
-        return conn.getresponse().status == 200
-    except (OSError, http.client.HTTPException):
+        with socket.create_connection((host, port), timeout=0.5) as conn:
+            conn.settimeout(0.5)
+            conn.sendall(f"GET /health/liveliness HTTP/1.1\r\nHost: {_host_header(host, port)}\r\n"
+                         "Connection: close\r\n\r\n".encode("ascii"))
+            head = b""
+            while b"\r\n" not in head and len(head) < 1024:
+                chunk = conn.recv(1024)
+                if not chunk:
+                    break
+                head += chunk
+    except (OSError, UnicodeError):
         return False
-    finally:
-        conn.close()
+    status = head.split(b"\r\n", 1)[0].split(None, 2)  # b"HTTP/1.1 200 OK"
+    return len(status) >= 2 and status[0].startswith(b"HTTP/") and status[1] == b"200"
+
+
+def _host_header(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def child_env(extra: dict[str, str]) -> dict[str, str]:
