@@ -15,11 +15,16 @@ from budget_service.record.migrate import MigrationError
 from budget_service.records_servicer import RecordServicer
 from budget_service.redis_store import RedisStore
 from budget_service.servicer import BudgetServicer
+from typing import TYPE_CHECKING
+
+from budget_service import handover
 from gemgate import internal_auth, logsetup, loop, metrics
-from gemgate.config import ConfigError, GatewayConfig, load_config
 from gemgate.errors import GatewayError
 from gemgate.grpc_server import serve
 from gemgate.v1 import budget_pb2, budget_pb2_grpc, records_pb2, records_pb2_grpc
+
+if TYPE_CHECKING:
+    from gemgate.config import GatewayConfig  # loaded only to read a config file (see main)
 
 SERVICE_NAME = budget_pb2.DESCRIPTOR.services_by_name["BudgetService"].full_name
 RECORD_SERVICE_NAME = records_pb2.DESCRIPTOR.services_by_name["RecordService"].full_name
@@ -159,6 +164,17 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", 
     )
 
 
+def _load(path: str) -> GatewayConfig:
+    from gemgate.config import ConfigError, load_config
+
+    try:
+        config = load_config(path)
+        config.database_url()
+    except ConfigError as exc:
+        sys.exit(f"budget_service: {exc}")
+    return config
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="budget_service")
     ap.add_argument("--config", required=True)
@@ -168,11 +184,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--redis-prefix", default="gemgate:", help="prefix of every Redis key (default gemgate:)")
     args = ap.parse_args(argv)
     logsetup.setup("budget")
-    try:
-        config = load_config(args.config)
-        config.database_url()
-    except ConfigError as exc:
-        sys.exit(f"budget_service: {exc}")
+    # under the gemgate CLI: the settings it handed over (budget_service/handover.py), so this
+    # process never loads the config machinery (pydantic, yaml); on its own: the config file
+    config = handover.take() or _load(args.config)
     logsetup.configure("budget", config.litellm_settings)
     try:
         secret = internal_auth.require(config, who="budget_service")

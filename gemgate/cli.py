@@ -82,6 +82,18 @@ def prepare(argv: list[str] | None):
     return args, config
 
 
+def budget_env(config, env: dict[str, str]) -> dict[str, str]:
+    """budget_service's environment: `env` plus the settings it needs from the config (so it does not
+    load the config machinery, budget_service/handover.py). A config value it would refuse (an invalid
+    DATABASE_URL) is not handed over: budget_service then reads the file and reports it as before."""
+    from budget_service import handover
+
+    try:
+        return {**env, handover.ENV: handover.export(config, env)}
+    except ConfigError:
+        return env
+
+
 def _fail(message: str) -> None:
     logsetup.console(message, level=logging.ERROR)  # one JSON object when json_logs is on
     sys.exit(1)
@@ -129,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     budget = Child("budget_service", [py, "-m", "budget_service", "--config", args.config, "--host", ih, "--port", str(budget_port),
                                       "--metrics-port", str(budget_metrics),
                                       "--redis-prefix", args.redis_prefix],
-                   env=env, json_logs=json_logs, log_name="budget")
+                   env=budget_env(config, env), json_logs=json_logs, log_name="budget")
     routers = [Child(worker_name("router_service", i, n),
                      [py, "-m", "router_service", "--config", args.config, "--host", ih, "--port", str(port),
                       "--budget", budget_addr, "--metrics-port", str(metrics_port), "--redis-prefix", args.redis_prefix],

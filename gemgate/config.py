@@ -17,12 +17,12 @@ import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from gemgate.cache_settings import CacheParams, parse_cache_params
+from gemgate.config_names import ALL_MODELS  # noqa: F401  (re-exported; defined without pydantic)
 
 ENV_PREFIX = "os.environ/"
 METRICS_AUTH_IGNORED = ("litellm_settings.require_auth_for_metrics_endpoint: false is ignored by gemgate: GET /metrics "
                         "always needs the master key or a metrics token (general_settings.metrics_token or "
                         "GEMGATE_METRICS_TOKEN); give your scraper that token")
-ALL_MODELS = "all-proxy-models"  # a virtual key's `models` entry that allows every group (LiteLLM's name)
 
 
 class ConfigError(Exception):
