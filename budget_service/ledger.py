@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from gemgate.config import ALL_MODELS
+from gemgate.config_names import ALL_MODELS
 from gemgate.errors import ErrorKind, GatewayError, invalid
 from budget_service.doc_cache import CachedDocs, DocCache
 from budget_service.durations import Period, duration_seconds, iso, parse_duration

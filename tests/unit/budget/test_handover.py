@@ -57,3 +57,15 @@ def test_cli_hands_over_unless_the_config_would_be_refused():
     bad = {"DATABASE_URL": "mysql://db/gw"}  # budget_service reports it itself, as before
     assert budget_env(_config(), bad) == bad
 
+
+
+def test_budget_service_loads_no_config_machinery():
+    """The budget process (started with handed-over settings) imports neither pydantic nor yaml."""
+    import subprocess
+    import sys
+
+    code = ("import sys, budget_service.server; "
+            "print([m for m in ('pydantic', 'yaml', 'gemgate.config') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
