@@ -221,8 +221,11 @@ async def test_settlements_carried_by_a_reserve_batch_are_applied_before_its_adm
     assert await key_spend(harness, key) == 2000
 
 
-def counting_gate(harness):
+def counting_gate(harness, linger: float = 0.5):
     gate = BudgetGate("", deadline=2.0, config=CONFIG, channel=harness.channels[-1])
+    # a settlement waits this long for an admission to ride on (3 ms in production: long enough for a
+    # client's next request on an idle machine, not on a test machine under load)
+    gate._settles.linger = linger
     sent = {"ReserveBatch": [], "SettleBatch": []}
     for method in sent:
         real = getattr(gate.stub, method)
@@ -255,7 +258,7 @@ async def test_sequential_client_settlement_rides_on_its_next_admission(harness)
         assert len(sent["ReserveBatch"]) == 5 and not sent["SettleBatch"]
         assert [len(r.settles) for r in sent["ReserveBatch"]] == [0, 1, 1, 1, 1]
         # the last one has no admission to ride on: it goes alone after the linger
-        for _ in range(100):
+        for _ in range(300):
             await asyncio.sleep(0.01)
             if gate.pending == 0 and sent["SettleBatch"]:
                 break
