@@ -137,6 +137,10 @@ def main(argv: list[str] | None = None) -> None:
     env = child_env({internal_auth.ENV: secret, master_key_policy.CHECKED_ENV: "1"})
     # N router workers share what one would keep in memory (stored Responses): budget_service's Redis
     router_env = env if n == 1 or env.get("REDIS_URL") else {**env, "REDIS_URL": config.redis_url(env)}
+    # a client's next request may reach another router: settlements wait less for a ride
+    # (router_service/budget_client.py SETTLE_LINGER_ENV, SETTLE_LINGER_MS_WORKERS)
+    if n > 1 and "GEMGATE_SETTLE_LINGER_MS" not in router_env:
+        router_env = {**router_env, "GEMGATE_SETTLE_LINGER_MS": "3"}
     py = sys.executable
     budget = Child("budget_service", [py, "-m", "budget_service", "--config", args.config, "--host", ih, "--port", str(budget_port),
                                       "--metrics-port", str(budget_metrics),

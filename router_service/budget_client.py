@@ -50,7 +50,22 @@ _log = logging.getLogger("gemgate.router.budget")
 SETTLE_BACKOFF = 0.2      # seconds, doubled per attempt ...
 SETTLE_BACKOFF_MAX = 5.0  # ... up to this
 MAX_PENDING = 10_000      # settlements held while budget_service / Redis are unreachable
-SETTLE_LINGER = 0.003     # seconds a settlement waits to ride on the next admissions' round trip
+# a settlement waits this long for the router's next admissions, whose round trip then carries it;
+# one router alone sees every next request of its clients, so it can wait longer than N workers
+# (where a client's next request may reach another router while the slot is still held)
+SETTLE_LINGER_ENV = "GEMGATE_SETTLE_LINGER_MS"
+SETTLE_LINGER_MS = 20.0
+SETTLE_LINGER_MS_WORKERS = 3.0  # what the CLI sets for --num_workers above 1
+
+
+def settle_linger(environ=os.environ) -> float:
+    """Seconds a settlement may wait to ride on the next admissions (GEMGATE_SETTLE_LINGER_MS,
+    0 to 1000 ms; anything else is the default)."""
+    try:
+        ms = float(environ.get(SETTLE_LINGER_ENV, SETTLE_LINGER_MS))
+    except ValueError:
+        ms = SETTLE_LINGER_MS
+    return (ms if 0 <= ms <= 1000 else SETTLE_LINGER_MS) / 1000
 DEFAULT_LEASE = 15.0      # seconds; GEMGATE_ROUTER_LEASE overrides
 # reconnect quickly when budget_service comes back (gRPC's default backoff grows to 120 s)
 CHANNEL_OPTIONS = [*MESSAGE_OPTIONS, ("grpc.initial_reconnect_backoff_ms", 100),
@@ -220,8 +235,8 @@ class BudgetGate:
         # one admission batch out at a time: what queues meanwhile goes together (measured at c=32 with
         # keys: ~10% more requests/s than with two out, as batches grow from ~1.5 items)
         self._reserves = Coalescer(self._reserve_batch, max_in_flight=1)
-        # a settlement waits up to SETTLE_LINGER for the next admissions, whose round trip carries it
-        self._settles = Coalescer(self._settle_batch, max_in_flight=2, linger=SETTLE_LINGER)
+        # a settlement waits up to settle_linger() for the next admissions, whose round trip carries it
+        self._settles = Coalescer(self._settle_batch, max_in_flight=2, linger=settle_linger())
         self._carry_settles = True  # off if budget_service answers a ReserveBatch without them
         self._closed = False
 

@@ -124,6 +124,9 @@ def test_two_facade_and_two_router_workers_share_the_traffic(gw, fake_gemini):
     router_addrs = [f"127.0.0.1:{flag(w['argv'], '--port')}" for w in routers]
     metrics_ports = [int(flag(w["argv"], "--metrics-port")) for w in routers]
     assert len(set(router_addrs)) == 2 and len(set(metrics_ports)) == 2
+    for router in routers:  # a client's next request may reach the other router: short settle linger
+        environ = open(f"/proc/{router['pid']}/environ", "rb").read().split(b"\0")
+        assert b"GEMGATE_SETTLE_LINGER_MS=3" in environ
     for facade in kids["rest_facade"]:  # every facade worker knows every router worker
         assert sorted(flag(facade["argv"], "--router").split(",")) == sorted(router_addrs)
         assert "--reuse-port" in facade["argv"]

@@ -320,3 +320,12 @@ async def test_settlements_riding_on_a_failed_batch_are_sent_again(harness):
         assert await key_spend(harness, key) == 900
     finally:
         await gate.close()
+
+
+def test_settle_linger_setting():
+    from router_service.budget_client import SETTLE_LINGER_ENV, settle_linger
+
+    assert settle_linger({}) == 0.020  # one router: it sees every next request of its clients
+    assert settle_linger({SETTLE_LINGER_ENV: "3"}) == 0.003  # what the CLI sets for --num_workers > 1
+    assert settle_linger({SETTLE_LINGER_ENV: "0"}) == 0.0
+    assert settle_linger({SETTLE_LINGER_ENV: "-1"}) == settle_linger({SETTLE_LINGER_ENV: "x"}) == 0.020
