@@ -50,6 +50,11 @@ _log = logging.getLogger("gemgate.router.budget")
 SETTLE_BACKOFF = 0.2      # seconds, doubled per attempt ...
 SETTLE_BACKOFF_MAX = 5.0  # ... up to this
 MAX_PENDING = 10_000      # settlements held while budget_service / Redis are unreachable
+DEFAULT_LEASE = 15.0      # seconds; GEMGATE_ROUTER_LEASE overrides
+# reconnect quickly when budget_service comes back (gRPC's default backoff grows to 120 s)
+CHANNEL_OPTIONS = [*MESSAGE_OPTIONS, ("grpc.initial_reconnect_backoff_ms", 100),
+                   ("grpc.min_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 1000)]
+
 # a settlement waits this long for the router's next admissions, whose round trip then carries it;
 # one router alone sees every next request of its clients, so it can wait longer than N workers
 # (where a client's next request may reach another router while the slot is still held)
@@ -66,10 +71,6 @@ def settle_linger(environ=os.environ) -> float:
     except ValueError:
         ms = SETTLE_LINGER_MS
     return (ms if 0 <= ms <= 1000 else SETTLE_LINGER_MS) / 1000
-DEFAULT_LEASE = 15.0      # seconds; GEMGATE_ROUTER_LEASE overrides
-# reconnect quickly when budget_service comes back (gRPC's default backoff grows to 120 s)
-CHANNEL_OPTIONS = [*MESSAGE_OPTIONS, ("grpc.initial_reconnect_backoff_ms", 100),
-                   ("grpc.min_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 1000)]
 
 
 def missing_key() -> GatewayError:
