@@ -282,10 +282,6 @@ class Ledger:
                   allow_dead=self.allow_dead(), started=started, versions=docs.versions if docs is not None else [])
         return kw, labels, now
 
-    async def reserve_batch(self, items: list[dict]) -> list:
-        """`reserve(**item)` for many items (see `exchange`). One result or GatewayError per item."""
-        return (await self.exchange([], items))[1]
-
     async def settle_batch(self, items: list[dict]) -> list:
         """`settle(**item)` for many items (see `exchange`). One result or GatewayError per item."""
         return (await self.exchange(items, []))[0]

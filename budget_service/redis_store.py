@@ -513,14 +513,6 @@ class RedisStore:
         return ([r if isinstance(r, Exception) else (bool(int(r[0])), max(0, int(r[1]))) for r in done],
                 [r if isinstance(r, Exception) else self._reserve_result(r) for r in admitted])
 
-    async def reserve_many(self, requests: list[dict]) -> list[ReserveResult | Exception]:
-        """`reserve` for many requests in one round trip; each slot: its result or its exception."""
-        return (await self.settle_and_reserve_many([], requests))[1]
-
-    async def settle_many(self, requests: list[dict]) -> list[tuple[bool, int] | Exception]:
-        """`settle` for many requests in one round trip; each slot: (applied, charged) or its exception."""
-        return (await self.settle_and_reserve_many(requests, []))[0]
-
     async def sweep(self, *, now: float, done_ttl: int, allow_dead: bool = True) -> int:
         return int(await self._do(self._sweep(keys=[], args=[self.prefix, now, done_ttl, int(allow_dead)])))
 
