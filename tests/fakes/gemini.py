@@ -167,12 +167,9 @@ class FakeGemini:
         body, bad = await self._record(request, model, op, vertex=False)
         if bad is not None:
             return bad
-        key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
-        if not key:
-            return google_error(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.")
-        if key not in self.valid_keys:
-            return google_error(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", [
-                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com"}])
+        problem = self._key_problem(request)
+        if problem is not None:
+            return problem
         if op in ("embedContent", "batchEmbedContents") and "embedding" not in model:
             return google_error(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta, or is not supported for {op}.")
         if op == "countTokens":
