@@ -3,13 +3,11 @@ shared server) and a Redis of the test's own that is killed and restarted EMPTY.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
 import time
 import uuid
 
-import asyncpg
 import httpx
 import openai
 import pytest
@@ -18,7 +16,7 @@ import redis
 from tests.e2e.conftest import TEST_KEY, gemini_config
 from tests.e2e.gateway import start_gateway, write_config
 from tests.fakes.server import free_port
-from tests.service.record.conftest import PG_URL
+from tests.service.record.conftest import PG_URL, run_sql
 
 MASTER = "sk-master-db-test-0123456789"
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")  # CI installs it
@@ -54,17 +52,6 @@ class OwnRedis:
             self.proc.wait()
 
 
-def _sql(statement: str) -> None:
-    async def go():
-        c = await asyncpg.connect(PG_URL)
-        try:
-            await c.execute(statement)
-        finally:
-            await c.close()
-
-    asyncio.run(go())
-
-
 @pytest.fixture
 def own_redis():
     r = OwnRedis()
@@ -76,9 +63,9 @@ def own_redis():
 @pytest.fixture
 def pg_schema():
     name = f"gg_e2e_{uuid.uuid4().hex[:12]}"
-    _sql(f"CREATE SCHEMA {name}")
+    run_sql(f"CREATE SCHEMA {name}")
     yield name
-    _sql(f"DROP SCHEMA {name} CASCADE")
+    run_sql(f"DROP SCHEMA {name} CASCADE")
 
 
 def admin(gw, path, body=None, method="POST", **params):

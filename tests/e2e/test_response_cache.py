@@ -4,11 +4,9 @@ spend log, and a Redis of the test's own that is killed for the outage path."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 
-import asyncpg
 import httpx
 import openai
 import pytest
@@ -17,28 +15,17 @@ import redis
 from tests.e2e.conftest import TEST_KEY, gemini_config
 from tests.e2e.gateway import start_gateway, write_config
 from tests.e2e.test_readiness import OwnRedis
-from tests.service.record.conftest import PG_URL
+from tests.service.record.conftest import PG_URL, run_sql
 
 MASTER = "sk-master-cache-test-0123456789-abcdefghij"
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def _sql(statement: str) -> None:
-    async def go():
-        c = await asyncpg.connect(PG_URL)
-        try:
-            await c.execute(statement)
-        finally:
-            await c.close()
-
-    asyncio.run(go())
 
 
 @pytest.fixture(scope="module")
 def gw(fake_gemini_server, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cache")
     schema = f"gg_cache_{uuid.uuid4().hex[:12]}"
-    _sql(f"CREATE SCHEMA {schema}")
+    run_sql(f"CREATE SCHEMA {schema}")
     cfg = gemini_config(fake_gemini_server.base_url, master_key=MASTER,
                         database_url=f"{PG_URL}?search_path={schema}")
     cfg["litellm_settings"] = {"cache": True, "cache_params": {"type": "redis", "ttl": 600}}
@@ -47,7 +34,7 @@ def gw(fake_gemini_server, tmp_path_factory):
     try:
         assert gateway.stop() == 0, gateway.log()
     finally:
-        _sql(f"DROP SCHEMA {schema} CASCADE")
+        run_sql(f"DROP SCHEMA {schema} CASCADE")
 
 
 def admin(gw, path, body=None, method="POST", **params):

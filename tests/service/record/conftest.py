@@ -27,6 +27,18 @@ from tests.service.budget.conftest import MASTER, REDIS_URL, Clock, budget, stor
 PG_URL = os.environ.get("PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def run_sql(statement: str) -> None:
+    """One statement on PG_URL, outside any event loop (for synchronous fixtures)."""
+    async def go():
+        c = await asyncpg.connect(PG_URL)
+        try:
+            await c.execute(statement)
+        finally:
+            await c.close()
+
+    asyncio.run(go())
+
+
 class Schema:
     def __init__(self, name: str) -> None:
         self.name = name
