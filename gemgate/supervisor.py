@@ -266,34 +266,41 @@ class Supervisor:
                     child.proc.wait()
 
 
-def listens(pid: int, port: int) -> bool:
-    """True when process `pid` has a TCP socket listening on `port` (Linux /proc; elsewhere: True).
-    Tells apart facade workers that share one port (SO_REUSEPORT), which no probe over the port can."""
-    if not os.path.isdir("/proc/self/fd"):  # no /proc: cannot tell; the caller's other checks decide
-        return True
-    try:
-        inodes = set()
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    except OSError:  # the process is gone
-        return False
+def tcp_sockets(pid: int, port: int, state: str) -> int:
+    """How many TCP sockets process `pid` holds on local `port` in `state` (the /proc/net/tcp state
+    code: "0A" listening, "01" established). Linux only; OSError when the process is gone."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    n = 0
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(table) as f:
                 next(f, None)
                 for line in f:
                     cols = line.split()
-                    # local_address is HEXIP:HEXPORT; st 0A is LISTEN; column 9 is the inode
-                    if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port and cols[9] in inodes:
-                        return True
+                    # local_address is HEXIP:HEXPORT; column 9 is the inode
+                    if cols[3] == state and int(cols[1].rsplit(":", 1)[1], 16) == port and cols[9] in inodes:
+                        n += 1
         except OSError:
             continue
-    return False
+    return n
+
+
+def listens(pid: int, port: int) -> bool:
+    """True when process `pid` has a TCP socket listening on `port` (Linux /proc; elsewhere: True).
+    Tells apart facade workers that share one port (SO_REUSEPORT), which no probe over the port can."""
+    if not os.path.isdir("/proc/self/fd"):  # no /proc: cannot tell; the caller's other checks decide
+        return True
+    try:
+        return tcp_sockets(pid, port, "0A") > 0
+    except OSError:  # the process is gone
+        return False
 
 
 def http_alive(host: str, port: int) -> bool:

@@ -13,6 +13,7 @@ import time
 import httpx
 import pytest
 
+from gemgate.supervisor import tcp_sockets
 from tests.e2e.conftest import TEST_KEY, gemini_config
 from tests.e2e.gateway import start_gateway, write_config
 
@@ -43,23 +44,7 @@ def flag(argv: list[str], name: str) -> str:
 
 def established(pid: int, port: int) -> int:
     """How many accepted connections on local `port` process `pid` holds (from /proc)."""
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    n = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as f:
-            next(f)
-            for line in f:
-                cols = line.split()
-                if cols[3] == "01" and int(cols[1].rsplit(":", 1)[1], 16) == port and cols[9] in inodes:
-                    n += 1
-    return n
+    return tcp_sockets(pid, port, "01")
 
 
 def router_requests(gw, metrics_port: int, status: str = "success") -> float:
