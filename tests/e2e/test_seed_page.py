@@ -198,11 +198,11 @@ def test_gemini_pro_is_priced_not_fallback(ls_gateway):
 # ---------------------------------------------------------------- virtual keys + budgets
 @pytest.fixture(scope="module")
 def budget_gateway(fake_gemini_server, tmp_path_factory):
-    from tests.e2e.test_database import PG_URL, _sql
+    from tests.service.record.conftest import PG_URL, run_sql
 
     tmp = tmp_path_factory.mktemp("seed-budget")
     schema = f"gg_seed_{uuid.uuid4().hex[:12]}"
-    _sql(f"CREATE SCHEMA {schema}")
+    run_sql(f"CREATE SCHEMA {schema}")
     # the page's config: master_key + database_url (PostgreSQL; a schema of its own on the shared server)
     cfg = {"model_list": [gemini_pro(fake_gemini_server.base_url)],
            "general_settings": {"master_key": "sk-1234", "database_url": f"{PG_URL}?search_path={schema}"}}
@@ -212,7 +212,7 @@ def budget_gateway(fake_gemini_server, tmp_path_factory):
         assert gw.stop() == 0, gw.log()
     finally:
         gw.stop()
-        _sql(f"DROP SCHEMA {schema} CASCADE")
+        run_sql(f"DROP SCHEMA {schema} CASCADE")
 
 
 def test_virtual_key_and_zero_budget_says_budget_exceeded_error(budget_gateway):
