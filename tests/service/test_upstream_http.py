@@ -1,15 +1,19 @@
-"""router_service/providers/upstream_http.py (the router's aiohttp client) against real local
-servers: replies, timeouts, refused connections, cut and very long stream lines."""
+"""router_service/providers/upstream_http.py (the router's own HTTP/1.1 client) against real local
+servers: replies, timeouts, refused connections, cut and very long stream lines; reply framing
+(chunked, until close, cut, garbage), compression and the request's head. Pooling, keep-alive, TLS
+and cancellation: test_upstream_http_pool.py."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import socket
+import zlib
 
 import pytest
 
 from router_service.providers.upstream_http import UpstreamClient, UpstreamTimeout, UpstreamTransportError
+from tests.service.upstream_servers import RawServer, chunked, compress, dribble, head, reply
 
 
 async def serve(respond):
@@ -78,7 +82,7 @@ async def test_refused_and_timeout_are_transport_errors(client):
 
 
 async def test_stream_lines_of_any_length_and_a_cut_stream(client):
-    line = "data: " + "x" * 300_000  # one event line far above aiohttp's own line limit
+    line = "data: " + "x" * 300_000  # one event line far above usual line limits (aiohttp's was 128 KiB)
 
     async def respond(head, body, w):
         w.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
@@ -144,3 +148,183 @@ async def test_a_reused_connection_the_upstream_closed_is_sent_again(client):
         assert len(served) == 4  # every request answered, each stale reuse sent again
     finally:
         srv.close()
+
+
+# ---- the request head ----
+
+async def test_request_head_defaults_and_the_callers_own(client):
+    async def respond(req, w):
+        w.write(reply(b"{}"))
+
+    async with RawServer(respond) as srv:
+        await client.post(srv.url + "/v1/m:gen?alt=sse", json={"a": 1}, headers={"X-Goog-Api-Key": "k"}, timeout=5)
+        async with client.stream("GET", srv.url + "/models/a b", headers={"Accept-Encoding": "identity",
+                                                                      "User-Agent": "mine", "content-length": "99"},
+                                 timeout=5) as r:
+            await r.aread()
+        posted, got = srv.requests
+        port = srv.url.rsplit(":", 1)[1]
+        assert posted.head.startswith(b"POST /v1/m:gen?alt=sse HTTP/1.1\r\n")
+        assert posted.header("host") == f"127.0.0.1:{port}" and posted.header("x-goog-api-key") == "k"
+        assert posted.header("content-type") == "application/json" and posted.header("content-length") == "7"
+        assert posted.header("accept-encoding") == "gzip, deflate" and posted.header("user-agent") == "gemgate"
+        assert got.head.startswith(b"GET /models/a%20b HTTP/1.1\r\n")  # unsafe characters percent-encoded
+        assert got.header("accept-encoding") == "identity" and got.header("user-agent") == "mine"
+        assert got.header("content-length") is None and got.body == b""  # framing is the client's own
+        assert got.head.lower().count(b"user-agent") == 1
+
+
+async def test_a_header_value_with_a_line_break_is_refused(client):
+    with pytest.raises(ValueError):
+        await client.post("http://127.0.0.1:9/x", json={}, headers={"x-a": "v\r\nx-injected: 1"}, timeout=1)
+
+
+async def test_reply_headers_are_case_insensitive_and_redirects_are_not_followed(client):
+    async def respond(req, w):
+        w.write(reply(b"moved", "Location: /elsewhere", "X-Multi: a", "x-multi: b", status="302 Found"))
+
+    async with RawServer(respond) as srv:
+        r = await client.post(srv.url + "/x", json={}, timeout=5)
+        assert r.status_code == 302 and r.content == b"moved" and len(srv.requests) == 1
+        assert r.headers.get("Location") == r.headers.get("location") == r.headers["LOCATION"] == "/elsewhere"
+        assert r.headers.get("x-multi") == "a, b" and "X-MULTI" in r.headers and r.headers.get("nope") is None
+
+
+async def test_an_interim_100_continue_is_skipped(client):
+    async def respond(req, w):
+        w.write(head("100 Continue") + reply(b"real"))
+
+    async with RawServer(respond) as srv:
+        r = await client.post(srv.url + "/x", json={}, timeout=5)
+        assert r.status_code == 200 and r.content == b"real"
+
+
+# ---- reply framing ----
+
+SSE = b"data: {\"a\": 1}\r\n\r\ndata: {\"b\": 2}\r\n\r\ndata: last"
+SSE_LINES = ['data: {"a": 1}', "", 'data: {"b": 2}', "", "data: last"]
+
+
+async def test_chunked_reply_cut_at_awkward_places(client):
+    wire = head("200 OK", "transfer-encoding: chunked") + chunked(SSE[:5], SSE[5:17], SSE[17:18], SSE[18:])
+    body_at = wire.index(b"\r\n\r\n") + 4
+    # inside the head, inside a chunk size line, inside a chunk's CRLF, inside an event line, in the last chunk
+    cuts = [10, body_at + 1, body_at + 3 + 5 + 1, body_at + 14, len(wire) - 3]
+
+    async def respond(req, w):
+        await dribble(w, wire, cuts)
+
+    async with RawServer(respond) as srv:
+        r = await client.post(srv.url, json={}, timeout=5)
+        assert r.content == SSE
+        async with client.stream("POST", srv.url, json={}, timeout=5) as s:
+            assert [x.rstrip("\r") for x in [line async for line in s.aiter_lines()]] == SSE_LINES
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "raw-deflate"])
+async def test_compressed_replies_are_decoded(client, coding):
+    name = "deflate" if coding == "raw-deflate" else coding
+    packed = compress(SSE, coding)
+
+    async def respond(req, w):
+        if req.head.startswith(b"POST /unary"):
+            await dribble(w, reply(packed, f"content-encoding: {name}"), [30, 60])
+        else:
+            await dribble(w, head("200 OK", "transfer-encoding: chunked", f"Content-Encoding: {name.upper()}")
+                          + chunked(packed[:7], packed[7:]), [50])
+
+    async with RawServer(respond) as srv:
+        r = await client.post(srv.url + "/unary", json={}, timeout=5)
+        assert r.content == SSE and r.headers.get("content-encoding") == name
+        async with client.stream("POST", srv.url + "/stream", json={}, timeout=5) as s:
+            assert [x.rstrip("\r") async for x in s.aiter_lines()] == SSE_LINES
+
+
+async def test_a_compressed_stream_is_decoded_as_it_arrives(client):
+    """The first line is handed on before the server sends the rest (it waits for that line)."""
+    first_seen = asyncio.Event()
+
+    async def respond(req, w):
+        z = zlib.compressobj(wbits=31)
+        part = z.compress(b"data: one\n\n") + z.flush(zlib.Z_SYNC_FLUSH)
+        w.write(head("200 OK", "transfer-encoding: chunked", "content-encoding: gzip") + b"%x\r\n%s\r\n" % (len(part), part))
+        await w.drain()
+        await asyncio.wait_for(first_seen.wait(), 5)
+        rest = z.compress(b"data: two\n\n") + z.flush()
+        w.write(chunked(rest))
+
+    async with RawServer(respond) as srv:
+        async with client.stream("POST", srv.url, json={}, timeout=5) as s:
+            lines = s.aiter_lines()
+            assert await asyncio.wait_for(lines.__anext__(), 3) == "data: one"
+            first_seen.set()
+            assert [x async for x in lines] == ["", "data: two", ""]
+
+
+async def test_a_corrupt_compressed_body_is_a_transport_error(client):
+    async def respond(req, w):
+        w.write(reply(b"\x1f\x8bnot really gzip at all", "content-encoding: gzip"))
+
+    async with RawServer(respond) as srv:
+        with pytest.raises(UpstreamTransportError):
+            await client.post(srv.url, json={}, timeout=5)
+
+
+async def test_a_reply_without_length_is_read_until_close(client):
+    async def respond(req, w):
+        await dribble(w, head("200 OK", "content-type: text/event-stream") + SSE, [60, 80])
+        w.close()
+
+    async with RawServer(respond) as srv:
+        r = await client.post(srv.url, json={}, timeout=5)
+        assert r.content == SSE
+        async with client.stream("POST", srv.url, json={}, timeout=5) as s:
+            assert [x.rstrip("\r") async for x in s.aiter_lines()] == SSE_LINES
+        assert client.open_connections == 0 and srv.connections == 2  # never pooled
+
+
+@pytest.mark.parametrize("wire", [
+    head("200 OK", "content-length: 100") + b"only ten b",
+    head("200 OK", "transfer-encoding: chunked") + chunked(b"data: 1\n", last=False),
+    head("200 OK", "transfer-encoding: chunked") + b"5\r\nda",
+    head("200 OK", "content-length: 5"),
+], ids=["short-content-length", "no-last-chunk", "cut-inside-a-chunk", "head-only"])
+async def test_a_reply_cut_mid_body_is_a_transport_error(client, wire):
+    async def respond(req, w):
+        w.write(wire)
+        await w.drain()
+        w.close()  # a clean close (FIN), not a reset
+
+    async with RawServer(respond) as srv:
+        with pytest.raises(UpstreamTransportError) as exc:
+            await client.post(srv.url, json={}, timeout=5)
+        assert not isinstance(exc.value, UpstreamTimeout)
+        with pytest.raises(UpstreamTransportError):
+            async with client.stream("POST", srv.url, json={}, timeout=5) as s:
+                await s.aread()
+        assert client.open_connections == 0
+
+
+@pytest.mark.parametrize("wire", [b"SSH-2.0-OpenSSH_9.6\r\n", b"HTTP/1.1 2x0 OK\r\n\r\n", b"\x00\x01\x02" * 100,
+                                  b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n"])
+async def test_garbage_instead_of_http_is_a_transport_error(client, wire):
+    async def respond(req, w):
+        w.write(wire)
+        await asyncio.sleep(2)  # the client must fail on the bytes, not on the connection's end
+
+    async with RawServer(respond) as srv:
+        with pytest.raises(UpstreamTransportError) as exc:
+            await client.post(srv.url, json={}, timeout=5)
+        assert not isinstance(exc.value, UpstreamTimeout)
+        assert client.open_connections == 0
+
+
+@pytest.mark.parametrize("extra", [b"EXTRA", reply(b"unasked")], ids=["bytes", "a-second-reply"])
+async def test_bytes_after_the_reply_end_the_connection(client, extra):
+    async def respond(req, w):
+        w.write(reply(b"abc") + extra)
+
+    async with RawServer(respond) as srv:
+        for _ in range(2):
+            assert (await client.post(srv.url, json={}, timeout=5)).content == b"abc"
+        assert srv.connections == 2 and client.open_connections == 0
