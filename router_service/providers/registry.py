@@ -1,6 +1,6 @@
 """Provider adapters by config prefix (`gemini/`, `vertex_ai/`), sharing one pooled upstream client
-(aiohttp, providers/upstream_http.py); remote media is fetched with httpx behind the SSRF guard
-(its client made on the first fetch)."""
+(our own HTTP/1.1 client on httptools, providers/upstream_http.py); remote media is fetched with
+httpx behind the SSRF guard (its client made on the first fetch)."""
 
 from __future__ import annotations
 
