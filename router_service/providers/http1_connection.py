@@ -129,7 +129,7 @@ class Http1Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = self.reused = self.idle = self.holds_slot = False
         self.idle_since, self.idle_timer = 0.0, None
-        self._parser = None  # set per request; None when no request is in flight
+        self._parser = None  # made per request, kept after its reply; None before the first and once closed
         self._waiter: asyncio.Future | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timeout: float | None = None
@@ -260,18 +260,20 @@ class Http1Connection(asyncio.Protocol):
             self.close()
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        self.closed = True
+        ours, self.closed = self.closed, True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         if self._parser is not None and not self._done and self._error is None:
-            if self._head_done and self._until_close:  # a body delimited by the connection's end
+            reason = type(exc).__name__ if exc else "ClientClosed" if ours else "ServerDisconnected"
+            if self._head_done and self._until_close and not ours:  # a body delimited by the connection's end
                 self._end_of_body()
-            elif not self._got_bytes and self.reused and _is_stale_close(exc):
-                self._error = StaleConnection(type(exc).__name__ if exc else "ServerDisconnected")
+            elif not self._got_bytes and self.reused and not ours and _is_stale_close(exc):
+                self._error = StaleConnection(reason)
             else:
-                self._error = UpstreamTransportError(type(exc).__name__ if exc else "ServerDisconnected")
+                self._error = UpstreamTransportError(reason)
             self._wake()
+        self._parser = None  # it refers back to this protocol: no cycle left for the GC
         self._on_gone(self)
 
     def pause_writing(self) -> None:
