@@ -332,7 +332,7 @@ async def test_reading_pauses_while_a_stream_reader_lags(client):
     """The server can push only what the socket buffers hold plus the client's ~1 MiB while the
     reader does not read; everything still arrives once it does."""
     piece = b"y" * 65535 + b"\n"
-    total = 96 * len(piece) * 16  # 96 MiB
+    total = 40 * len(piece) * 16  # 40 MiB
     sent = [0]
 
     async def respond(req, w):
