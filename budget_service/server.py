@@ -93,8 +93,7 @@ async def sweep_forever(ledger: Ledger, interval: float) -> None:
             log.exception("reservation sweep failed")
 
 
-async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", secret: str | None = None,
-              local_address: str | None = None) -> None:
+async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", secret: str | None = None) -> None:
     gs = config.general_settings
     store = RedisStore.from_url(config.redis_url(), prefix=prefix, deadline=gs.budget_deadline)
     if gs.master_key:
@@ -162,7 +161,6 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", 
         on_stop=on_stop,
         internal_secret=secret,
         probe=redis_reachable if config.general_settings.master_key else None,
-        local_address=local_address,
     )
 
 
@@ -184,8 +182,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=int, default=4002)
     ap.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on 127.0.0.1:PORT")
     ap.add_argument("--redis-prefix", default="gemgate:", help="prefix of every Redis key (default gemgate:)")
-    ap.add_argument("--local-address", default=None,
-                    help="also listen here, e.g. unix-abstract:NAME (the gemgate CLI's own processes use it)")
     args = ap.parse_args(argv)
     logsetup.setup("budget")
     # under the gemgate CLI: the settings it handed over (budget_service/handover.py), so this
@@ -198,5 +194,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(str(exc))
     if args.metrics_port:
         metrics.start_metrics_server(args.metrics_port, secret=secret)
-    loop.run(run(config, f"{args.host}:{args.port}", prefix=args.redis_prefix, secret=secret,
-                 local_address=args.local_address))
+    loop.run(run(config, f"{args.host}:{args.port}", prefix=args.redis_prefix, secret=secret))

@@ -6,21 +6,17 @@ the public port through SO_REUSEPORT, each spreading its calls round-robin over 
 one budget_service keeps budgets exact across them), waits
 until each is ready, restarts one that crashes (gemgate/supervisor.py; `--exit-on-child-crash` stops
 everything instead) and stops them all (facade first) on Ctrl-C / SIGTERM. The children share an
-internal gRPC secret (gemgate/internal_auth.py), generated here unless one is configured. On Linux
-they call each other over abstract unix sockets named for this run (`local_addresses`); the internal
-TCP ports listen as well, for other gRPC clients.
+internal gRPC secret (gemgate/internal_auth.py), generated here unless one is configured.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import secrets
 import socket
 import sys
 
 from gemgate import cli_flags, internal_auth, logsetup, master_key_policy
-from gemgate.internal_auth import LOCAL_SCHEME
 from gemgate.config import ConfigError, load_config, print_warnings
 from gemgate import supervise
 from gemgate.supervisor import Child, child_env
@@ -98,20 +94,6 @@ def budget_env(config, env: dict[str, str]) -> dict[str, str]:
         return env
 
 
-def local_addresses(port: int, n: int, platform: str = sys.platform) -> tuple[str, list[str]] | None:
-    """(budget_service's, each router worker's) local socket address, unique to this gemgate run:
-    Linux abstract socket names (no file to clean up; gone when the process exits). None elsewhere:
-    the processes then talk over the internal TCP ports."""
-    if not platform.startswith("linux"):
-        return None
-    run = f"gemgate-{port}-{secrets.token_hex(6)}"
-    return f"{LOCAL_SCHEME}{run}-budget", [f"{LOCAL_SCHEME}{run}-router-{i + 1}" for i in range(n)]
-
-
-def _listen_also(address: str | None) -> list[str]:
-    return ["--local-address", address] if address else []
-
-
 def _fail(message: str) -> None:
     logsetup.console(message, level=logging.ERROR)  # one JSON object when json_logs is on
     sys.exit(1)
@@ -146,12 +128,6 @@ def main(argv: list[str] | None = None) -> None:
     router_metrics_ports = worker_ports(router_metrics, n, "127.0.0.1", fixed | set(router_ports))
     budget_addr = f"{ih}:{budget_port}"
     router_addrs = [f"{ih}:{p}" for p in router_ports]
-    # the processes of this gemgate reach each other over local sockets (cheaper than loopback TCP);
-    # the TCP ports above still serve the internal services' other clients
-    local = local_addresses(args.port, n)
-    budget_local, router_locals = local if local else (None, [])
-    budget_dial = budget_local or budget_addr
-    router_dial = ",".join(router_locals) if router_locals else ",".join(router_addrs)
     metrics_urls = ",".join(f"http://127.0.0.1:{p}/metrics" for p in [*router_metrics_ports, budget_metrics])
     for port in (args.port, *router_ports, budget_port, *router_metrics_ports, budget_metrics):
         if _port_open("127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host, port) or _port_open(ih, port):
@@ -168,17 +144,16 @@ def main(argv: list[str] | None = None) -> None:
     py = sys.executable
     budget = Child("budget_service", [py, "-m", "budget_service", "--config", args.config, "--host", ih, "--port", str(budget_port),
                                       "--metrics-port", str(budget_metrics),
-                                      "--redis-prefix", args.redis_prefix, *_listen_also(budget_local)],
+                                      "--redis-prefix", args.redis_prefix],
                    env=budget_env(config, env), json_logs=json_logs, log_name="budget")
     routers = [Child(worker_name("router_service", i, n),
                      [py, "-m", "router_service", "--config", args.config, "--host", ih, "--port", str(port),
-                      "--budget", budget_dial, "--metrics-port", str(metrics_port), "--redis-prefix", args.redis_prefix,
-                      *_listen_also(router_locals[i] if router_locals else None)],
+                      "--budget", budget_addr, "--metrics-port", str(metrics_port), "--redis-prefix", args.redis_prefix],
                      env=router_env, json_logs=json_logs, log_name="router", group="router")
                for i, (port, metrics_port) in enumerate(zip(router_ports, router_metrics_ports))]
     facades = [Child(worker_name("rest_facade", i, n),
                      [py, "-m", "rest_facade", "--config", args.config, "--host", args.host, "--port", str(args.port),
-                      "--router", router_dial, "--budget", budget_dial, "--metrics-urls", metrics_urls,
+                      "--router", ",".join(router_addrs), "--budget", budget_addr, "--metrics-urls", metrics_urls,
                       *(["--reuse-port"] if n > 1 else []), *([master_key_policy.FLAG] if permit else [])],
                      env=env, json_logs=json_logs, log_name="facade", group="facade")
                for i in range(n)]

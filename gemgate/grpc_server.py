@@ -37,11 +37,8 @@ async def serve(
     internal_secret: str | None = None,
     probe: Callable[[], Awaitable[bool]] | None = None,
     probe_interval: float = 1.0,
-    local_address: str | None = None,
 ) -> None:
-    """`local_address`: a second address to listen on (`unix-abstract:NAME`: what the gemgate CLI gives
-    its own processes, cheaper than loopback TCP; the same services and interceptors as `address`).
-    `internal_secret`: refuse RPCs without it (gemgate.internal_auth; health stays open).
+    """`internal_secret`: refuse RPCs without it (gemgate.internal_auth; health stays open).
     `probe`: polled every `probe_interval` s; health is NOT_SERVING while it returns False (e.g.
     budget_service without Redis), so readiness checks see what requests will meet."""
     interceptors = [ServerAuth(internal_secret)] if internal_secret else []
@@ -51,19 +48,16 @@ async def serve(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = list(service_names)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    for listen in (address, local_address):
-        if not listen:
-            continue
-        try:
-            server.add_insecure_port(listen)
-        except RuntimeError as exc:
-            raise SystemExit(f"{name}: cannot listen on {listen}: {exc}") from None
+    try:
+        server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise SystemExit(f"{name}: cannot listen on {address}: {exc}") from None
     await server.start()
     if ready is not None:
         await ready()
     for svc in ["", *names]:
         await health_servicer.set(svc, health_pb2.HealthCheckResponse.SERVING)
-    log.info("%s listening on %s%s", name, address, f" and {local_address}" if local_address else "")
+    log.info("%s listening on %s", name, address)
     notify_ready()
 
     stop = asyncio.Event()

@@ -166,22 +166,12 @@ def _resolve(host: str, port: int) -> str:
         return socket.getaddrinfo(host, port, socket.AF_INET6, socket.SOCK_STREAM)[0][4][0]
 
 
-LOCAL_SCHEME = "unix-abstract:"  # Linux abstract socket names: what the gemgate CLI's processes use
-
-
 def balanced_target(addresses: str) -> str:
     """A gRPC target naming every `host:port` of a comma-separated list (hostnames resolved once,
-    here), for the round_robin policy: `ipv4:10.0.0.1:4001,10.0.0.1:4101` (or `ipv6:[..]:p,...`);
-    a list of `unix-abstract:NAME` addresses becomes `unix-abstract:NAME1,NAME2`."""
-    parts = [a.strip() for a in addresses.split(",")]
-    local = [a.startswith(LOCAL_SCHEME) for a in parts]
-    if any(local):
-        if not all(local):
-            raise ValueError(f"internal addresses {addresses!r} mix {LOCAL_SCHEME} and host:port")
-        return LOCAL_SCHEME + ",".join(a[len(LOCAL_SCHEME):] for a in parts)
+    here), for the round_robin policy: `ipv4:10.0.0.1:4001,10.0.0.1:4101` (or `ipv6:[..]:p,...`)."""
     v4: list[str] = []
     v6: list[str] = []
-    for address in parts:
+    for address in addresses.split(","):
         host, port = _split_hostport(address)
         try:
             ip = ipaddress.ip_address(host)

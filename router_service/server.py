@@ -22,7 +22,7 @@ from router_service.usage.factory import build_dispatcher
 
 
 async def run(config: GatewayConfig, address: str, budget_address: str | None, secret: str | None = None,
-              redis_prefix: str = "gemgate:", local_address: str | None = None) -> None:
+              redis_prefix: str = "gemgate:") -> None:
     usage = build_dispatcher(config, os.environ)
     usage.start()
     upstream = UpstreamClient()
@@ -58,7 +58,6 @@ async def run(config: GatewayConfig, address: str, budget_address: str | None, s
         service_names=[router_pb2.DESCRIPTOR.services_by_name["RouterService"].full_name],
         on_stop=on_stop,
         internal_secret=secret,
-        local_address=local_address,
     )
 
 
@@ -67,9 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--config", required=True)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=4001)
-    ap.add_argument("--budget", default=None, help="budget_service address host:port (or unix-abstract:NAME)")
-    ap.add_argument("--local-address", default=None,
-                    help="also listen here, e.g. unix-abstract:NAME (the gemgate CLI's own processes use it)")
+    ap.add_argument("--budget", default=None, help="budget_service address host:port")
     ap.add_argument("--redis-prefix", default="gemgate:", help="prefix of the Redis keys it writes (stored responses)")
     ap.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on 127.0.0.1:PORT")
     args = ap.parse_args(argv)
@@ -88,6 +85,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.metrics_port:
         metrics.start_metrics_server(args.metrics_port, secret=secret)
     try:
-        loop.run(run(config, f"{args.host}:{args.port}", budget, secret, args.redis_prefix, args.local_address))
+        loop.run(run(config, f"{args.host}:{args.port}", budget, secret, args.redis_prefix))
     except ConfigError as exc:  # callbacks configured without their environment
         sys.exit(f"router_service: {exc}")

@@ -316,21 +316,6 @@ def test_internal_channel_target_for_several_workers():
     assert balanced_target("[::1]:4001,::1:4002") == "ipv6:[::1]:4001,[::1]:4002"
     with pytest.raises(ValueError):
         balanced_target("127.0.0.1,127.0.0.1:2")
-    # the CLI's own processes: abstract unix socket names, one target for round_robin
-    assert balanced_target("unix-abstract:gg-a, unix-abstract:gg-b") == "unix-abstract:gg-a,gg-b"
-    with pytest.raises(ValueError):
-        balanced_target("unix-abstract:gg-a,127.0.0.1:4001")
-
-
-def test_cli_local_socket_names_are_unique_per_run_and_linux_only():
-    from gemgate.cli import local_addresses
-
-    budget, routers = local_addresses(4000, 2, "linux")
-    again, _ = local_addresses(4000, 2, "linux")
-    assert budget.startswith("unix-abstract:gemgate-4000-") and budget.endswith("-budget")
-    assert [r.rsplit("-", 1)[1] for r in routers] == ["1", "2"] and len({budget, *routers}) == 3
-    assert again != budget  # two gemgates on one machine never share a name
-    assert local_addresses(4000, 2, "darwin") is None  # elsewhere: the internal TCP ports
 
 
 def test_require_auth_for_metrics_endpoint_never_loosens():
