@@ -19,6 +19,10 @@ from collections.abc import Iterator, Mapping
 from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 
 HIGH_WATER = 1 << 20  # reply bytes buffered for a slow reader before the socket stops being read
+# a whole unary reply, or one line of a stream, decoded: past this the upstream (or a compressed
+# "bomb" from a hostile api_base) is cut off instead of filling the router's memory; twice the
+# largest gRPC message the router can pass on (gemgate/grpc_server.py MESSAGE_OPTIONS)
+MAX_REPLY_BYTES = 128 << 20
 LOW_WATER = 1 << 18  # ... and reading resumes once the reader has taken the buffer below this
 
 
@@ -116,6 +120,10 @@ def _decoder(coding: bytes):
     return None  # identity, or a coding we did not ask for: handed on as received
 
 
+def too_large(limit: int) -> UpstreamTransportError:
+    return UpstreamTransportError(f"upstream reply larger than {limit} bytes")
+
+
 class _ExtraReply(Exception):
     """Bytes after the end of the reply: the connection is not used again."""
 
@@ -188,8 +196,12 @@ class Http1Connection(asyncio.Protocol):
             await self._wait()
 
     async def read_all(self) -> bytes:
-        parts = []
+        parts, size, limit = [], 0, MAX_REPLY_BYTES
         while data := await self.read_some():
+            size += len(data)
+            if size > limit:
+                self.close()
+                raise too_large(limit)
             parts.append(data)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 

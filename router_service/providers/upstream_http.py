@@ -33,11 +33,13 @@ from urllib.parse import quote, urlsplit
 import orjson
 
 from router_service.providers.http1_connection import (
+    MAX_REPLY_BYTES,
     Http1Connection,
     ReplyHeaders,
     StaleConnection,
     UpstreamTimeout,
     UpstreamTransportError,
+    too_large,
 )
 from router_service.providers.http1_pool import ConnectionPool, Key
 
@@ -81,19 +83,26 @@ class StreamReply:
         return await self._conn.read_all()
 
     async def aiter_lines(self) -> AsyncIterator[str]:
+        limit = MAX_REPLY_BYTES  # one line (a single inline image may be large; no line is larger)
         pieces: list[bytes] = []  # a line still arriving
+        waiting = 0  # its bytes so far
         read = self._conn.read_some
         while data := await read():
             if b"\n" not in data:
+                waiting += len(data)
+                if waiting > limit:  # one line without end: cut off (the caller closes the connection)
+                    raise too_large(limit)
                 pieces.append(data)
                 continue
             if pieces:
                 pieces.append(data)
                 data = b"".join(pieces)
             *lines, rest = data.split(b"\n")
+            if len(data) > limit and max(len(x) for x in (*lines, rest)) > limit:
+                raise too_large(limit)
             for line in lines:
                 yield line.decode("utf-8", "replace")
-            pieces = [rest] if rest else []
+            pieces, waiting = ([rest], len(rest)) if rest else ([], 0)
         if pieces:
             yield b"".join(pieces).decode("utf-8", "replace")
 

@@ -12,6 +12,7 @@ import zlib
 
 import pytest
 
+from router_service.providers import http1_connection, upstream_http
 from router_service.providers.upstream_http import UpstreamClient, UpstreamTimeout, UpstreamTransportError
 from tests.service.upstream_servers import RawServer, chunked, compress, dribble, head, reply
 
@@ -259,6 +260,33 @@ async def test_a_compressed_stream_is_decoded_as_it_arrives(client):
             assert await asyncio.wait_for(lines.__anext__(), 3) == "data: one"
             first_seen.set()
             assert [x async for x in lines] == ["", "data: two", ""]
+
+
+async def test_a_compressed_bomb_is_cut_off_not_buffered(client, monkeypatch):
+    """A tiny gzip reply that inflates past MAX_REPLY_BYTES (a hostile api_base): the unary read and
+    a stream line without end stop there with a transport error, and a normal reply afterwards still
+    works."""
+    limit = 256 * 1024
+    monkeypatch.setattr(http1_connection, "MAX_REPLY_BYTES", limit)
+    monkeypatch.setattr(upstream_http, "MAX_REPLY_BYTES", limit)
+    bomb = compress(b"x" * (64 * limit), "gzip")  # about 16 MiB of one endless "line" in 16 KiB
+    assert len(bomb) < limit // 8
+
+    async def respond(req, w):
+        if req.head.startswith(b"POST /ok"):
+            w.write(reply(b'{"ok": 1}'))
+        else:
+            w.write(head("200 OK", "transfer-encoding: chunked", "content-encoding: gzip")
+                    + chunked(*[bomb[i:i + 4096] for i in range(0, len(bomb), 4096)]))
+
+    async with RawServer(respond) as srv:
+        with pytest.raises(UpstreamTransportError, match="larger than"):
+            await client.post(srv.url + "/unary", json={}, timeout=5)
+        with pytest.raises(UpstreamTransportError, match="larger than"):
+            async with client.stream("POST", srv.url + "/stream", json={}, timeout=5) as s:
+                async for _ in s.aiter_lines():
+                    pass
+        assert (await client.post(srv.url + "/ok", json={}, timeout=5)).json() == {"ok": 1}
 
 
 async def test_a_corrupt_compressed_body_is_a_transport_error(client):
