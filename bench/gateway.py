@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,32 +16,9 @@ import httpx
 import yaml
 
 from bench import procs
+from gemgate.ports import free_port_block
 
 MODEL_GROUP = "bench-model"
-
-
-def free_port_block(n: int = 3) -> int:
-    """A port P such that P..P+n-1 are all free on 127.0.0.1 right now."""
-    for _ in range(200):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        base = s.getsockname()[1]
-        s.close()
-        if base + n > 65535:
-            continue
-        ok = True
-        for p in range(base, base + n):
-            t = socket.socket()
-            try:
-                t.bind(("127.0.0.1", p))
-            except OSError:
-                ok = False
-            finally:
-                t.close()
-        if ok:
-            return base
-    raise RuntimeError("no free block of ports")
-
 
 def bench_config(upstream_url: str, master_key: str | None = None, database_url: str | None = None) -> dict:
     cfg: dict = {

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import procs
+from gemgate.ports import free_port
 from bench.mock_upstream import MockSettings, sse_event, unary_body
 
 NGINX_CANDIDATES = ("nginx", "/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
@@ -89,14 +90,6 @@ http {{
     }}
 }}
 """
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _wait_listening(port: int, proc: subprocess.Popen, timeout: float, what: str, log: Path | None) -> None:

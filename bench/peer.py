@@ -25,7 +25,8 @@ import httpx
 import yaml
 
 from bench import procs
-from bench.gateway import MODEL_GROUP, free_port_block
+from bench.gateway import MODEL_GROUP
+from gemgate.ports import free_port_block
 from bench.loadgen import Target
 from bench.measure import Loader, Plan, measure, with_added
 from bench.report import PEER, Report, Row

@@ -19,6 +19,7 @@ import sys
 from gemgate import cli_flags, internal_auth, logsetup, master_key_policy
 from gemgate.config import ConfigError, load_config, print_warnings
 from gemgate import supervise
+from gemgate.ports import free_port
 from gemgate.supervisor import Child, child_env
 
 
@@ -30,17 +31,12 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def worker_ports(first: int, n: int, host: str, taken: set[int]) -> list[int]:
-    """`first` for worker 1, free ports picked now for workers 2..n (kept across their restarts)."""
+    """`first` for worker 1, free ports picked now for workers 2..n (kept across their restarts), from
+    below the kernel's ephemeral range so that no outgoing connection can take one before a restart."""
     ports = [first]
     while len(ports) < n:
-        port = _free_port(host)
+        port = free_port(host)
         if port not in taken and port not in ports:
             ports.append(port)
     return ports

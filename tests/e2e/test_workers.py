@@ -13,6 +13,7 @@ import time
 import httpx
 import pytest
 
+from gemgate.ports import ephemeral_range
 from gemgate.supervisor import tcp_sockets
 from tests.e2e.conftest import TEST_KEY, gemini_config
 from tests.e2e.gateway import start_gateway, write_config
@@ -109,6 +110,8 @@ def test_two_facade_and_two_router_workers_share_the_traffic(gw, fake_gemini):
     router_addrs = [f"127.0.0.1:{flag(w['argv'], '--port')}" for w in routers]
     metrics_ports = [int(flag(w["argv"], "--metrics-port")) for w in routers]
     assert len(set(router_addrs)) == 2 and len(set(metrics_ports)) == 2
+    low, high = ephemeral_range()  # worker 2's picked ports: none an outgoing connection could hold
+    assert not any(low <= int(p) <= high for p in [a.rsplit(":", 1)[1] for a in router_addrs] + metrics_ports)
     for router in routers:  # a client's next request may reach the other router: short settle linger
         environ = open(f"/proc/{router['pid']}/environ", "rb").read().split(b"\0")
         assert b"GEMGATE_SETTLE_LINGER_MS=3" in environ

@@ -10,12 +10,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
-
-def free_port() -> int:
-    """A currently free loopback port (for processes that must bind it themselves)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from gemgate.ports import free_port  # noqa: F401  (re-exported for the tests)
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import time
 
+from gemgate.ports import free_port
 from gemgate import supervisor
 from gemgate.supervisor import Child, Supervisor
 
@@ -129,13 +130,9 @@ def test_a_worker_that_dies_during_startup_is_named():
 
 
 def test_listens_tells_apart_processes_sharing_a_port():
-    import socket
     import subprocess
 
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
+    port = free_port()
     code = ("import socket, sys, time\n"
             "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)\n"
             f"s.bind(('127.0.0.1', {port}))\n"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,18 +12,11 @@ import grpc
 import redis
 
 from gemgate.v1 import budget_pb2, budget_pb2_grpc
+from gemgate.ports import free_port
 from tests.service.budget.conftest import REDIS_URL
 
 ENV = {**os.environ, "GEMGATE_INTERNAL_SECRET": "test-internal-secret-0123456789abcdef"}
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_exits_with_clear_message_when_redis_unreachable(tmp_path):

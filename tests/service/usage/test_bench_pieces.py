@@ -3,6 +3,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -11,7 +12,8 @@ import httpx
 import pytest
 
 from bench import procs
-from bench.gateway import bench_config, free_port_block
+from bench.gateway import bench_config
+from gemgate.ports import ephemeral_range, free_port_block
 from bench.loadgen import Target, run_load
 from bench.mock_upstream import MockGemini, MockSettings
 from bench.report import Report, Row, render
@@ -115,9 +117,17 @@ def test_bench_config_is_a_valid_gateway_config():
     assert cfg.general_settings.master_key == "sk-bench"
 
 
-def test_free_port_block():
-    p = free_port_block(3)
-    assert 0 < p < 65533
+def test_free_port_block_is_bindable_outside_the_ephemeral_range_and_never_repeated():
+    low, high = ephemeral_range()
+    seen = set()
+    for _ in range(50):
+        p = free_port_block(3)
+        block = set(range(p, p + 3))
+        assert not block & seen
+        assert all(not low <= q <= high for q in block)
+        seen |= block
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", p + 1))  # still free: handing it out did not keep it bound
 
 
 def test_proc_helpers_on_a_real_child():

@@ -3,6 +3,7 @@ import socket
 
 import httpx
 
+from gemgate.ports import free_port
 from gemgate import metrics
 from router_service.usage.record import UsageRecord
 
@@ -136,8 +137,7 @@ async def test_fetch_expositions_tolerates_dead_and_slow_processes():
 
 
 def test_start_metrics_server_serves_registry():
-    import socket
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+    port = free_port()
     server, thread = metrics.start_metrics_server(port)
     try:
         body = httpx.get(f"http://127.0.0.1:{port}/metrics").text
@@ -147,8 +147,7 @@ def test_start_metrics_server_serves_registry():
 
 
 def test_metrics_server_with_secret_refuses_others():
-    import socket
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+    port = free_port()
     server, _ = metrics.start_metrics_server(port, secret="s" * 40)
     try:
         url = f"http://127.0.0.1:{port}/metrics"
