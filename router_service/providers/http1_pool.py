@@ -1,7 +1,7 @@
 """Keep-alive pool of Http1Connections per (scheme, host, port): idle connections are reused last in,
 first out and closed after `keepalive` seconds idle; at most `limit` connections are open in all
-(callers beyond it queue, first come first served; an idle connection to another host is closed to
-make room). A connection comes back only through release(conn, reusable)."""
+(callers beyond it queue, first come first served, each at most its timeout; an idle connection to
+another host is closed to make room). A connection comes back only through release(conn, reusable)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from router_service.providers.http1_connection import Http1Connection
+from router_service.providers.http1_connection import Http1Connection, UpstreamTimeout
 
 Key = tuple[str, str, int]
 
@@ -29,8 +29,10 @@ class ConnectionPool:
 
     async def acquire(self, key: Key, timeout: float | None, *, fresh: bool = False) -> Http1Connection:
         """The last idle connection to `key` (marked reused), unless `fresh`; else a new one, once
-        fewer than `limit` connections are open."""
+        fewer than `limit` connections are open. Waiting for that takes at most `timeout` seconds
+        (then UpstreamTimeout("pool")); connecting has a `timeout` of its own."""
         woken = False
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         while True:
             idle = None if fresh else self._idle.get(key)
             while idle:
@@ -41,7 +43,11 @@ class ConnectionPool:
                     return conn
             if self._open < self._limit or self._evict_idle():
                 return await self._new(key, timeout)
-            await self._wait_turn(front=woken)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._wait_turn(front=woken)
+            except TimeoutError:
+                raise UpstreamTimeout("pool") from None
             woken = True
 
     async def _new(self, key: Key, timeout: float | None) -> Http1Connection:
