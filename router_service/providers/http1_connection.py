@@ -24,6 +24,11 @@ HIGH_WATER = 1 << 20  # reply bytes buffered for a slow reader before the socket
 # largest gRPC message the router can pass on (gemgate/grpc_server.py MESSAGE_OPTIONS)
 MAX_REPLY_BYTES = 128 << 20
 LOW_WATER = 1 << 18  # ... and reading resumes once the reader has taken the buffer below this
+# what a reply may carry besides its body (status line, headers, interim 1xx replies, chunk
+# framing, trailers): this much plus twice the body's bytes on the wire. httptools buffers a header
+# until it ends and the headers are kept, so without a bound a hostile upstream's endless head, 1xx
+# replies or trailers would fill the router's memory (a read timeout never fires while bytes flow)
+MAX_FRAMING_BYTES = 256 << 10
 
 
 class UpstreamTransportError(Exception):
@@ -153,7 +158,7 @@ class Http1Connection(asyncio.Protocol):
         self.status = 0
         self._raw: list[tuple[bytes, bytes]] = []
         self._chunks: list[bytes] = []
-        self._buffered = 0
+        self._buffered = self._wire = self._wire_body = 0
         self._head_done = self._done = self._keep = self._got_bytes = self._interim = False
         self._until_close = self._compressed = False
         self._decoder = None
@@ -262,8 +267,12 @@ class Http1Connection(asyncio.Protocol):
         self._got_bytes = True
         if self._waiter is not None:
             self._wait_since = self._loop.time()  # bytes arrived: the read timeout counts from here
+        self._wire += len(data)
         try:
             self._parser.feed_data(data)
+            if self._wire - self._wire_body > MAX_FRAMING_BYTES + 2 * self._wire_body and not self._done:
+                self._bad = "reply head or framing too large"
+                raise HttpParserError(self._bad)
         except (HttpParserError, HttpParserUpgrade) as exc:
             if not self._done:
                 self._error = UpstreamTransportError(self._bad or type(exc).__name__)
@@ -325,6 +334,7 @@ class Http1Connection(asyncio.Protocol):
         self._wake()
 
     def on_body(self, body: bytes) -> None:
+        self._wire_body += len(body)
         if self._decoder is not None:
             self._compressed = True
             try:

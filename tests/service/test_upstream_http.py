@@ -245,6 +245,54 @@ async def test_a_compressed_bomb_is_cut_off_not_buffered(client, monkeypatch):
         assert (await client.post(srv.url + "/ok", json={}, timeout=5)).json() == {"ok": 1}
 
 
+def _head_bomb(kind: str) -> bytes:
+    """About 4 MiB of a hostile reply that ends properly: without a bound the client reads it all."""
+    pad = b"a" * 1000
+    if kind == "many-headers":
+        return b"HTTP/1.1 200 OK\r\n" + b"".join(b"x-pad-%d: %s\r\n" % (i, pad) for i in range(4000)) + \
+            b"content-length: 2\r\n\r\nok"
+    if kind == "one-long-header":
+        return b"HTTP/1.1 200 OK\r\nx-big: " + pad * 4000 + b"\r\ncontent-length: 2\r\n\r\nok"
+    if kind == "endless-1xx":
+        return b"HTTP/1.1 100 Continue\r\n\r\n" * 160000 + reply(b"ok")
+    assert kind == "trailers"
+    return head("200 OK", "transfer-encoding: chunked") + b"2\r\nok\r\n0\r\n" + \
+        b"".join(b"x-t-%d: %s\r\n" % (i, pad) for i in range(4000)) + b"\r\n"
+
+
+@pytest.mark.parametrize("kind", ["many-headers", "one-long-header", "endless-1xx", "trailers"])
+async def test_an_endless_head_or_trailer_is_cut_off_not_buffered(client, kind):
+    """A hostile api_base sends megabytes of headers, 1xx replies or trailers around a tiny body:
+    the client stops reading at MAX_FRAMING_BYTES with a transport error (not a timeout, not the
+    whole thing buffered), and the next request on a new connection works."""
+    async def respond(req, w):
+        if req.head.startswith(b"POST /ok"):
+            w.write(reply(b'{"ok": 1}'))
+            return
+        data = _head_bomb(kind)
+        for i in range(0, len(data), 65536):
+            w.write(data[i:i + 65536])
+            await w.drain()
+
+    async with RawServer(respond) as srv:
+        with pytest.raises(UpstreamTransportError, match="too large") as ei:
+            await client.post(srv.url + "/bomb", json={}, timeout=5)
+        assert not isinstance(ei.value, UpstreamTimeout)
+        assert client.open_connections == 0
+        assert (await client.post(srv.url + "/ok", json={}, timeout=5)).json() == {"ok": 1}
+
+
+async def test_many_small_chunks_are_not_mistaken_for_a_framing_bomb(client):
+    pieces = [b"%03d" % (i % 1000) for i in range(30000)]  # 90 KB of body in 3-byte chunks: 240 KB framing
+
+    async def respond(req, w):
+        w.write(head("200 OK", "transfer-encoding: chunked") + chunked(*pieces, last=False) +
+                b"0\r\nx-trailer: fine\r\n\r\n")
+
+    async with RawServer(respond) as srv:
+        assert (await client.post(srv.url, json={}, timeout=5)).content == b"".join(pieces)
+
+
 async def test_a_corrupt_compressed_body_is_a_transport_error(client):
     async def respond(req, w):
         w.write(reply(b"\x1f\x8bnot really gzip at all", "content-encoding: gzip"))
