@@ -132,10 +132,13 @@ class Gateway:
                                 0, self.redis.prefix.replace("*", "\\*") + "*")
 
     async def close(self) -> None:
-        for ch in self.channels:
-            await ch.close()
-        await self.server.stop(None)
-        await self.durable.stop()
+        """Each step bounded: a teardown that hangs fails naming the step instead of stalling the run."""
+        for what, step in [*((f"channel {i} close", ch.close()) for i, ch in enumerate(self.channels)),
+                           ("gRPC server stop", self.server.stop(None)), ("durable store stop", self.durable.stop())]:
+            try:
+                await asyncio.wait_for(step, 30)
+            except TimeoutError:
+                raise AssertionError(f"teardown: {what} did not finish within 30 s") from None
 
 
 async def start_gateway(schema: Schema, *, pg_url: str = PG_URL, prefix: str | None = None, clock: Clock | None = None,
@@ -169,5 +172,5 @@ async def gateway(schema):
         yield gw
     finally:
         await gw.close()
-        await gw.redis.delete_prefix()
-        await gw.redis.close()
+        await asyncio.wait_for(gw.redis.delete_prefix(), 30)
+        await asyncio.wait_for(gw.redis.close(), 30)
