@@ -5,6 +5,7 @@ read pausing for a slow stream reader."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 
@@ -148,7 +149,10 @@ async def test_at_the_limit_an_idle_connection_to_another_host_makes_room():
         await c.aclose()
 
 
-async def test_waiting_for_a_pool_slot_ends_at_the_timeout_and_the_queue_goes_on():
+@contextlib.asynccontextmanager
+async def one_slot_held():
+    """(client, server, holder, gate): a client whose pool holds one connection, taken by `holder`,
+    a request the server answers once `gate` is set; every other request is answered at once."""
     c = UpstreamClient(limit=1)
     gate = asyncio.Event()
 
@@ -161,18 +165,23 @@ async def test_waiting_for_a_pool_slot_ends_at_the_timeout_and_the_queue_goes_on
         async with RawServer(respond) as srv:
             holder = asyncio.ensure_future(c.post(srv.url + "/hold", json={}, timeout=10))
             await wait_for(lambda: len(srv.requests) == 1)
-            patient = asyncio.ensure_future(c.post(srv.url, json={}, timeout=10))
-            await asyncio.sleep(0.02)
-            t0 = asyncio.get_running_loop().time()
-            with pytest.raises(UpstreamTimeout):
-                await c.post(srv.url, json={}, timeout=0.2)  # queued behind the holder: gives up in time
-            assert 0.15 < asyncio.get_running_loop().time() - t0 < 2
-            assert not patient.done() and len(srv.requests) == 1
-            gate.set()
-            assert (await holder).content == b"done" and (await patient).content == b"done"
-            assert c.open_connections == 1 and srv.connections == 1
+            yield c, srv, holder, gate
     finally:
         await c.aclose()
+
+
+async def test_waiting_for_a_pool_slot_ends_at_the_timeout_and_the_queue_goes_on():
+    async with one_slot_held() as (c, srv, holder, gate):
+        patient = asyncio.ensure_future(c.post(srv.url, json={}, timeout=10))
+        await asyncio.sleep(0.02)
+        t0 = asyncio.get_running_loop().time()
+        with pytest.raises(UpstreamTimeout):
+            await c.post(srv.url, json={}, timeout=0.2)  # queued behind the holder: gives up in time
+        assert 0.15 < asyncio.get_running_loop().time() - t0 < 2
+        assert not patient.done() and len(srv.requests) == 1
+        gate.set()
+        assert (await holder).content == b"done" and (await patient).content == b"done"
+        assert c.open_connections == 1 and srv.connections == 1
 
 
 # ---- cancellation, stale connections ----
@@ -214,27 +223,14 @@ async def test_cancelling_a_request_mid_reply_closes_its_connection(client):
 
 
 async def test_cancelling_a_request_waiting_for_the_pool_frees_nothing_twice():
-    c = UpstreamClient(limit=1)
-    gate = asyncio.Event()
-
-    async def respond(req, w):
-        if req.head.startswith(b"POST /hold"):
-            await gate.wait()
-        w.write(reply(b"done"))
-
-    try:
-        async with RawServer(respond) as srv:
-            holder = asyncio.ensure_future(c.post(srv.url + "/hold", json={}, timeout=10))
-            await wait_for(lambda: len(srv.requests) == 1)
-            waiter = asyncio.ensure_future(c.post(srv.url, json={}, timeout=10))
-            later = asyncio.ensure_future(c.post(srv.url, json={}, timeout=10))
-            await asyncio.sleep(0.05)
-            waiter.cancel()
-            gate.set()
-            assert (await holder).content == b"done" and (await later).content == b"done"
-            assert waiter.cancelled() and c.open_connections == 1 and srv.connections == 1
-    finally:
-        await c.aclose()
+    async with one_slot_held() as (c, srv, holder, gate):
+        waiter = asyncio.ensure_future(c.post(srv.url, json={}, timeout=10))
+        later = asyncio.ensure_future(c.post(srv.url, json={}, timeout=10))
+        await asyncio.sleep(0.05)
+        waiter.cancel()
+        gate.set()
+        assert (await holder).content == b"done" and (await later).content == b"done"
+        assert waiter.cancelled() and c.open_connections == 1 and srv.connections == 1
 
 
 async def test_a_fresh_connections_failure_is_not_retried(client):
