@@ -9,10 +9,9 @@ http1_pool.py. It offers the small surface the providers use:
 and raises UpstreamTransportError (UpstreamTimeout for timeouts) when the upstream cannot be reached
 or read, which the providers map to gateway errors (ai_studio.transport_error). `timeout` is per
 phase: connecting (name lookup, the IPv6/IPv4 race of http1_dial.py, TLS handshake), and the wait
-for each read; waiting for a free connection while `limit` are open is not bounded by it (nor was
-it with aiohttp). Redirects are
-never followed (a 3xx is returned as it is), the environment's proxy settings are not read, no
-cookies are kept.
+for each read, and the wait for a free connection while `limit` are open (UpstreamTimeout "pool").
+Redirects are never followed (a 3xx is returned as it is), the environment's proxy settings are not
+read, no cookies are kept.
 
 Requests carry the caller's headers as given plus, unless the caller set them: Host,
 `content-type: application/json` (with a json body), `accept-encoding: gzip, deflate` (gzip and

@@ -133,10 +133,11 @@ class Gateway:
 
     async def close(self) -> None:
         """Each step bounded: a teardown that hangs fails naming the step instead of stalling the run."""
-        for what, step in [*((f"channel {i} close", ch.close()) for i, ch in enumerate(self.channels)),
-                           ("gRPC server stop", self.server.stop(None)), ("durable store stop", self.durable.stop())]:
+        steps = [*((f"channel {i} close", ch.close) for i, ch in enumerate(self.channels)),
+                 ("gRPC server stop", lambda: self.server.stop(None)), ("durable store stop", self.durable.stop)]
+        for what, step in steps:  # each coroutine made only when its turn comes
             try:
-                await asyncio.wait_for(step, 30)
+                await asyncio.wait_for(step(), 30)
             except TimeoutError:
                 raise AssertionError(f"teardown: {what} did not finish within 30 s") from None
 
