@@ -17,16 +17,15 @@ import asyncio
 import logging
 import time
 
-import redis.exceptions
-
 from budget_service.record.base import RecordStore
 from budget_service.spendlog import row_from_charge
 from gemgate import metrics
 from gemgate.errors import GatewayError
+from gemgate.redis_client import RedisError
 
 log = logging.getLogger("gemgate.budget.outbox")
 
-_REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError, asyncio.TimeoutError)
+_REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 
 
 class Outbox:

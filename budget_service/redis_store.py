@@ -42,13 +42,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import redis.asyncio as aioredis
-import redis.exceptions
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-
-from budget_service.resp_pack import fast_packing
 from gemgate.errors import ErrorKind, GatewayError
+from gemgate.redis_client import NoScriptError, PoolBusy, Redis, RedisAuthError, RedisError
 
 T = TypeVar("T")
 
@@ -308,28 +303,11 @@ class ReserveResult:
     limit: int = 0
 
 
-class PoolBusy(Exception):
-    """Every pooled Redis connection stayed busy for the whole wait (Redis itself may be fine)."""
-
-
-class _Pool(aioredis.BlockingConnectionPool):
-    """Bounded pool: a command waits (up to `timeout`) for a free connection instead of failing at
-    once, and running out of connections is reported as such, not as Redis being down."""
-
-    async def get_connection(self, *args, **kwargs):
-        try:
-            return await super().get_connection(*args, **kwargs)
-        except redis.exceptions.ConnectionError as exc:
-            if isinstance(exc.__cause__, asyncio.TimeoutError):
-                raise PoolBusy() from None
-            raise
-
-
 POOL_SIZE = 64
 
 
 class RedisStore:
-    def __init__(self, client: aioredis.Redis, *, prefix: str = "gemgate:", deadline: float = 2.0,
+    def __init__(self, client: Redis, *, prefix: str = "gemgate:", deadline: float = 2.0,
                  clock=time.monotonic) -> None:
         self.r = client
         self.prefix = prefix
@@ -344,15 +322,11 @@ class RedisStore:
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "gemgate:", deadline: float = 2.0,
                  pool_size: int = POOL_SIZE) -> "RedisStore":
-        # one immediate retry on a dropped connection (Redis restarted: the pooled sockets are stale);
-        # safe because every script is idempotent by request id
-        pool = _Pool.from_url(
-            url, decode_responses=True, socket_timeout=deadline, socket_connect_timeout=deadline,
-            health_check_interval=30, max_connections=pool_size, timeout=deadline,
-            retry=Retry(NoBackoff(), 1), retry_on_error=[redis.exceptions.ConnectionError],
-        )
-        fast_packing(pool)
-        return cls(aioredis.Redis(connection_pool=pool), prefix=prefix, deadline=deadline)
+        # a pooled socket found dead (Redis restarted) is dropped with the rest of the idle ones and
+        # the call is sent once more on a new connection: safe, every script is idempotent by request id
+        client = Redis.from_url(url, decode_responses=True, socket_timeout=deadline, socket_connect_timeout=deadline,
+                                max_connections=pool_size, pool_timeout=deadline)
+        return cls(client, prefix=prefix, deadline=deadline)
 
     def reachable_for(self) -> float:
         """Seconds since the last failed Redis call (or since this store was made)."""
@@ -375,7 +349,13 @@ class RedisStore:
                 ErrorKind.UNAVAILABLE, f"budget store (Redis) did not answer within {self.deadline:g}s; "
                 "request not admitted", code="budget_store_timeout", retry_after=1.0,
             ) from None
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
+        except RedisAuthError as exc:
+            self.last_failure = self._mono()
+            raise GatewayError(
+                ErrorKind.UNAVAILABLE, f"budget store (Redis) refused the connection ({exc}); request not admitted",
+                code="budget_store_unreachable", retry_after=1.0,
+            ) from None
+        except (RedisError, OSError):
             self.last_failure = self._mono()
             raise GatewayError(
                 ErrorKind.UNAVAILABLE, "budget store (Redis) is unreachable; request not admitted",
@@ -494,7 +474,7 @@ class RedisStore:
                     got = await p.execute(raise_on_error=False)
                 for i, res in zip(todo, got):
                     out[i] = res
-                todo = [i for i, res in zip(todo, got) if isinstance(res, redis.exceptions.NoScriptError)]
+                todo = [i for i, res in zip(todo, got) if isinstance(res, NoScriptError)]
                 if not todo:
                     break
                 for script in {id(calls[i][0]): calls[i][0] for i in todo}.values():

@@ -95,7 +95,10 @@ async def sweep_forever(ledger: Ledger, interval: float) -> None:
 
 async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", secret: str | None = None) -> None:
     gs = config.general_settings
-    store = RedisStore.from_url(config.redis_url(), prefix=prefix, deadline=gs.budget_deadline)
+    try:
+        store = RedisStore.from_url(config.redis_url(), prefix=prefix, deadline=gs.budget_deadline)
+    except ValueError as exc:  # the Redis URL itself is wrong (scheme, parameter, database number)
+        raise SystemExit(f"budget_service: {exc}") from None
     if gs.master_key:
         try:
             await store.ping()

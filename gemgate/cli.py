@@ -68,6 +68,12 @@ def prepare(argv: list[str] | None):
         build_dispatcher(config, os.environ)
     except ConfigError as exc:
         sys.exit(f"gemgate: {exc}")
+    from gemgate.redis_client import parse_url
+
+    try:  # the Redis URL (general_settings / router_settings / REDIS_URL), before any service dials it
+        parse_url(config.redis_url())
+    except ValueError as exc:  # the message never repeats the URL: it may hold a password
+        sys.exit(f"gemgate: the Redis URL is not usable: {exc}")
 
     config.warnings.extend(unpriced_warnings(config))
     print_warnings(config)

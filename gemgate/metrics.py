@@ -1,4 +1,5 @@
-"""Prometheus metrics of one gemgate process, in a dedicated CollectorRegistry.
+"""Prometheus metrics of one gemgate process, in a dedicated Registry (gemgate.metrics_core: the
+primitives and the text exposition, written for gemgate so that no process loads prometheus_client).
 
 Each service process records into `REGISTRY` with the helpers below and exposes it with
 `render_metrics()` (or `start_metrics_server(port)` on an internal port). The facade's `GET /metrics`
@@ -13,21 +14,14 @@ or raw keys in labels. The facade serves the result only to the master key / met
 from __future__ import annotations
 
 import asyncio
-
-import hmac
-import threading
-from http.server import ThreadingHTTPServer
 from urllib.parse import urlsplit
-
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, MetricsHandler
 
 from gemgate.errors import ErrorKind
 from gemgate.internal_auth import METADATA_KEY
+from gemgate.metrics_core import CONTENT_TYPE, Counter, Gauge, Histogram, MetricsServer, Registry, format_float
 from gemgate.wildcards import is_pattern, match
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
-REGISTRY = CollectorRegistry(auto_describe=True)
+REGISTRY = Registry()
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
@@ -153,37 +147,21 @@ def observe_usage_record(rec) -> None:  # rec: router_service.usage.record.Usage
 
 
 # ---- exposition ----------------------------------------------------------------------------------
-def render_metrics(registry: CollectorRegistry = REGISTRY) -> bytes:
-    return generate_latest(registry)
+def render_metrics(registry: Registry = REGISTRY) -> bytes:
+    return registry.render()
 
 
 SECRET_HEADER = METADATA_KEY  # the internal gRPC credential, as an HTTP header
 
 
-def start_metrics_server(port: int, host: str = "127.0.0.1", registry: CollectorRegistry = REGISTRY,
+def start_metrics_server(port: int, host: str = "127.0.0.1", registry: Registry = REGISTRY,
                          secret: str | None = None):
-    """Serve this process's registry on http://host:port/metrics (daemon thread). With `secret`,
-    only requests carrying it in the `x-gemgate-internal-secret` header (the facade) are answered.
-    Returns (server, thread)."""
-    base = MetricsHandler.factory(registry)
-
-    class Handler(base):  # type: ignore[misc, valid-type]
-        def do_GET(self) -> None:
-            if secret and not hmac.compare_digest((self.headers.get(SECRET_HEADER) or "").encode(), secret.encode()):
-                self.send_response(401)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            super().do_GET()
-
-        def log_message(self, *args) -> None:  # no access log on stderr
-            return
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
-    thread.start()
-    return server, thread
+    """Serve this process's registry on http://host:port/metrics (one daemon thread, off the asyncio
+    loop). With `secret`, only requests carrying it in the `x-gemgate-internal-secret` header (the
+    facade) are answered; others get 401 with an empty body. Returns (server, thread); stop it with
+    `server.shutdown()`."""
+    server = MetricsServer(host, port, registry.render, secret=secret, secret_header=SECRET_HEADER)
+    return server, server.start()
 
 
 def _combine(kind: str, family: str, a: float, b: float) -> float:
@@ -203,8 +181,6 @@ def merge_expositions(texts: list[bytes | str]) -> bytes:
     once with the gateway-wide value: summed for counters and histograms, the maximum for gauges,
     the earliest for `*_created`. The result is always a valid exposition.
     """
-    from prometheus_client.utils import floatToGoString
-
     families: dict[str, list[str]] = {}  # family -> series keys in first-seen order
     values: dict[str, float] = {}
     raw_lines: dict[str, str] = {}  # series whose value did not parse: kept verbatim (first wins)
@@ -256,7 +232,7 @@ def merge_expositions(texts: list[bytes | str]) -> bytes:
     out: list[str] = []
     for name in order:
         out.extend(sorted(headers[name], key=lambda h: 0 if h.startswith("# HELP") else 1))
-        out.extend(raw_lines[k] if k in raw_lines else f"{k} {floatToGoString(values[k])}" for k in families[name])
+        out.extend(raw_lines[k] if k in raw_lines else f"{k} {format_float(values[k])}" for k in families[name])
     return ("\n".join(out) + "\n").encode() if out else b""
 
 

@@ -77,9 +77,9 @@ def redis_url(params, config, environ: dict[str, str]) -> str:
 
 
 def build(params, config, environ: dict[str, str]) -> RedisCacheStore:
-    import redis.asyncio as aioredis
+    from gemgate.redis_client import Redis
 
     timeout = params.socket_timeout or SOCKET_TIMEOUT
-    client = aioredis.from_url(redis_url(params, config, environ), socket_timeout=timeout,
-                               socket_connect_timeout=timeout, max_connections=params.max_connections or 64)
+    client = Redis.from_url(redis_url(params, config, environ), socket_timeout=timeout,
+                            socket_connect_timeout=timeout, max_connections=params.max_connections or 64)
     return RedisCacheStore(client, owns=True)

@@ -55,8 +55,8 @@ def build_store(config, prefix: str, environ: dict[str, str]):
     gs, rs = config.general_settings, config.router_settings
     if not (gs.master_key or gs.redis_url or rs.redis_url or rs.redis_host or environ.get("REDIS_URL")):
         return MemoryResponseStore()
-    import redis.asyncio as aioredis
+    from gemgate.redis_client import Redis
 
-    client = aioredis.from_url(config.redis_url(environ), decode_responses=True, socket_timeout=2.0,
-                               socket_connect_timeout=2.0)
+    client = Redis.from_url(config.redis_url(environ), decode_responses=True, socket_timeout=2.0,
+                            socket_connect_timeout=2.0)
     return RedisResponseStore(client, prefix=prefix, owns=True)

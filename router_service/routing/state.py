@@ -12,6 +12,8 @@ import logging
 import time
 from collections.abc import Callable
 
+from gemgate.redis_client import Redis, RedisError
+
 log = logging.getLogger("gemgate.router.state")
 
 Clock = Callable[[], float]
@@ -192,9 +194,7 @@ class DegradingState(RouterState):
                 return await asyncio.wait_for(getattr(self.primary, name)(*args, **kwargs), self.timeout)
             except (asyncio.TimeoutError, OSError, ConnectionError) as exc:
                 self._mark_down(exc)
-            except Exception as exc:  # redis.RedisError and friends
-                if type(exc).__module__.split(".")[0] != "redis":
-                    raise
+            except RedisError as exc:  # an error reply, a busy pool ...
                 self._mark_down(exc)
         return await getattr(self.fallback, name)(*args, **kwargs)
 
@@ -240,10 +240,8 @@ def make_state(config, clock: Clock = time.time, redis=None, prefix: str = "gemg
     rs = config.router_settings
     owns = False
     if redis is None and (rs.redis_url or rs.redis_host):
-        import redis.asyncio as aioredis
-
-        redis = aioredis.from_url(config.redis_url(), decode_responses=True,
-                                  socket_timeout=1.0, socket_connect_timeout=1.0)
+        redis = Redis.from_url(config.redis_url(), decode_responses=True,
+                               socket_timeout=1.0, socket_connect_timeout=1.0)
         owns = True
     if redis is not None:
         return DegradingState(RedisState(redis, prefix=prefix, clock=clock, owns=owns), LocalState(clock))

@@ -190,6 +190,17 @@ def test_cli_refuses_unsupported_setting_and_flag_and_checks_config(tmp_path):
     assert "--detailed_debug" in res.stdout and "--num_workers" in res.stdout
 
 
+def test_cli_refuses_a_redis_url_it_cannot_honour(tmp_path):
+    """A Redis URL parameter gemgate does not implement (here: turning certificate checks off) stops the
+    CLI before anything starts, naming the parameter and never echoing the URL's password."""
+    cfg = write_config(tmp_path, {"model_list": [], "general_settings": {
+        "master_key": "sk-" + "m" * 40, "redis_url": "rediss://app:hunter2@cache.internal:6380/0?ssl_cert_reqs=none"}})
+    res = run_cli(["--config", str(cfg), "--skip_server_startup"])
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert "the Redis URL is not usable" in res.stderr and "ssl_cert_reqs" in res.stderr
+    assert "hunter2" not in res.stderr
+
+
 def test_access_groups_in_key_models(gw):
     key = admin(gw, "/key/generate", {"models": ["beta"], "key_alias": "beta-only"})["key"]
     c = client(gw, key)

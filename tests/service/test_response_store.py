@@ -8,7 +8,7 @@ import os
 import uuid
 
 import pytest
-import redis.asyncio as aioredis
+from gemgate.redis_client import Redis
 
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.responses.redis_store import RedisResponseStore
@@ -37,16 +37,16 @@ async def _exercise(store):
 
 
 async def test_redis_store_isolation_and_ttl():
-    client = aioredis.from_url(REDIS_URL, decode_responses=True)
+    client = Redis.from_url(REDIS_URL, decode_responses=True)
     prefix = f"gemgate-test-{uuid.uuid4().hex[:8]}:"
     store = RedisResponseStore(client, prefix=prefix, ttl=60)
     try:
         await _exercise(store)
         await store.put(owner_of("k"), "resp_2", RECORD)
-        ttl = await client.ttl(f"{prefix}responses:{owner_of('k')}:resp_2")
+        ttl = await client.execute_command("TTL", f"{prefix}responses:{owner_of('k')}:resp_2")
         assert 0 < ttl <= 60
     finally:
-        keys = await client.keys(f"{prefix}*")
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
         if keys:
             await client.delete(*keys)
         await client.aclose()
@@ -65,7 +65,7 @@ async def test_memory_store_isolation_ttl_and_bound():
 
 
 async def test_redis_down_is_unavailable_quickly():
-    client = aioredis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1, socket_timeout=1)
+    client = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1, socket_timeout=1)
     store = RedisResponseStore(client, prefix="x:")
     try:
         for op in (store.put("o", "r", RECORD), store.get("o", "r"), store.delete("o", "r")):

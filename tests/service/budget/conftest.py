@@ -5,7 +5,7 @@ import uuid
 
 import grpc
 import pytest
-import redis.asyncio as aioredis
+from gemgate.redis_client import Redis
 
 from budget_service.ledger import Ledger
 from budget_service.redis_store import RedisStore
@@ -47,7 +47,7 @@ async def start(store: RedisStore, clock: Clock, **kw) -> Harness:
 @pytest.fixture
 async def store():
     prefix = f"gemgate-test:{uuid.uuid4().hex}:"
-    s = RedisStore(aioredis.from_url(REDIS_URL, decode_responses=True), prefix=prefix, deadline=2.0)
+    s = RedisStore(Redis.from_url(REDIS_URL, decode_responses=True), prefix=prefix, deadline=2.0)
     yield s
     await s.delete_prefix()
     await s.close()

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 import grpc
 import pytest
-import redis.asyncio as aioredis
+from gemgate.redis_client import Redis
 
 from budget_service.redis_store import RedisStore
 from gemgate.errors import ErrorKind, GatewayError
@@ -71,7 +71,7 @@ async def test_redis_down_fails_closed_within_deadline_then_recovers():
     url = f"redis://{auth}127.0.0.1:{port}/{db}"
     deadline = 0.5
     store = RedisStore(
-        aioredis.from_url(url, decode_responses=True, socket_timeout=deadline, socket_connect_timeout=deadline),
+        Redis.from_url(url, decode_responses=True, socket_timeout=deadline, socket_connect_timeout=deadline),
         prefix=f"gemgate-test:{uuid.uuid4().hex}:", deadline=deadline,
     )
     h = await start(store, Clock())
@@ -119,7 +119,7 @@ async def test_redis_down_fails_closed_within_deadline_then_recovers():
             await ch.close()
         await h.server.stop(None)
         await proxy.stop()
-        cleaner = RedisStore(aioredis.from_url(REDIS_URL, decode_responses=True), prefix=store.prefix)
+        cleaner = RedisStore(Redis.from_url(REDIS_URL, decode_responses=True), prefix=store.prefix)
         await cleaner.delete_prefix()
         await cleaner.close()
-        await store.r.aclose(close_connection_pool=True)
+        await store.r.aclose()

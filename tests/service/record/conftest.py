@@ -11,7 +11,7 @@ import uuid
 import asyncpg
 import grpc
 import pytest
-import redis.asyncio as aioredis
+from gemgate.redis_client import Redis
 
 from budget_service.durable import DurableStore
 from budget_service.ledger import Ledger
@@ -145,7 +145,7 @@ class Gateway:
 async def start_gateway(schema: Schema, *, pg_url: str = PG_URL, prefix: str | None = None, clock: Clock | None = None,
                         pg_deadline: float = 2.0, lazy: bool = False, **ledger_kw) -> Gateway:
     clock = clock or Clock(__import__("time").time())
-    redis = RedisStore(aioredis.from_url(REDIS_URL, decode_responses=True),
+    redis = RedisStore(Redis.from_url(REDIS_URL, decode_responses=True),
                        prefix=prefix or f"gemgate-test:{uuid.uuid4().hex}:", deadline=2.0)
     record = await PostgresRecord.open(pg_url, lazy=lazy, deadline=pg_deadline, pool_size=4, server_settings=schema.settings)
     durable = DurableStore(redis, record, outbox=Outbox(redis.r, redis.prefix, record, interval=0.02, max_backoff=0.2),

@@ -5,7 +5,7 @@ import random
 import uuid
 
 import pytest
-import redis.asyncio as aioredis
+from gemgate.redis_client import Redis
 
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.router import Router
@@ -17,7 +17,7 @@ REQ = {"messages": [{"role": "user", "content": "hello"}]}
 
 @pytest.fixture
 async def redis_client():
-    client = aioredis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), decode_responses=True)
+    client = Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), decode_responses=True)
     await client.ping()  # these tests need the real Redis; CI guarantees one
     prefix = f"test:routing:{uuid.uuid4().hex}"
     yield client, prefix

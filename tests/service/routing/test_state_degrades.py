@@ -5,7 +5,7 @@ import asyncio
 import socket
 import time
 
-import redis.asyncio as aioredis
+from gemgate.redis_client import Redis
 
 from router_service.routing.state import DegradingState, LocalState, RedisState
 
@@ -22,7 +22,7 @@ async def test_dead_redis_falls_back_then_recovers():
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         dead_port = s.getsockname()[1]
-    dead = aioredis.from_url(f"redis://127.0.0.1:{dead_port}/0", socket_connect_timeout=0.2, socket_timeout=0.2)
+    dead = Redis.from_url(f"redis://127.0.0.1:{dead_port}/0", socket_connect_timeout=0.2, socket_timeout=0.2)
     mono = Clock()
     st = DegradingState(RedisState(dead, prefix="gemgate-test-degrade"), LocalState(), retry_after=5, monotonic=mono)
     start = time.monotonic()
@@ -32,7 +32,7 @@ async def test_dead_redis_falls_back_then_recovers():
     assert st.down_until == mono.t + 5
     await dead.aclose()
 
-    live = aioredis.from_url("redis://127.0.0.1:6379/0", decode_responses=True)
+    live = Redis.from_url("redis://127.0.0.1:6379/0", decode_responses=True)
     st.primary = RedisState(live, prefix=f"gemgate-test-degrade-{time.time_ns()}")
     assert await st.record_failure("d") == 1  # still in the down window: local
     mono.t += 6
@@ -46,7 +46,7 @@ async def test_dead_redis_falls_back_then_recovers():
 async def test_hung_redis_times_out_quickly():
     server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)  # accepts, never answers
     port = server.sockets[0].getsockname()[1]
-    hung = aioredis.from_url(f"redis://127.0.0.1:{port}/0")
+    hung = Redis.from_url(f"redis://127.0.0.1:{port}/0")
     st = DegradingState(RedisState(hung, prefix="x"), LocalState(), timeout=0.2)
     start = time.monotonic()
     assert await st.inflight(["a"]) == {"a": 0}
