@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
                                              f" (shared port, pid {os.getpid()})" if args.reuse_port else "")
     # log_config=None: uvicorn's records go through our root handler (json_logs formats them too)
     options = dict(log_level="warning", access_log=False, log_config=None, timeout_graceful_shutdown=10,
-                   loop="auto", http="auto")
+                   loop="auto", http="auto", ws="none")  # no WebSocket routes: an upgrade is answered as plain HTTP
     if not args.reuse_port:
         uvicorn.run(app, host=args.host, port=args.port, **options)
         return

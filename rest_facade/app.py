@@ -15,7 +15,7 @@ from gemgate.grpc_server import MESSAGE_OPTIONS
 from gemgate.v1 import budget_pb2, budget_pb2_grpc, records_pb2_grpc, router_pb2_grpc
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import from_rpc_error
-from rest_facade import errors, openapi_models
+from rest_facade import errors, openapi_doc
 from rest_facade.fast_lane import FastLane
 from rest_facade.guard import DEFAULT_MAX_BODY_BYTES, InputGuard
 from rest_facade.routes import anthropic, completions, gemini, health, litellm_utils, management, metrics, openai, records, responses
@@ -91,5 +91,5 @@ def create_app(settings: FacadeSettings) -> FastAPI:
     app.include_router(completions.router)
     app.include_router(litellm_utils.router)
     litellm_utils.install_allowed_routes(app, settings.config)  # outermost
-    openapi_models.install(app)
+    openapi_doc.install(app)
     return app

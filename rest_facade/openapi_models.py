@@ -2,54 +2,18 @@
 generators and schemathesis use them). They mirror what the code accepts (gemgate.openai_proto and
 the management models are the validators; a test fuzzes the running facade from this document).
 
-Routes keep parsing their bodies themselves (rest_facade.body: bounded, OpenAI-style 400s), so the
-request models are attached with `body_doc(Model)` (openapi_extra) rather than as parameters;
-`install(app)` adds every registered model to components/schemas. Other route modules can use
-`body_doc` for their own models in the same way.
+Nothing imports this module until /openapi.json is first asked for (`rest_facade/openapi_doc.py`
+names these models by name and loads them then): the facade never validates with them, so they cost
+no memory in a gateway that is not asked for its document.
 """
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import Any, Literal
 
-from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
 
 from gemgate.openai_proto import INT32_MAX, INT64_MAX, INT64_MIN, ROLES
-
-_REGISTRY: dict[str, type[BaseModel]] = {}
-
-
-def body_doc(model: type[BaseModel], *, required: bool = True) -> dict:
-    """openapi_extra for a route whose JSON body is described by `model`."""
-    _REGISTRY[model.__name__] = model
-    return {"requestBody": {"required": required, "content": {
-        "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
-
-
-def install(app: FastAPI) -> None:
-    def openapi() -> dict:
-        if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
-            comps = schema.setdefault("components", {}).setdefault("schemas", {})
-            for item in schema.get("paths", {}).values():  # invalid input is a 400 envelope, never a 422
-                for op in item.values():
-                    if op.get("responses", {}).pop("422", None) is not None:
-                        op["responses"].setdefault("400", {"description": "Bad Request", "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}})
-            for name in ("HTTPValidationError", "ValidationError"):
-                comps.pop(name, None)
-            _REGISTRY.setdefault("ErrorResponse", ErrorResponse)
-            for name, model in _REGISTRY.items():
-                js = model.model_json_schema(ref_template="#/components/schemas/{model}")
-                comps.update(js.pop("$defs", {}))
-                comps[name] = js
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class _Open(BaseModel):
@@ -259,11 +223,3 @@ class ErrorBody(BaseModel):
 class ErrorResponse(BaseModel):
     """Every failure: the OpenAI error envelope (4xx for client mistakes, never a trace)."""
     error: ErrorBody
-
-
-# The error responses of every route, as FastAPI would write them for {"model": ErrorResponse} but
-# as a plain $ref (install() adds ErrorResponse to components/schemas): with "model", FastAPI builds a
-# pydantic validator per route and status code at import (~1 MiB for nothing; the facade never
-# validates its own error bodies). The document is the same.
-ERRORS = {code: {"description": HTTPStatus(code).phrase, "content": {"application/json": {"schema": {
-    "$ref": "#/components/schemas/ErrorResponse"}}}} for code in (400, 401, 403, 404, 413, 429, 500, 502, 503, 504)}

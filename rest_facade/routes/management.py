@@ -21,7 +21,7 @@ from gemgate.openai_proto import STRUCT_MAX_DEPTH
 from gemgate.errors import ErrorKind, GatewayError, invalid
 from gemgate.grpc_errors import from_rpc_error
 from gemgate.v1 import budget_pb2
-from rest_facade import openapi_models as docs
+from rest_facade import openapi_doc as docs
 from rest_facade.auth import caller_key
 from rest_facade.body import json_body
 

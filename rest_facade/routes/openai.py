@@ -17,7 +17,7 @@ from gemgate import openai_proto as conv
 from gemgate.errors import ErrorKind, GatewayError, invalid
 from gemgate.grpc_errors import from_rpc_error
 from gemgate.v1 import router_pb2
-from rest_facade import openapi_models as docs
+from rest_facade import openapi_doc as docs
 from rest_facade.auth import grpc_metadata, route_headers
 from rest_facade.body import json_body, off_loop
 from rest_facade.errors import error_response, sse_error
@@ -39,8 +39,8 @@ class FastJSONResponse(JSONResponse):
         return orjson.dumps(content)
 
 
-_CHAT_DOC = dict(openapi_extra=docs.body_doc(docs.ChatCompletionRequest),
-                 responses={200: {"model": docs.ChatCompletion, "content": {"text/event-stream": {}}}, **docs.ERRORS})
+_CHAT_DOC = dict(openapi_extra=docs.body_doc("ChatCompletionRequest"),
+                 responses={200: docs.json_answer("ChatCompletion", **{"text/event-stream": {}}), **docs.ERRORS})
 
 
 @router.post("/v1/chat/completions", **_CHAT_DOC)
@@ -131,8 +131,8 @@ class ChatEventStream(StreamingResponse):
                 watcher.cancel()
 
 
-_EMBED_DOC = dict(openapi_extra=docs.body_doc(docs.EmbeddingsRequest),
-                  responses={200: {"model": docs.EmbeddingsResponse}, **docs.ERRORS})
+_EMBED_DOC = dict(openapi_extra=docs.body_doc("EmbeddingsRequest"),
+                  responses={200: docs.json_answer("EmbeddingsResponse"), **docs.ERRORS})
 
 
 @router.post("/v1/embeddings", **_EMBED_DOC)
@@ -157,14 +157,14 @@ async def _models(request: Request) -> list[dict]:
     return [{"id": m.id, "object": "model", "created": m.created, "owned_by": m.owned_by} for m in resp.data]
 
 
-@router.get("/v1/models", responses={200: {"model": docs.ModelList}, **docs.ERRORS})
-@router.get("/models", responses={200: {"model": docs.ModelList}, **docs.ERRORS})
+@router.get("/v1/models", responses={200: docs.json_answer("ModelList"), **docs.ERRORS})
+@router.get("/models", responses={200: docs.json_answer("ModelList"), **docs.ERRORS})
 async def list_models(request: Request):
     return {"object": "list", "data": await _models(request)}
 
 
-@router.get("/v1/models/{model_id:path}", responses={200: {"model": docs.Model}, **docs.ERRORS})
-@router.get("/models/{model_id:path}", responses={200: {"model": docs.Model}, **docs.ERRORS})
+@router.get("/v1/models/{model_id:path}", responses={200: docs.json_answer("Model"), **docs.ERRORS})
+@router.get("/models/{model_id:path}", responses={200: docs.json_answer("Model"), **docs.ERRORS})
 async def get_model(model_id: str, request: Request):
     for m in await _models(request):
         if m["id"] == model_id:
