@@ -153,11 +153,15 @@ def main(argv: list[str] | None = None) -> None:
                       "--budget", budget_addr, "--metrics-port", str(metrics_port), "--redis-prefix", args.redis_prefix],
                      env=router_env, json_logs=json_logs, log_name="router", group="router")
                for i, (port, metrics_port) in enumerate(zip(router_ports, router_metrics_ports))]
+    from rest_facade import handover as facade_handover
+
+    # the settings the facade needs, as checked here: it does not load the config machinery (~3 MiB)
+    facade_env = {**env, facade_handover.ENV: facade_handover.export(config, args.config)}
     facades = [Child(worker_name("rest_facade", i, n),
                      [py, "-m", "rest_facade", "--config", args.config, "--host", args.host, "--port", str(args.port),
                       "--router", ",".join(router_addrs), "--budget", budget_addr, "--metrics-urls", metrics_urls,
                       *(["--reuse-port"] if n > 1 else []), *([master_key_policy.FLAG] if permit else [])],
-                     env=env, json_logs=json_logs, log_name="facade", group="facade")
+                     env=facade_env, json_logs=json_logs, log_name="facade", group="facade")
                for i in range(n)]
     # shared port: a facade worker is ready when it itself listens (once its app started) and the
     # port answers; alone, when the port answers

@@ -16,7 +16,7 @@ import sys
 import uvicorn
 
 from gemgate import internal_auth, logsetup, master_key_policy
-from gemgate.config import ConfigError, load_config
+from rest_facade import handover
 from rest_facade.app import FacadeSettings, create_app
 from rest_facade.guard import DEFAULT_MAX_BODY_BYTES
 from rest_facade.routes.metrics import METRICS_TOKEN_ENV
@@ -37,12 +37,15 @@ def main(argv: list[str] | None = None) -> None:
                     help="start even without a master_key / with a weak one on a non-loopback --host (dangerous)")
     args = ap.parse_args(argv)
     logsetup.setup("facade")
-    config = None
-    if args.config:
+    config = handover.take()  # started by the `gemgate` CLI: the settings it checked (rest_facade/handover.py)
+    if config is None and args.config:
+        from gemgate.config import ConfigError, load_config
+
         try:
             config = load_config(args.config)
         except ConfigError as exc:
             sys.exit(f"rest_facade: {exc}")
+    if config is not None:
         logsetup.configure("facade", config.litellm_settings)
     try:
         secret = internal_auth.require(config, who="rest_facade")

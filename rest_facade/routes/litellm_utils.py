@@ -8,6 +8,7 @@ never returned."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 
 from fastapi import APIRouter, Request
@@ -96,10 +97,18 @@ async def _allowed_groups(request: Request) -> set[str]:
     return {m.id for m in resp.data}
 
 
-def _config(request: Request):
+async def _config(request: Request):
     config = getattr(request.app.state.settings, "config", None)
     if config is None:
         raise GatewayError(ErrorKind.NOT_FOUND, "the facade was started without --config; model info is unavailable")
+    if hasattr(config, "full"):  # handed over by the CLI (rest_facade/handover.py): the whole config, loaded once
+        from gemgate.config import ConfigError
+
+        try:
+            return await asyncio.to_thread(config.full)
+        except ConfigError as exc:
+            raise GatewayError(ErrorKind.UNAVAILABLE, f"the config file no longer loads, so model info is "
+                               f"unavailable: {exc}") from None
     return config
 
 
@@ -135,7 +144,7 @@ def deployment_info(dep) -> dict:
 @router.get("/v1/model/info")
 async def model_info(request: Request, litellm_model_id: str | None = None):
     allowed = await _allowed_groups(request)
-    data = [deployment_info(d) for d in _config(request).model_list if d.model_name in allowed
+    data = [deployment_info(d) for d in (await _config(request)).model_list if d.model_name in allowed
             and (litellm_model_id is None or d.model_info.id == litellm_model_id)]
     return {"data": data}
 
@@ -144,7 +153,7 @@ async def model_info(request: Request, litellm_model_id: str | None = None):
 async def model_group_info(request: Request, model_group: str | None = None):
     allowed = await _allowed_groups(request)
     out = []
-    for name, deps in _config(request).groups().items():
+    for name, deps in (await _config(request)).groups().items():
         if name not in allowed or (model_group is not None and name != model_group):
             continue
         infos = [deployment_info(d)["model_info"] for d in deps]
@@ -173,7 +182,7 @@ async def token_counter(request: Request):
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise invalid("model is required", "model")
-    config = _config(request)
+    config = await _config(request)
     deps = config.deployments_for(model)
     allowed = await _allowed_groups(request)
     group = config.alias_target(model) or model

@@ -201,6 +201,24 @@ def test_cli_refuses_a_redis_url_it_cannot_honour(tmp_path):
     assert "hunter2" not in res.stderr
 
 
+def test_facade_loads_the_model_descriptions_only_when_asked(fake_gemini_server, tmp_path):
+    """The CLI hands the facade its settings (rest_facade/handover.py): the facade reads the whole
+    config only for the model-describing endpoints, on their first call. A file broken after startup
+    is then a clear 503 there, and nothing else is affected."""
+    cfg = {"model_list": [{"model_name": "m", "litellm_params": {
+        "model": "gemini/gemini-2.5-flash", "api_key": KEY, "api_base": f"{fake_gemini_server.base_url}/v1beta"}}],
+        "general_settings": {"master_key": MASTER}}
+    path = write_config(tmp_path, cfg)
+    g = start_gateway(path, tmp_path)
+    try:
+        path.write_text("model_list: [")  # broken after startup
+        r = httpx.get(f"{g.base_url}/model/info", headers={"Authorization": f"Bearer {MASTER}"})
+        assert r.status_code == 503 and "config file no longer loads" in r.json()["error"]["message"], r.text
+        assert client(g, MASTER).chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}]).choices
+    finally:
+        assert g.stop() == 0, g.log()
+
+
 def test_access_groups_in_key_models(gw):
     key = admin(gw, "/key/generate", {"models": ["beta"], "key_alias": "beta-only"})["key"]
     c = client(gw, key)
