@@ -13,23 +13,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gemgate.config_views import CALL_TYPES, DEFAULT_TTL, UNCACHED_CALL_TYPES, CacheParamsViews  # noqa: F401
+
 # LiteLLM's cache types gemgate does not run (startup refuses them)
 REFUSED_TYPES = ("redis-semantic", "valkey-semantic", "qdrant-semantic", "s3", "gcs", "disk", "azure-blob",
                  "redis-cluster")
-# LiteLLM's call type names -> gemgate's cached RPC ("chat" covers /chat/completions and /completions)
-CALL_TYPES = {
-    "completion": "chat", "acompletion": "chat", "text_completion": "chat", "atext_completion": "chat",
-    "embedding": "embeddings", "aembedding": "embeddings",
-}
-# LiteLLM call types gemgate knows but never caches (startup warns that they have no effect)
-UNCACHED_CALL_TYPES = ("transcription", "atranscription", "rerank", "arerank", "responses", "aresponses",
-                       "image_generation", "aimage_generation", "speech", "aspeech", "moderation", "amoderation",
-                       "anthropic_messages", "generate_content", "agenerate_content")
-DEFAULT_TTL = 3600.0  # seconds; LiteLLM keeps entries forever without a ttl (see README "Response cache")
 MODES = ("default_on", "default_off")
 
 
-class CacheParams(BaseModel):
+class CacheParams(CacheParamsViews, BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     type: str = "redis"
@@ -65,24 +57,6 @@ class CacheParams(BaseModel):
                 raise ValueError(f"unknown call type {name!r}; LiteLLM's names gemgate caches: "
                                  + ", ".join(CALL_TYPES))
         return v
-
-    def cached_rpcs(self) -> set[str]:
-        """gemgate's call types ("chat", "embeddings") the cache is on for."""
-        if self.supported_call_types is None:
-            return {"chat", "embeddings"}
-        return {CALL_TYPES[n] for n in self.supported_call_types if n in CALL_TYPES}
-
-    def default_ttl(self) -> float:
-        per_type = self.default_in_memory_ttl if self.type == "local" else self.default_in_redis_ttl
-        return self.ttl or per_type or DEFAULT_TTL
-
-    def warnings(self) -> list[str]:
-        out = []
-        ignored = [n for n in self.supported_call_types or () if n in UNCACHED_CALL_TYPES]
-        if ignored:
-            out.append(f"litellm_settings.cache_params.supported_call_types: {', '.join(ignored)} are not cached by "
-                       "gemgate (only chat/completions and embeddings, unary)")
-        return out
 
 
 def parse_cache_params(v: Any) -> Any:

@@ -18,7 +18,7 @@ import sys
 
 from gemgate import cli_flags, internal_auth, logsetup, master_key_policy
 from gemgate.config import ConfigError, load_config, print_warnings
-from gemgate import supervise
+from gemgate import config_views, supervise
 from gemgate.ports import free_port
 from gemgate.supervisor import Child, child_env
 
@@ -143,6 +143,11 @@ def main(argv: list[str] | None = None) -> None:
     # (router_service/budget_client.py SETTLE_LINGER_ENV, SETTLE_LINGER_MS_WORKERS)
     if n > 1 and "GEMGATE_SETTLE_LINGER_MS" not in router_env:
         router_env = {**router_env, "GEMGATE_SETTLE_LINGER_MS": "3"}
+    # the config as checked here, so the router loads no config machinery (gemgate/config_views.py);
+    # a config too large for the environment is read from the file by the router itself
+    handed = config_views.export(config)
+    if handed is not None:
+        router_env = {**router_env, config_views.ENV: handed}
     py = sys.executable
     budget = Child("budget_service", [py, "-m", "budget_service", "--config", args.config, "--host", ih, "--port", str(budget_port),
                                       "--metrics-port", str(budget_metrics),

@@ -17,7 +17,9 @@ import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from gemgate.cache_settings import CacheParams, parse_cache_params
-from gemgate.config_names import ALL_MODELS  # noqa: F401  (re-exported; defined without pydantic)
+from gemgate.config_names import ALL_MODELS, ConfigError  # noqa: F401  (re-exported; defined without pydantic)
+from gemgate.config_views import (REQUEST_DEFAULTS, GatewayConfigViews, LiteLLMParamsViews,  # noqa: F401
+                                  print_warnings)
 
 ENV_PREFIX = "os.environ/"
 METRICS_AUTH_IGNORED = ("litellm_settings.require_auth_for_metrics_endpoint: false is ignored by gemgate: GET /metrics "
@@ -25,21 +27,11 @@ METRICS_AUTH_IGNORED = ("litellm_settings.require_auth_for_metrics_endpoint: fal
                         "GEMGATE_METRICS_TOKEN); give your scraper that token")
 
 
-class ConfigError(Exception):
-    """Invalid configuration; the message names the offending field."""
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 PROVIDERS = ("gemini", "vertex_ai")
-# litellm_params a deployment may set as request defaults (a request's own value wins)
-REQUEST_DEFAULTS = (
-    "temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens", "stop", "seed",
-    "presence_penalty", "frequency_penalty", "reasoning_effort", "thinking", "response_format",
-    "parallel_tool_calls",
-)
 # headers a deployment's extra_headers may never set (credentials and framing stay gemgate's)
 FORBIDDEN_EXTRA_HEADERS = {
     "authorization", "x-goog-api-key", "proxy-authorization", "cookie", "host", "content-length",
@@ -47,7 +39,7 @@ FORBIDDEN_EXTRA_HEADERS = {
 }
 
 
-class LiteLLMParams(_Strict):
+class LiteLLMParams(LiteLLMParamsViews, _Strict):
     model: str
     custom_llm_provider: Literal["gemini", "vertex_ai"] | None = None
     api_key: str | None = Field(default=None, repr=False)
@@ -125,27 +117,10 @@ class LiteLLMParams(_Strict):
             raise ValueError("use_psc_endpoint_format needs api_base (your Private Service Connect endpoint)")
         return self
 
-    def request_defaults(self) -> dict[str, Any]:
-        """The request params this deployment sets by default (non-empty ones only)."""
-        out = {}
-        for name in REQUEST_DEFAULTS:
-            value = getattr(self, name)
-            if value is not None and value != {}:
-                out[name] = value
-        return out
-
     @cached_property
     def as_dict(self) -> dict[str, Any]:
         """The params as a plain dict for the pure translators (computed once per deployment)."""
         return self.model_dump()
-
-    @property
-    def provider(self) -> str:
-        return self.model.split("/", 1)[0] if "/" in self.model else ""
-
-    @property
-    def upstream_model(self) -> str:
-        return self.model.split("/", 1)[1] if "/" in self.model else self.model
 
     @field_validator("model")
     @classmethod
@@ -355,7 +330,7 @@ class GeneralSettings(_Strict):
         return v
 
 
-class GatewayConfig(_Strict):
+class GatewayConfig(GatewayConfigViews, _Strict):
     model_list: list[Deployment] = Field(default_factory=list)
     litellm_settings: LiteLLMSettings = Field(default_factory=LiteLLMSettings)
     router_settings: RouterSettings = Field(default_factory=RouterSettings)
@@ -364,10 +339,6 @@ class GatewayConfig(_Strict):
     # one-time startup warnings (recognised-but-ignored LiteLLM settings, unpriced models)
     _warnings: list[str] = PrivateAttr(default_factory=list)
     _wildcard_cache: Any = PrivateAttr(default=None)
-
-    @property
-    def warnings(self) -> list[str]:
-        return self._warnings
 
     @field_validator("environment_variables", mode="before")
     @classmethod
@@ -428,69 +399,6 @@ class GatewayConfig(_Strict):
                 raise ValueError(f"model_list[{i}].model_info.id {dep.model_info.id!r} is not unique")
             seen.add(dep.model_info.id)
         return self
-
-    # ---- derived views ----
-    def groups(self) -> dict[str, list[Deployment]]:
-        out: dict[str, list[Deployment]] = {}
-        for dep in self.model_list:
-            out.setdefault(dep.model_name, []).append(dep)
-        return out
-
-    def alias_target(self, name: str) -> str | None:
-        """router_settings.model_group_alias: the model group an alias stands for."""
-        target = self.router_settings.model_group_alias.get(name)
-        if isinstance(target, dict):
-            return target.get("model")
-        return target
-
-    def hidden_aliases(self) -> set[str]:
-        return {a for a, t in self.router_settings.model_group_alias.items() if isinstance(t, dict) and t.get("hidden")}
-
-    def deployments_for(self, name: str) -> list[Deployment] | None:
-        """The deployments serving `name`: its group, an alias's group, or wildcard deployments."""
-        from gemgate.wildcards import resolve
-
-        groups = self.groups()
-        if name in groups:
-            return groups[name]
-        target = self.alias_target(name)
-        if target is not None:
-            return groups.get(target)
-        if self._wildcard_cache is None:
-            from collections import OrderedDict
-
-            self._wildcard_cache = OrderedDict()
-        return resolve(self.model_list, name, self._wildcard_cache)
-
-    def redis_url(self, environ: dict[str, str] | None = None) -> str:
-        env = os.environ if environ is None else environ
-        gs, rs = self.general_settings, self.router_settings
-        if gs.redis_url:
-            return gs.redis_url
-        if rs.redis_url:
-            return rs.redis_url
-        if rs.redis_host:
-            auth = f":{rs.redis_password}@" if rs.redis_password else ""
-            return f"redis://{auth}{rs.redis_host}:{rs.redis_port or 6379}/0"
-        return env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-
-    def database_url(self, environ: dict[str, str] | None = None) -> str | None:
-        """general_settings.database_url, else DATABASE_URL (as LiteLLM reads it), else None."""
-        env = os.environ if environ is None else environ
-        url = self.general_settings.database_url or env.get("DATABASE_URL") or None
-        if url and url.split("://", 1)[0].lower() not in ("postgres", "postgresql"):
-            raise ConfigError("DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:5432/db)")
-        return url
-
-    def fallbacks(self, kind: str) -> Any:
-        """router_settings wins over litellm_settings for each fallback kind."""
-        value = getattr(self.router_settings, kind)
-        return value if value is not None else getattr(self.litellm_settings, kind)
-
-    def num_retries(self) -> int:
-        rs, ls = self.router_settings.num_retries, self.litellm_settings.num_retries
-        return rs if rs is not None else (ls if ls is not None else 2)
-
 
 def _resolve_env(value: Any, where: str, environ: dict[str, str]) -> Any:
     if isinstance(value, str) and value.startswith(ENV_PREFIX):
@@ -585,14 +493,3 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Gate
     if environ is None:
         export_environment(data)
     return parse_config(data, environ)
-
-
-def print_warnings(config: GatewayConfig, who: str = "gemgate") -> None:
-    """Print the config's startup warnings once per gateway: the CLI prints them and tells the
-    services it started (GEMGATE_WARNED=1) not to repeat them."""
-    import sys
-
-    if os.environ.get("GEMGATE_WARNED") == "1":
-        return
-    for line in config.warnings:
-        print(f"{who}: warning: {line}", file=sys.stderr, flush=True)

@@ -13,9 +13,13 @@ and other deployments (retries). Before each attempt:
 
 from __future__ import annotations
 
-from gemgate.config import Deployment
+from typing import TYPE_CHECKING
+
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.budget_client import Admission, model_allowed
+
+if TYPE_CHECKING:
+    from gemgate.config import Deployment
 
 
 def not_allowed(admission: Admission, group: str, param: str = "model") -> GatewayError:

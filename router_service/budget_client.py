@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from gemgate import metrics
-from gemgate.config import ALL_MODELS
+from gemgate.config_names import ALL_MODELS
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import from_rpc_error, from_status_bytes
 from gemgate.grpc_server import MESSAGE_OPTIONS

@@ -8,7 +8,7 @@ import grpc
 
 from gemgate import anthropic_proto as aconv
 from gemgate import gemini_proto as gconv
-from gemgate.config import ALL_MODELS
+from gemgate.config_names import ALL_MODELS
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import abort
 from gemgate.errors import invalid

@@ -8,9 +8,13 @@
 
 from __future__ import annotations
 
-from gemgate.config import GatewayConfig
+from typing import TYPE_CHECKING
+
 from gemgate.errors import invalid
 from gemgate.forward_headers import from_metadata
+
+if TYPE_CHECKING:
+    from gemgate.config import GatewayConfig
 
 
 def mock_keys(req: dict) -> list[str]:

@@ -22,10 +22,9 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gemgate import metrics
-from gemgate.config import Deployment, GatewayConfig
 from gemgate import error_policies
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.cost import estimate_prompt_tokens
@@ -37,6 +36,9 @@ from router_service.routing.fallbacks import fallback_groups
 from router_service.routing.selection import candidates
 from router_service.routing.state import RouterState, make_state
 from router_service.routing.strategies import dep_id, pick
+
+if TYPE_CHECKING:
+    from gemgate.config import Deployment, GatewayConfig
 
 log = logging.getLogger("gemgate.router.routing")
 

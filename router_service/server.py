@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import argparse
 import os
 import sys
 
 from gemgate import internal_auth, logsetup, loop, metrics
-from gemgate.config import ConfigError, GatewayConfig, load_config, print_warnings
+from gemgate.config_names import ConfigError
+from gemgate import config_views
+from gemgate.config_views import print_warnings
 from gemgate.grpc_server import serve
 from gemgate.v1 import router_pb2, router_pb2_grpc
 from router_service.budget_client import BudgetGate, OpenGate
@@ -19,6 +23,9 @@ from router_service.responses.redis_store import build_store
 from router_service.router import Router
 from router_service.servicer import RouterServicer
 from router_service.usage.factory import build_dispatcher
+
+if TYPE_CHECKING:
+    from gemgate.config import GatewayConfig
 
 
 async def run(config: GatewayConfig, address: str, budget_address: str | None, secret: str | None = None,
@@ -71,10 +78,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on 127.0.0.1:PORT")
     args = ap.parse_args(argv)
     logsetup.setup("router")
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        sys.exit(f"router_service: {exc}")
+    config = config_views.take()  # started by the `gemgate` CLI: the config it checked, without pydantic
+    if config is None:
+        from gemgate.config import load_config
+
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            sys.exit(f"router_service: {exc}")
     logsetup.configure("router", config.litellm_settings)
     print_warnings(config, "router_service")  # standalone runs; under the gemgate CLI it printed them
     try:

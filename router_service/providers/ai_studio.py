@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 from collections.abc import AsyncIterator
 
-from gemgate.config import Deployment
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.providers import gemini_flow as flow
 from router_service.providers import gemini_native as native_api
@@ -15,6 +16,9 @@ from router_service.providers.gemini import translate
 from router_service.providers.gemini.fetch_images import MediaFetcher
 from router_service.providers.sse import iter_sse
 from router_service.providers.upstream_http import UpstreamClient, UpstreamTimeout, UpstreamTransportError
+
+if TYPE_CHECKING:
+    from gemgate.config import Deployment
 
 DEFAULT_BASE = "https://generativelanguage.googleapis.com/v1beta"
 

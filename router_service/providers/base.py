@@ -3,10 +3,13 @@ the process-wide pooled httpx client, hand bodies to the pure translator, raise 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import abc
 from collections.abc import AsyncIterator
 
-from gemgate.config import Deployment
+if TYPE_CHECKING:
+    from gemgate.config import Deployment
 
 
 class Provider(abc.ABC):

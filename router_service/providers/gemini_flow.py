@@ -3,11 +3,15 @@ translate, and build the answer / stream state. The providers only add URL, auth
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gemgate import offload
-from gemgate.config import Deployment
 from router_service import cost
 from router_service.providers.gemini import translate
 from router_service.providers.gemini.fetch_images import MediaFetcher
+
+if TYPE_CHECKING:
+    from gemgate.config import Deployment
 
 
 def choices_requested(request: dict) -> int:

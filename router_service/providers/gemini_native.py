@@ -4,16 +4,20 @@ translated (Anthropic) calls. Pure body work lives in router_service.native.gemi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from gemgate.config import Deployment
 from router_service.native import gemini_passthrough as gp
 from router_service.providers import gemini_flow as flow
 from router_service.providers import upstream_extras as extras
 from router_service.providers.gemini.fetch_images import MediaFetcher
 
-Post = Callable[[Deployment, str, dict, float], Awaitable[dict]]
-Events = Callable[[Deployment, str, dict, float], AsyncIterator[dict]]
+if TYPE_CHECKING:
+    from gemgate.config import Deployment
+
+Post = Callable[["Deployment", str, dict, float], Awaitable[dict]]
+Events = Callable[["Deployment", str, dict, float], AsyncIterator[dict]]
 
 
 def passes_through(call) -> bool:

@@ -16,11 +16,15 @@ errors) when the deployment is unhealthy.
 
 from __future__ import annotations
 
-from gemgate.config import Deployment
+from typing import TYPE_CHECKING
+
 from router_service.providers.ai_studio import DEFAULT_BASE, transport_error
 from router_service.providers.gemini import translate
 from router_service.providers.upstream_http import UpstreamTransportError
 from router_service.providers.vertex import is_claude
+
+if TYPE_CHECKING:
+    from gemgate.config import Deployment
 
 PING = "ping"
 

@@ -4,7 +4,7 @@ httpx behind the SSRF guard (its client made on the first fetch)."""
 
 from __future__ import annotations
 
-from gemgate.config import GeneralSettings
+from typing import TYPE_CHECKING
 
 from router_service.providers.ai_studio import AIStudioProvider
 from router_service.providers.base import Provider
@@ -12,6 +12,9 @@ from router_service.providers.gemini.fetch_images import MediaFetcher
 from router_service.providers.google_auth import GoogleTokens
 from router_service.providers.upstream_http import UpstreamClient
 from router_service.providers.vertex import VertexProvider
+
+if TYPE_CHECKING:
+    from gemgate.config import GeneralSettings
 
 
 def build_providers(http: UpstreamClient, tokens: GoogleTokens, fetcher: MediaFetcher) -> dict[str, Provider]:

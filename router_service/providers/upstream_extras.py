@@ -5,9 +5,13 @@ forward_client_headers_to_llm_api; set per request by the servicer) and litellm_
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import contextvars
 
-from gemgate.config import Deployment
+if TYPE_CHECKING:
+    from gemgate.config import Deployment
+
 
 # client headers forwarded for this request (already allowlisted by gemgate.forward_headers)
 FORWARDED: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar("gemgate_forwarded", default=())

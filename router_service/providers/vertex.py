@@ -5,12 +5,13 @@ refreshes once and retries once."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 
-from gemgate.config import Deployment
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.providers import gemini_flow as flow
 from router_service.providers import gemini_native as native_api
@@ -24,6 +25,9 @@ from router_service.providers.gemini.fetch_images import MediaFetcher
 from router_service.providers.google_auth import GoogleTokens
 from router_service.providers.sse import iter_sse
 from router_service.providers.upstream_http import UpstreamClient, UpstreamTransportError
+
+if TYPE_CHECKING:
+    from gemgate.config import Deployment
 
 DEFAULT_LOCATION = "us-central1"
 

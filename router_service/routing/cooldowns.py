@@ -14,11 +14,15 @@ Policy:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gemgate import error_policies
-from gemgate.config import Deployment, RouterSettings
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.routing.state import RouterState
 from router_service.routing.strategies import dep_id
+
+if TYPE_CHECKING:
+    from gemgate.config import Deployment, RouterSettings
 
 DEPLOYMENT_FAULTS = {ErrorKind.AUTHENTICATION, ErrorKind.PERMISSION, ErrorKind.NOT_FOUND}
 

@@ -4,7 +4,11 @@ serves it. Pure: returns a new dict, never changes the caller's."""
 
 from __future__ import annotations
 
-from gemgate.config import Deployment
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gemgate.config import Deployment
+
 
 _OUTPUT_LIMITS = ("max_tokens", "max_completion_tokens")
 

@@ -8,8 +8,12 @@ default_fallbacks. A per-request `fallbacks` list (group names) replaces the con
 
 from __future__ import annotations
 
-from gemgate.config import GatewayConfig
+from typing import TYPE_CHECKING
+
 from gemgate.errors import ErrorKind, GatewayError
+
+if TYPE_CHECKING:
+    from gemgate.config import GatewayConfig
 
 
 def _lookup(entries, group: str) -> list[str] | None:

@@ -6,12 +6,16 @@ Read from the request dict (top-level keys) or the deployment's litellm_params; 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import time
 import uuid
 from collections.abc import AsyncIterator
 
-from gemgate.config import Deployment
 from gemgate.errors import ErrorKind, GatewayError, invalid
+
+if TYPE_CHECKING:
+    from gemgate.config import Deployment
 
 SWITCHES = (
     "mock_response",

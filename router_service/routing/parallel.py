@@ -4,9 +4,13 @@ in between, so concurrent requests can never overshoot the limit in this process
 
 from __future__ import annotations
 
-from gemgate.config import Deployment, GatewayConfig
+from typing import TYPE_CHECKING
+
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.routing.strategies import dep_id
+
+if TYPE_CHECKING:
+    from gemgate.config import Deployment, GatewayConfig
 
 
 class ParallelLimits:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sys
 
-from gemgate.config import Deployment
 from gemgate.errors import ErrorKind, GatewayError
 from router_service.routing.state import RouterState
 from router_service.routing.strategies import dep_id
+
+if TYPE_CHECKING:
+    from gemgate.config import Deployment
 
 
 def at_limit(dep: Deployment, usage: tuple[int, int]) -> bool:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import random
 
-from gemgate.config import Deployment
 from router_service.routing.state import RouterState
+
+if TYPE_CHECKING:
+    from gemgate.config import Deployment
 
 
 def dep_id(dep: Deployment) -> str:

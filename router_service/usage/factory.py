@@ -13,12 +13,14 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from gemgate.config import ConfigError, GatewayConfig
+from gemgate.config_names import ConfigError
 from router_service.usage.callbacks import UsageSink, parse_header_list
 from router_service.usage.dispatcher import DispatcherSettings, SinkRoute, UsageDispatcher
 
 if TYPE_CHECKING:
     import httpx
+
+    from gemgate.config import GatewayConfig
 
 ALIASES = {
     "langsmith": "langsmith",
