@@ -349,10 +349,10 @@ class RedisStore:
                 ErrorKind.UNAVAILABLE, f"budget store (Redis) did not answer within {self.deadline:g}s; "
                 "request not admitted", code="budget_store_timeout", retry_after=1.0,
             ) from None
-        except RedisAuthError as exc:
+        except RedisAuthError:  # the reply (WRONGPASS ...) names Redis's address: not for API clients
             self.last_failure = self._mono()
             raise GatewayError(
-                ErrorKind.UNAVAILABLE, f"budget store (Redis) refused the connection ({exc}); request not admitted",
+                ErrorKind.UNAVAILABLE, "budget store (Redis) refused gemgate's credentials; request not admitted",
                 code="budget_store_unreachable", retry_after=1.0,
             ) from None
         except (RedisError, OSError):

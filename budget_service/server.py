@@ -102,11 +102,11 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", 
     if gs.master_key:
         try:
             await store.ping()
-        except GatewayError:
+        except GatewayError as exc:
             await store.close()
             raise SystemExit(
                 "budget_service: general_settings.master_key is set, so keys and budgets need Redis, but Redis "
-                "is not reachable. Provide one with general_settings.redis_url in the config or the REDIS_URL "
+                f"is not reachable ({exc.message}). Provide one with general_settings.redis_url in the config or the REDIS_URL "
                 "environment variable (e.g. redis://127.0.0.1:6379/0)."
             ) from None
     grace = _env_seconds("GEMGATE_DEAD_ROUTER_GRACE", 15.0)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import socket
 import ssl
 from collections import deque
 from dataclasses import dataclass
@@ -219,6 +220,21 @@ class _Connection(asyncio.Protocol):
         return await self._waiter
 
 
+def _keepalive(conn: _Connection) -> None:
+    """TCP keepalive on a pooled socket: a peer gone without a word (a dropped NAT entry, a dead host)
+    is found while the socket idles, not by the next command's timeout."""
+    sock = conn._transport.get_extra_info("socket") if conn._transport is not None else None
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for name, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
+            if hasattr(socket, name):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+    except OSError:
+        pass
+
+
 # ---- the client ----
 class Redis(Commands):
     def __init__(self, endpoint: Endpoint, *, decode_responses: bool = False, socket_timeout: float | None = 5.0,
@@ -267,6 +283,7 @@ class Redis(Commands):
         except OSError as exc:  # refused, unreachable, TLS handshake or certificate failure
             why = exc.strerror or str(exc) or type(exc).__name__
             raise RedisConnectionError(f"cannot connect to Redis at {ep.describe()}: {why}") from None
+        _keepalive(conn)
         try:
             hello: list = []
             if ep.password:

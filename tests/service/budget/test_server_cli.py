@@ -29,6 +29,25 @@ def test_exits_with_clear_message_when_redis_unreachable(tmp_path):
     assert "general_settings.redis_url" in p.stderr and "REDIS_URL" in p.stderr
 
 
+def test_wrong_redis_password_is_named_at_startup(tmp_path):
+    """Redis refusing the configured user/password is told apart from Redis being away, and the
+    password is never printed."""
+    user, password = f"gemgate-test-{uuid.uuid4().hex[:8]}", "pw-" + uuid.uuid4().hex
+    admin = redis.Redis.from_url(REDIS_URL)
+    admin.acl_setuser(user, enabled=True, passwords=["+" + password], keys=["*"], commands=["+@all"])
+    try:
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(f"general_settings:\n  master_key: sk-m\n"
+                       f"  redis_url: redis://{user}:wrong-{password}@127.0.0.1:6379/0\n  budget_deadline: 1\n")
+        p = subprocess.run([sys.executable, "-m", "budget_service", "--config", str(cfg), "--port", str(free_port())],
+                           cwd=ROOT, capture_output=True, text=True, timeout=20, env=ENV)
+        assert p.returncode != 0 and "Traceback" not in p.stderr
+        assert "refused gemgate's credentials" in p.stderr and password not in p.stderr
+    finally:
+        admin.acl_deluser(user)
+        admin.close()
+
+
 def test_serves_with_real_redis(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"general_settings:\n  master_key: sk-m\n  redis_url: {REDIS_URL}\n")
