@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,13 @@ class FacadeSettings:
         return bool(self.config is not None and self.config.general_settings.forward_client_headers_to_llm_api)
 
 
+# FastAPI 0.16x's own OpenTelemetry hooks ask the global tracer/meter/logger providers on every request;
+# gemgate exports telemetry from the router (litellm_settings.callbacks: otel), so the facade turns them
+# off (older FastAPI has no such hooks and no such argument)
+_NO_TELEMETRY = ({"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+                 if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {})
+
+
 def create_app(settings: FacadeSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -62,7 +70,7 @@ def create_app(settings: FacadeSettings) -> FastAPI:
             if budget_channel is not None:
                 await budget_channel.close()
 
-    app = FastAPI(title="gemgate", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="gemgate", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None, **_NO_TELEMETRY)
     errors.install(app)
 
     async def check_key(key: str) -> GatewayError | None:
