@@ -13,6 +13,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from gemgate import gc_tuning
 from gemgate.internal_auth import ServerAuth
 
 log = logging.getLogger("gemgate.grpc")
@@ -58,6 +59,7 @@ async def serve(
     for svc in ["", *names]:
         await health_servicer.set(svc, health_pb2.HealthCheckResponse.SERVING)
     log.info("%s listening on %s", name, address)
+    gc_tuning.settle()
     notify_ready()
 
     stop = asyncio.Event()

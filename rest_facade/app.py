@@ -11,7 +11,7 @@ import grpc
 from fastapi import FastAPI
 from grpc_health.v1 import health_pb2_grpc
 
-from gemgate import internal_auth
+from gemgate import gc_tuning, internal_auth
 from gemgate.grpc_server import MESSAGE_OPTIONS
 from gemgate.v1 import budget_pb2, budget_pb2_grpc, records_pb2_grpc, router_pb2_grpc
 from gemgate.errors import ErrorKind, GatewayError
@@ -63,6 +63,7 @@ def create_app(settings: FacadeSettings) -> FastAPI:
             app.state.budget = budget_pb2_grpc.BudgetServiceStub(budget_channel)
             app.state.budget_health = health_pb2_grpc.HealthStub(budget_channel)
             app.state.records = records_pb2_grpc.RecordServiceStub(budget_channel)
+        gc_tuning.settle()
         try:
             yield
         finally:
