@@ -387,6 +387,12 @@ class Redis(Commands):
         self._closed = True
         self._drop_idle()
 
+    async def __aenter__(self) -> "Redis":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
 
 class Pipeline(Commands):
     """Commands queued, then sent in one round trip by `execute()` (MULTI/EXEC when a transaction)."""

@@ -14,6 +14,7 @@ import pytest
 
 from gemgate.redis_client import (NoScriptError, PoolBusy, Redis, RedisAuthError, RedisConnectionError,
                                   RedisTimeoutError, ResponseError)
+from tests.service.budget.test_redis_down import Proxy
 from tests.service.upstream_servers import self_signed
 
 URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -63,16 +64,13 @@ async def test_commands_and_reply_shapes(r):
 
 async def test_bytes_without_decoding_and_undecodable_text(r):
     c, p = r
-    raw = Redis.from_url(URL)
-    try:
+    async with Redis.from_url(URL) as raw:
         blob = bytes(range(256))
         assert await raw.set(p + "b", blob) is True and await raw.get(p + "b") == blob
         # a value that is not UTF-8, read by a decoding client: an error for this call, the client goes on
         with pytest.raises(RedisConnectionError, match="unreadable"):
             await c.get(p + "b")
         assert await c.set(p + "ok", "fine") and await c.get(p + "ok") == "fine"
-    finally:
-        await raw.aclose()
 
 
 async def test_pipeline_one_round_trip_keeps_each_slot(r):
@@ -120,8 +118,7 @@ async def test_scripts_load_themselves_when_redis_forgot_them(r):
 
 async def test_cancelled_command_never_hands_its_reply_to_the_next(r):
     c, p = r
-    one = Redis.from_url(URL, decode_responses=True, max_connections=1)
-    try:
+    async with Redis.from_url(URL, decode_responses=True, max_connections=1) as one:
         await one.set(p + "k", "mine")
         # BLPOP holds the only connection for 0.5 s and then answers nil; the caller gives up first
         with pytest.raises(asyncio.TimeoutError):
@@ -129,22 +126,17 @@ async def test_cancelled_command_never_hands_its_reply_to_the_next(r):
         assert await one.get(p + "k") == "mine"  # not BLPOP's late nil
         await asyncio.sleep(0.6)
         assert await one.get(p + "k") == "mine"
-    finally:
-        await one.aclose()
 
 
 async def test_socket_timeout_bounds_each_command_and_drops_the_connection(r):
     c, p = r
-    slow = Redis.from_url(URL, decode_responses=True, socket_timeout=0.2, max_connections=1)
-    try:
+    async with Redis.from_url(URL, decode_responses=True, socket_timeout=0.2, max_connections=1) as slow:
         await slow.set(p + "k", "v")
         t0 = time.monotonic()
         with pytest.raises(RedisTimeoutError, match="did not answer within 0.2s"):
             await slow.execute_command("BLPOP", p + "empty", 1)
         assert time.monotonic() - t0 < 0.6
         assert await slow.get(p + "k") == "v"
-    finally:
-        await slow.aclose()
 
 
 async def test_silent_server_times_out():
@@ -153,14 +145,11 @@ async def test_silent_server_times_out():
 
     server = await asyncio.start_server(swallow, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    hung = Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=0.2)
-    try:
+    async with Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=0.2) as hung:
         t0 = time.monotonic()
         with pytest.raises(RedisTimeoutError):
             await hung.get("k")
         assert time.monotonic() - t0 < 1.0
-    finally:
-        await hung.aclose()
         server.close()
 
 
@@ -174,8 +163,7 @@ async def test_unreachable_is_a_connection_error():
 
 async def test_restarted_redis_is_survived_and_every_stale_socket_dropped(r):
     c, p = r
-    client = Redis.from_url(URL, decode_responses=True)
-    try:
+    async with Redis.from_url(URL, decode_responses=True) as client:
         ids = await asyncio.gather(*(client.execute_command("CLIENT", "ID") for _ in range(4)))
         assert len(set(ids)) == 4  # four pooled connections
         for i in ids:  # what a Redis restart does to them
@@ -184,14 +172,11 @@ async def test_restarted_redis_is_survived_and_every_stale_socket_dropped(r):
         assert await client.ping() is True
         new_ids = await asyncio.gather(*(client.execute_command("CLIENT", "ID") for _ in range(2)))
         assert not set(new_ids) & set(ids)
-    finally:
-        await client.aclose()
 
 
 async def test_without_retry_a_stale_socket_is_an_error(r):
     c, p = r
-    client = Redis.from_url(URL, decode_responses=True, retry_on_stale=False)
-    try:
+    async with Redis.from_url(URL, decode_responses=True, retry_on_stale=False) as client:
         cid = await client.execute_command("CLIENT", "ID")
         # killed between our reply and the next command: the socket looks alive until we use it
         await c.execute_command("CLIENT", "KILL", "ID", cid)
@@ -199,14 +184,11 @@ async def test_without_retry_a_stale_socket_is_an_error(r):
         with pytest.raises(RedisConnectionError):
             await client.ping()
         assert await client.ping() is True
-    finally:
-        await client.aclose()
 
 
 async def test_full_pool_is_busy_not_down(r):
     c, p = r
-    one = Redis.from_url(URL, decode_responses=True, max_connections=1, pool_timeout=0.2)
-    try:
+    async with Redis.from_url(URL, decode_responses=True, max_connections=1, pool_timeout=0.2) as one:
         hold = asyncio.create_task(one.execute_command("BLPOP", p + "empty", 1))
         await asyncio.sleep(0.05)
         t0 = time.monotonic()
@@ -215,8 +197,6 @@ async def test_full_pool_is_busy_not_down(r):
         assert 0.15 < time.monotonic() - t0 < 0.6
         assert await hold is None
         assert await one.ping() is True
-    finally:
-        await one.aclose()
 
 
 async def test_user_password_and_database(r):
@@ -240,25 +220,14 @@ async def test_user_password_and_database(r):
         await c.execute_command("ACL", "DELUSER", user)
 
 
-async def _relay(reader, writer):
-    up_r, up_w = await asyncio.open_connection("127.0.0.1", 6379)
-
-    async def pipe(src, dst):
-        try:
-            while data := await src.read(65536):
-                dst.write(data)
-                await dst.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            dst.close()
-
-    await asyncio.gather(pipe(reader, up_w), pipe(up_r, writer))
+def _relay():
+    """A byte relay to the real Redis (the TCP proxy of the Redis-outage test, here behind TLS or a unix socket)."""
+    return Proxy("127.0.0.1", 6379)._conn
 
 
 async def test_tls_verifies_the_certificate(tmp_path, r):
     server_ctx, trusting = self_signed(tmp_path)
-    server = await asyncio.start_server(_relay, "127.0.0.1", 0, ssl=server_ctx)
+    server = await asyncio.start_server(_relay(), "127.0.0.1", 0, ssl=server_ctx)
     port = server.sockets[0].getsockname()[1]
     try:
         ok = Redis.from_url(f"rediss://localhost:{port}/0", ssl_context=trusting, socket_timeout=2)
@@ -273,7 +242,7 @@ async def test_tls_verifies_the_certificate(tmp_path, r):
 
 async def test_unix_socket(tmp_path, r):
     path = str(tmp_path / "redis.sock")
-    server = await asyncio.start_unix_server(_relay, path)
+    server = await asyncio.start_unix_server(_relay(), path)
     try:
         client = Redis.from_url(f"unix://{path}?db=0", decode_responses=True)
         assert await client.ping() is True
@@ -283,18 +252,8 @@ async def test_unix_socket(tmp_path, r):
 
 
 async def test_closed_client_refuses(r):
-    client = Redis.from_url(URL)
-    await client.ping()
-    await client.aclose()
+    async with Redis.from_url(URL) as client:
+        assert await client.ping() is True
+    assert not client._idle  # its sockets closed on leaving the block
     with pytest.raises(RedisConnectionError, match="closed"):
         await client.ping()
-
-
-async def test_pooled_tcp_sockets_keep_alive(r):
-    import socket
-
-    c, p = r
-    await c.ping()
-    sock = c._idle[0]._transport.get_extra_info("socket")
-    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
-    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 30
