@@ -257,3 +257,13 @@ async def test_closed_client_refuses(r):
     assert not client._idle  # its sockets closed on leaving the block
     with pytest.raises(RedisConnectionError, match="closed"):
         await client.ping()
+
+
+async def test_pooled_tcp_sockets_keep_alive(r):
+    import socket
+
+    c, p = r
+    await c.ping()
+    sock = c._idle[0]._transport.get_extra_info("socket")
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 30
