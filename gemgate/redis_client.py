@@ -19,6 +19,8 @@ What it does:
 - `pipeline(transaction=...)` sends many commands in one round trip, wrapped in MULTI/EXEC when a
   transaction; `execute(raise_on_error=False)` leaves each failed command's error in its slot.
 - `register_script(lua)` calls by SHA and loads the script when Redis answers NOSCRIPT.
+- Pooled TCP sockets keep alive (a peer gone without a word is found while idle); `async with
+  Redis.from_url(...) as r:` closes the client on leaving the block.
 Errors: `RedisError` and its subclasses below; nothing a caller sees carries the password.
 """
 
