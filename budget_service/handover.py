@@ -16,9 +16,10 @@ database_url() (resolved by the CLI with the environment it gives the child).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from types import SimpleNamespace
+
+from gemgate.config_views import pop_handover
 
 ENV = "GEMGATE_BUDGET_SETTINGS"
 
@@ -62,6 +63,5 @@ class BudgetConfig:
 
 def take(environ=None) -> BudgetConfig | None:
     """The handed-over settings (removed from the environment), or None when started without them."""
-    env = os.environ if environ is None else environ
-    raw = env.pop(ENV, None)
-    return BudgetConfig(json.loads(raw)) if raw else None
+    data = pop_handover(ENV, environ)
+    return BudgetConfig(data) if data is not None else None

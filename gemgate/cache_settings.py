@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gemgate.config_views import CALL_TYPES, DEFAULT_TTL, UNCACHED_CALL_TYPES, CacheParamsViews  # noqa: F401
+from gemgate.config_views import CALL_TYPES, UNCACHED_CALL_TYPES, CacheParamsViews
 
 # LiteLLM's cache types gemgate does not run (startup refuses them)
 REFUSED_TYPES = ("redis-semantic", "valkey-semantic", "qdrant-semantic", "s3", "gcs", "disk", "azure-blob",

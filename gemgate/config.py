@@ -18,8 +18,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, Va
 
 from gemgate.cache_settings import CacheParams, parse_cache_params
 from gemgate.config_names import ALL_MODELS, ConfigError  # noqa: F401  (re-exported; defined without pydantic)
-from gemgate.config_views import (REQUEST_DEFAULTS, GatewayConfigViews, LiteLLMParamsViews,  # noqa: F401
-                                  print_warnings)
+from gemgate.config_views import GatewayConfigViews, LiteLLMParamsViews, print_warnings  # noqa: F401
 
 ENV_PREFIX = "os.environ/"
 METRICS_AUTH_IGNORED = ("litellm_settings.require_auth_for_metrics_endpoint: false is ignored by gemgate: GET /metrics "

@@ -18,6 +18,7 @@ import copy
 import json
 import os
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 ENV = "GEMGATE_ROUTER_CONFIG"
@@ -179,7 +180,6 @@ class _Plain:
 
     def model_copy(self, update: Mapping[str, Any] | None = None):
         out = copy.copy(self)
-        out.__dict__.pop("as_dict", None)  # a derived value of the old fields
         out.__dict__.update(update or {})
         return out
 
@@ -191,31 +191,24 @@ class PlainCacheParams(CacheParamsViews, _Plain):
     pass
 
 
-class PlainLiteLLMParams(LiteLLMParamsViews, _Plain):
-    @property
-    def as_dict(self) -> dict[str, Any]:
-        """The params as a plain dict for the pure translators (computed once per deployment)."""
-        cached = self.__dict__.get("as_dict")
-        if cached is None:
-            cached = self.__dict__["as_dict"] = copy.deepcopy(
-                {k: v for k, v in self.__dict__.items() if k != "as_dict"})
-        return cached
-
-
-class PlainModelInfo(_Plain):
+class PlainSection(_Plain):
     pass
 
 
+class PlainLiteLLMParams(LiteLLMParamsViews, _Plain):
+    @cached_property
+    def as_dict(self) -> dict[str, Any]:
+        """The params as a plain dict for the pure translators (computed once per deployment; a
+        wildcard's copy drops it, gemgate/wildcards.py)."""
+        return copy.deepcopy(self.__dict__)
+
+
 class PlainDeployment(_Plain):
-    _nested = {"litellm_params": PlainLiteLLMParams, "model_info": PlainModelInfo}
+    _nested = {"litellm_params": PlainLiteLLMParams, "model_info": PlainSection}
 
 
 class PlainLiteLLMSettings(_Plain):
     _nested = {"cache_params": PlainCacheParams}
-
-
-class PlainSection(_Plain):
-    pass
 
 
 class PlainConfig(GatewayConfigViews, _Plain):
@@ -236,11 +229,15 @@ def export(config) -> str | None:
     return text if len(text.encode()) <= MAX_HANDOVER_BYTES else None
 
 
-def take(environ: dict[str, str] | None = None) -> PlainConfig | None:
-    """The handed-over config (removed from the environment), or None when started without it."""
+def pop_handover(name: str, environ: dict[str, str] | None = None) -> Any:
+    """The JSON a `gemgate` CLI handed a service in environment variable `name` (removed from the
+    environment, so the service's own children never see it), or None when started without it."""
     env = os.environ if environ is None else environ
-    raw = env.pop(ENV, None)
-    if not raw:
-        return None
-    data = json.loads(raw)
-    return PlainConfig(data["config"], data["warnings"])
+    raw = env.pop(name, None)
+    return json.loads(raw) if raw else None
+
+
+def take(environ: dict[str, str] | None = None) -> PlainConfig | None:
+    """The handed-over config, or None when started without it."""
+    data = pop_handover(ENV, environ)
+    return PlainConfig(data["config"], data["warnings"]) if data is not None else None

@@ -96,7 +96,7 @@ class Commands:
         return self._cmd(("EXPIREAT", name, int(when)), _bool)
 
     def incr(self, name, amount: int = 1):
-        return self._cmd(("INCRBY", name, int(amount)))
+        return self.incrby(name, amount)
 
     def incrby(self, name, amount: int = 1):
         return self._cmd(("INCRBY", name, int(amount)))

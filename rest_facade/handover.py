@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping
 from types import SimpleNamespace
+
+from gemgate.config_views import pop_handover
 
 ENV = "GEMGATE_FACADE_SETTINGS"
 _GENERAL = ("master_key", "dangerously_permit_weak_or_unset_master_key", "metrics_token", "max_request_size_mb",
@@ -58,8 +59,7 @@ class FacadeConfig:
         return f"FacadeConfig({self._path!r})"
 
 
-def take(environ: Mapping[str, str] | None = None) -> FacadeConfig | None:
+def take(environ: dict[str, str] | None = None) -> FacadeConfig | None:
     """The handed-over settings (removed from the environment), or None when started without them."""
-    env = os.environ if environ is None else environ
-    raw = env.pop(ENV, None)  # type: ignore[union-attr]
-    return FacadeConfig(json.loads(raw)) if raw else None
+    data = pop_handover(ENV, environ)
+    return FacadeConfig(data) if data is not None else None
