@@ -93,7 +93,8 @@ async def sweep_forever(ledger: Ledger, interval: float) -> None:
             log.exception("reservation sweep failed")
 
 
-async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", secret: str | None = None) -> None:
+async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", secret: str | None = None,
+              local_address: str | None = None) -> None:
     gs = config.general_settings
     try:
         store = RedisStore.from_url(config.redis_url(), prefix=prefix, deadline=gs.budget_deadline)
@@ -159,6 +160,7 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", 
     await serve(
         name="budget_service",
         address=address,
+        local_address=local_address,
         register=register,
         service_names=[SERVICE_NAME, RECORD_SERVICE_NAME],
         on_stop=on_stop,
@@ -185,6 +187,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=int, default=4002)
     ap.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on 127.0.0.1:PORT")
     ap.add_argument("--redis-prefix", default="gemgate:", help="prefix of every Redis key (default gemgate:)")
+    ap.add_argument("--local-address", default=None, metavar="ADDR",
+                    help="also listen on this local socket (unix-abstract:NAME or unix:PATH; set by the gemgate CLI)")
     args = ap.parse_args(argv)
     logsetup.setup("budget")
     # under the gemgate CLI: the settings it handed over (budget_service/handover.py), so this
@@ -197,4 +201,5 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(str(exc))
     if args.metrics_port:
         metrics.start_metrics_server(args.metrics_port, secret=secret)
-    loop.run(run(config, f"{args.host}:{args.port}", prefix=args.redis_prefix, secret=secret))
+    loop.run(run(config, f"{args.host}:{args.port}", prefix=args.redis_prefix, secret=secret,
+                 local_address=args.local_address))

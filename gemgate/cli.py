@@ -3,7 +3,8 @@
 Starts budget_service, router_service and rest_facade as separate processes on one machine (with
 `--num_workers N`: N router_service workers, each on its own port, and N rest_facade workers sharing
 the public port through SO_REUSEPORT, each spreading its calls round-robin over all router workers;
-one budget_service keeps budgets exact across them), waits
+one budget_service keeps budgets exact across them; on Linux the hops between them use local sockets,
+gemgate/local_sockets.py), waits
 until each is ready, restarts one that crashes (gemgate/supervisor.py; `--exit-on-child-crash` stops
 everything instead) and stops them all (facade first) on Ctrl-C / SIGTERM. The children share an
 internal gRPC secret (gemgate/internal_auth.py), generated here unless one is configured.
@@ -18,7 +19,7 @@ import sys
 
 from gemgate import cli_flags, internal_auth, logsetup, master_key_policy
 from gemgate.config import ConfigError, load_config, print_warnings
-from gemgate import config_views, supervise
+from gemgate import config_views, local_sockets, supervise
 from gemgate.ports import free_port
 from gemgate.supervisor import Child, child_env
 
@@ -130,6 +131,9 @@ def main(argv: list[str] | None = None) -> None:
     router_metrics_ports = worker_ports(router_metrics, n, "127.0.0.1", fixed | set(router_ports))
     budget_addr = f"{ih}:{budget_port}"
     router_addrs = [f"{ih}:{p}" for p in router_ports]
+    # gemgate's own hops (facade -> router -> budget) over local sockets; TCP stays for other clients
+    local = local_sockets.addresses(n) if local_sockets.enabled(os.environ) else None
+    budget_dial, router_dial = local if local else (budget_addr, router_addrs)
     metrics_urls = ",".join(f"http://127.0.0.1:{p}/metrics" for p in [*router_metrics_ports, budget_metrics])
     for port in (args.port, *router_ports, budget_port, *router_metrics_ports, budget_metrics):
         if _port_open("127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host, port) or _port_open(ih, port):
@@ -151,11 +155,13 @@ def main(argv: list[str] | None = None) -> None:
     py = sys.executable
     budget = Child("budget_service", [py, "-m", "budget_service", "--config", args.config, "--host", ih, "--port", str(budget_port),
                                       "--metrics-port", str(budget_metrics),
-                                      "--redis-prefix", args.redis_prefix],
+                                      "--redis-prefix", args.redis_prefix,
+                                      *(["--local-address", budget_dial] if local else [])],
                    env=budget_env(config, env), json_logs=json_logs, log_name="budget")
     routers = [Child(worker_name("router_service", i, n),
                      [py, "-m", "router_service", "--config", args.config, "--host", ih, "--port", str(port),
-                      "--budget", budget_addr, "--metrics-port", str(metrics_port), "--redis-prefix", args.redis_prefix],
+                      "--budget", budget_dial, "--metrics-port", str(metrics_port), "--redis-prefix", args.redis_prefix,
+                      *(["--local-address", router_dial[i]] if local else [])],
                      env=router_env, json_logs=json_logs, log_name="router", group="router")
                for i, (port, metrics_port) in enumerate(zip(router_ports, router_metrics_ports))]
     from rest_facade import handover as facade_handover
@@ -164,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     facade_env = {**env, facade_handover.ENV: facade_handover.export(config, args.config)}
     facades = [Child(worker_name("rest_facade", i, n),
                      [py, "-m", "rest_facade", "--config", args.config, "--host", args.host, "--port", str(args.port),
-                      "--router", ",".join(router_addrs), "--budget", budget_addr, "--metrics-urls", metrics_urls,
+                      "--router", ",".join(router_dial), "--budget", budget_dial, "--metrics-urls", metrics_urls,
                       *(["--reuse-port"] if n > 1 else []), *([master_key_policy.FLAG] if permit else [])],
                      env=facade_env, json_logs=json_logs, log_name="facade", group="facade")
                for i in range(n)]

@@ -38,8 +38,11 @@ async def serve(
     internal_secret: str | None = None,
     probe: Callable[[], Awaitable[bool]] | None = None,
     probe_interval: float = 1.0,
+    local_address: str | None = None,
 ) -> None:
-    """`internal_secret`: refuse RPCs without it (gemgate.internal_auth; health stays open).
+    """`local_address`: a local socket to listen on as well (gemgate/local_sockets.py), for gemgate's
+    own processes on this machine; the same servicers, the same internal secret.
+    `internal_secret`: refuse RPCs without it (gemgate.internal_auth; health stays open).
     `probe`: polled every `probe_interval` s; health is NOT_SERVING while it returns False (e.g.
     budget_service without Redis), so readiness checks see what requests will meet."""
     interceptors = [ServerAuth(internal_secret)] if internal_secret else []
@@ -49,16 +52,19 @@ async def serve(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = list(service_names)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    try:
-        server.add_insecure_port(address)
-    except RuntimeError as exc:
-        raise SystemExit(f"{name}: cannot listen on {address}: {exc}") from None
+    for where in (address, local_address):
+        if not where:
+            continue
+        try:
+            server.add_insecure_port(where)
+        except RuntimeError as exc:
+            raise SystemExit(f"{name}: cannot listen on {where}: {exc}") from None
     await server.start()
     if ready is not None:
         await ready()
     for svc in ["", *names]:
         await health_servicer.set(svc, health_pb2.HealthCheckResponse.SERVING)
-    log.info("%s listening on %s", name, address)
+    log.info("%s listening on %s%s", name, address, f" and {local_address}" if local_address else "")
     gc_tuning.settle()
     notify_ready()
 

@@ -25,6 +25,8 @@ from collections.abc import Mapping
 
 import grpc
 
+from gemgate import local_sockets
+
 ENV = "GEMGATE_INTERNAL_SECRET"
 METADATA_KEY = "x-gemgate-internal-secret"
 MIN_LENGTH = 32
@@ -168,10 +170,14 @@ def _resolve(host: str, port: int) -> str:
 
 def balanced_target(addresses: str) -> str:
     """A gRPC target naming every `host:port` of a comma-separated list (hostnames resolved once,
-    here), for the round_robin policy: `ipv4:10.0.0.1:4001,10.0.0.1:4101` (or `ipv6:[..]:p,...`)."""
+    here), for the round_robin policy: `ipv4:10.0.0.1:4001,10.0.0.1:4101` (or `ipv6:[..]:p,...`;
+    local sockets: `unix-abstract:a,b`, gemgate/local_sockets.py)."""
+    parts = [a.strip() for a in addresses.split(",")]
+    if any(local_sockets.is_local(a) for a in parts):
+        return local_sockets.balanced_target(parts)
     v4: list[str] = []
     v6: list[str] = []
-    for address in addresses.split(","):
+    for address in parts:
         host, port = _split_hostport(address)
         try:
             ip = ipaddress.ip_address(host)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 
 async def run(config: GatewayConfig, address: str, budget_address: str | None, secret: str | None = None,
-              redis_prefix: str = "gemgate:") -> None:
+              redis_prefix: str = "gemgate:", local_address: str | None = None) -> None:
     usage = build_dispatcher(config, os.environ)
     usage.start()
     upstream = UpstreamClient()
@@ -61,6 +61,7 @@ async def run(config: GatewayConfig, address: str, budget_address: str | None, s
     await serve(
         name="router_service",
         address=address,
+        local_address=local_address,
         register=lambda s: router_pb2_grpc.add_RouterServiceServicer_to_server(servicer, s),
         service_names=[router_pb2.DESCRIPTOR.services_by_name["RouterService"].full_name],
         on_stop=on_stop,
@@ -73,7 +74,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--config", required=True)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=4001)
-    ap.add_argument("--budget", default=None, help="budget_service address host:port")
+    ap.add_argument("--budget", default=None, help="budget_service address host:port (or a local socket)")
+    ap.add_argument("--local-address", default=None, metavar="ADDR",
+                    help="also listen on this local socket (unix-abstract:NAME or unix:PATH; set by the gemgate CLI)")
     ap.add_argument("--redis-prefix", default="gemgate:", help="prefix of the Redis keys it writes (stored responses)")
     ap.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on 127.0.0.1:PORT")
     args = ap.parse_args(argv)
@@ -96,6 +99,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.metrics_port:
         metrics.start_metrics_server(args.metrics_port, secret=secret)
     try:
-        loop.run(run(config, f"{args.host}:{args.port}", budget, secret, args.redis_prefix))
+        loop.run(run(config, f"{args.host}:{args.port}", budget, secret, args.redis_prefix, args.local_address))
     except ConfigError as exc:  # callbacks configured without their environment
         sys.exit(f"router_service: {exc}")

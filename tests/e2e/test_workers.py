@@ -115,8 +115,14 @@ def test_two_facade_and_two_router_workers_share_the_traffic(gw, fake_gemini):
     for router in routers:  # a client's next request may reach the other router: short settle linger
         environ = open(f"/proc/{router['pid']}/environ", "rb").read().split(b"\0")
         assert b"GEMGATE_SETTLE_LINGER_MS=3" in environ
-    for facade in kids["rest_facade"]:  # every facade worker knows every router worker
-        assert sorted(flag(facade["argv"], "--router").split(",")) == sorted(router_addrs)
+    # every facade worker dials every router worker, over their local sockets (gemgate/local_sockets.py)
+    local = [flag(w["argv"], "--local-address") for w in routers]
+    assert len(set(local)) == 2 and all(a.startswith("unix-abstract:gemgate-") for a in local), local
+    budget_local = flag(kids["budget_service"][0]["argv"], "--local-address")
+    assert all(flag(r["argv"], "--budget") == budget_local for r in routers)
+    for facade in kids["rest_facade"]:
+        assert sorted(flag(facade["argv"], "--router").split(",")) == sorted(local)
+        assert flag(facade["argv"], "--budget") == budget_local
         assert "--reuse-port" in facade["argv"]
     before = [router_requests(gw, p) for p in metrics_ports]
     total_before = gateway_requests(gw)

@@ -316,6 +316,24 @@ def test_internal_channel_target_for_several_workers():
     assert balanced_target("[::1]:4001,::1:4002") == "ipv6:[::1]:4001,[::1]:4002"
     with pytest.raises(ValueError):
         balanced_target("127.0.0.1,127.0.0.1:2")
+    # the CLI's local sockets (gemgate/local_sockets.py): one target of their scheme, never mixed with TCP
+    assert balanced_target("unix-abstract:g-router-1, unix-abstract:g-router-2") == "unix-abstract:g-router-1,g-router-2"
+    assert balanced_target("unix:/run/a.sock,unix:/run/b.sock") == "unix:/run/a.sock,/run/b.sock"
+    for mixed in ("unix-abstract:a,127.0.0.1:4001", "127.0.0.1:4001,unix-abstract:a", "unix:/a,unix-abstract:b"):
+        with pytest.raises(ValueError):
+            balanced_target(mixed)
+
+
+def test_local_sockets_only_on_linux_and_can_be_turned_off():
+    from gemgate import local_sockets
+
+    assert local_sockets.enabled({}, "linux")
+    assert not local_sockets.enabled({"GEMGATE_LOCAL_SOCKETS": "0"}, "linux")
+    assert not local_sockets.enabled({}, "darwin") and not local_sockets.enabled({}, "win32")
+    budget, routers = local_sockets.addresses(2)
+    again, _ = local_sockets.addresses(2)
+    assert budget != again  # a token per run: two gateways on one machine never share a name
+    assert routers[0].startswith(budget.rsplit("-", 1)[0]) and len(set(routers)) == 2
 
 
 def test_require_auth_for_metrics_endpoint_never_loosens():
