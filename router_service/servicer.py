@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import aclosing
 
 import grpc
 
@@ -24,6 +25,7 @@ from router_service.call_scope import (  # noqa: F401  (re-exported for RPC hand
 )
 from router_service.deployment_health import HealthRPCs
 from router_service.native_rpcs import NativeRPCs
+from router_service.ready_batches import one_by_one, ready_batches
 from router_service.responses.rpc import ResponsesRPCs
 from router_service.responses.store import MemoryResponseStore
 from router_service.router import Router
@@ -50,6 +52,18 @@ class RouterServicer(ResponsesRPCs, NativeRPCs, HealthRPCs, router_pb2_grpc.Rout
                                  conv.chat_response_to_proto)
 
     async def StreamChatCompletion(self, request, context: grpc.aio.ServicerContext):
+        async with aclosing(self._chat_stream(request, context, one_by_one)) as protos:
+            async for batch in protos:
+                yield batch[0]
+
+    async def StreamChatCompletionChunks(self, request, context: grpc.aio.ServicerContext):
+        """The chat stream with every chunk at hand in one message (router_service/ready_batches.py)."""
+        async with aclosing(self._chat_stream(request, context, ready_batches)) as protos:
+            async for batch in protos:
+                yield router_pb2.ChatCompletionChunkBatch(chunks=batch)
+
+    async def _chat_stream(self, request, context: grpc.aio.ServicerContext, grouped):
+        """A chat stream's proto chunks, in non-empty lists as `grouped` (one_by_one / ready_batches) forms them."""
         scope = CallScope(self, context, "chat", stream=True)
         chunks = None
         streamed = StreamedOutput()
@@ -59,16 +73,21 @@ class RouterServicer(ResponsesRPCs, NativeRPCs, HealthRPCs, router_pb2_grpc.Rout
             await scope.admit(req)
             scope.info, chunks = await self.router.stream(req, scope.guard)
             await context.send_initial_metadata(scope.metadata())
-            async for chunk in chunks:
-                if not chunk.get("choices") and chunk.get("usage") is not None:
-                    scope.usage = chunk["usage"]
-                    if not include_usage:
-                        continue
-                else:
-                    if not streamed.chars:
-                        mark_first_token(scope.record)
-                    streamed.add(chunk)
-                yield conv.chat_chunk_to_proto(chunk)
+            async with aclosing(grouped(chunks)) as groups:  # closed (its task stopped) before chunks is
+                async for group in groups:
+                    out = []
+                    for chunk in group:
+                        if not chunk.get("choices") and chunk.get("usage") is not None:
+                            scope.usage = chunk["usage"]
+                            if not include_usage:
+                                continue
+                        else:
+                            if not streamed.chars:
+                                mark_first_token(scope.record)
+                            streamed.add(chunk)
+                        out.append(conv.chat_chunk_to_proto(chunk))
+                    if out:
+                        yield out
             scope.ok = True
             scope.settle()
             context.set_trailing_metadata(scope.metadata())

@@ -368,6 +368,12 @@ class ChatCompletionChunk(_message.Message):
     system_fingerprint: str
     def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., created: _Optional[int] = ..., model: _Optional[str] = ..., choices: _Optional[_Iterable[_Union[ChunkChoice, _Mapping]]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., system_fingerprint: _Optional[str] = ...) -> None: ...
 
+class ChatCompletionChunkBatch(_message.Message):
+    __slots__ = ("chunks",)
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    chunks: _containers.RepeatedCompositeFieldContainer[ChatCompletionChunk]
+    def __init__(self, chunks: _Optional[_Iterable[_Union[ChatCompletionChunk, _Mapping]]] = ...) -> None: ...
+
 class EmbeddingsRequest(_message.Message):
     __slots__ = ("model", "input", "dimensions", "encoding_format", "user", "extra")
     MODEL_FIELD_NUMBER: _ClassVar[int]

@@ -47,6 +47,11 @@ class RouterServiceStub(object):
                 request_serializer=gemgate_dot_v1_dot_router__pb2.ChatCompletionRequest.SerializeToString,
                 response_deserializer=gemgate_dot_v1_dot_router__pb2.ChatCompletionChunk.FromString,
                 _registered_method=True)
+        self.StreamChatCompletionChunks = channel.unary_stream(
+                '/gemgate.v1.RouterService/StreamChatCompletionChunks',
+                request_serializer=gemgate_dot_v1_dot_router__pb2.ChatCompletionRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_router__pb2.ChatCompletionChunkBatch.FromString,
+                _registered_method=True)
         self.Embeddings = channel.unary_unary(
                 '/gemgate.v1.RouterService/Embeddings',
                 request_serializer=gemgate_dot_v1_dot_router__pb2.EmbeddingsRequest.SerializeToString,
@@ -140,6 +145,15 @@ class RouterServiceServicer(object):
 
     def StreamChatCompletion(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamChatCompletionChunks(self, request, context):
+        """The same stream, several chunks per message: each message holds every chunk the router had at
+        hand when it sent it (one when the upstream sends them one at a time, all of a burst otherwise),
+        in order; the REST facade uses it (one gRPC message and one write per burst)
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -257,6 +271,11 @@ def add_RouterServiceServicer_to_server(servicer, server):
                     servicer.StreamChatCompletion,
                     request_deserializer=gemgate_dot_v1_dot_router__pb2.ChatCompletionRequest.FromString,
                     response_serializer=gemgate_dot_v1_dot_router__pb2.ChatCompletionChunk.SerializeToString,
+            ),
+            'StreamChatCompletionChunks': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamChatCompletionChunks,
+                    request_deserializer=gemgate_dot_v1_dot_router__pb2.ChatCompletionRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_router__pb2.ChatCompletionChunkBatch.SerializeToString,
             ),
             'Embeddings': grpc.unary_unary_rpc_method_handler(
                     servicer.Embeddings,
@@ -393,6 +412,33 @@ class RouterService(object):
             '/gemgate.v1.RouterService/StreamChatCompletion',
             gemgate_dot_v1_dot_router__pb2.ChatCompletionRequest.SerializeToString,
             gemgate_dot_v1_dot_router__pb2.ChatCompletionChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamChatCompletionChunks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/gemgate.v1.RouterService/StreamChatCompletionChunks',
+            gemgate_dot_v1_dot_router__pb2.ChatCompletionRequest.SerializeToString,
+            gemgate_dot_v1_dot_router__pb2.ChatCompletionChunkBatch.FromString,
             options,
             channel_credentials,
             insecure,

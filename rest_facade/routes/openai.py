@@ -65,8 +65,14 @@ async def chat_completions(request: Request):
     return await _stream(stub, proto, md)
 
 
+def _sse(batch: router_pb2.ChatCompletionChunkBatch) -> bytes:
+    """One SSE event per chunk of a batch, as one write."""
+    return b"".join(b"data: " + _dumps(conv.chat_chunk_to_dict(c)) + b"\n\n" for c in batch.chunks)
+
+
 async def _stream(stub, proto: router_pb2.ChatCompletionRequest, md) -> StreamingResponse | JSONResponse:
-    call = stub.StreamChatCompletion(proto, metadata=md)
+    # the batched stream: every chunk the router had at hand in one message, and here in one write
+    call = stub.StreamChatCompletionChunks(proto, metadata=md)
     try:
         first = await call.read()
     except grpc.aio.AioRpcError as exc:
@@ -76,12 +82,12 @@ async def _stream(stub, proto: router_pb2.ChatCompletionRequest, md) -> Streamin
     async def events() -> AsyncIterator[bytes]:
         try:
             if first is not grpc.aio.EOF:
-                yield b"data: " + _dumps(conv.chat_chunk_to_dict(first)) + b"\n\n"
+                yield _sse(first)
             while True:
                 msg = await call.read()
                 if msg is grpc.aio.EOF:
                     break
-                yield b"data: " + _dumps(conv.chat_chunk_to_dict(msg)) + b"\n\n"
+                yield _sse(msg)
             yield DONE
         except grpc.aio.AioRpcError as exc:
             yield sse_error(from_rpc_error(exc))

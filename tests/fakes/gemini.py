@@ -7,7 +7,8 @@ Google's error envelope) and answers:
   with usageMetadata;
 - or scripted answers queued per model via `FakeGemini.enqueue(model, *answers)` where an answer is
   `{"status": int, "body": dict}` (unary JSON), `{"sse": [event dicts], "close_early": bool}` or
-  `{"delay": seconds, ...}` combined with either.
+  `{"delay": seconds, ...}` combined with either (SSE: `"gap": seconds` between events, or `"burst": True`
+  for every event in one write).
 Every request is recorded (`.requests`) so tests can assert what gemgate sent.
 AI Studio requests need `x-goog-api-key` (or `?key=`) in `valid_keys`; Vertex requests need
 `Authorization: Bearer <token>` accepted by `token_ok` (wire it to the fake OAuth server's issued
@@ -321,6 +322,9 @@ class FakeGemini:
         gap = (script or {}).get("gap", 0.0)
 
         async def gen():
+            if (script or {}).get("burst"):  # every event in one write, as a fast upstream's one read
+                yield b"".join(b"data: " + json.dumps(event).encode() + b"\r\n\r\n" for event in events)
+                return
             for event in events:
                 yield b"data: " + json.dumps(event).encode() + b"\r\n\r\n"
                 if gap:

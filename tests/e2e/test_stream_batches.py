@@ -1,0 +1,102 @@
+"""Issue 15: the batched chat stream (RouterService.StreamChatCompletionChunks, used by the REST
+facade): a burst of upstream events travels in fewer gRPC messages with the very chunks the
+one-per-message stream sends; events that come one at a time go one at a time, nothing waits for
+company; an upstream error after a burst still delivers the burst's chunks first."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import grpc
+import httpx
+
+from gemgate.v1 import router_pb2, router_pb2_grpc
+
+MODEL = "gemini-2.5-flash"
+
+
+def events(n: int, *, finish: bool = True) -> list[dict]:
+    out = []
+    for i in range(n):
+        cand: dict = {"content": {"role": "model", "parts": [{"text": f"p{i} "}]}}
+        event: dict = {"candidates": [cand], "modelVersion": MODEL, "responseId": "burst1"}
+        if finish and i == n - 1:
+            cand["finishReason"] = "STOP"
+            event["usageMetadata"] = {"promptTokenCount": 4, "candidatesTokenCount": n, "totalTokenCount": 4 + n}
+        out.append(event)
+    return out
+
+
+def request() -> router_pb2.ChatCompletionRequest:
+    return router_pb2.ChatCompletionRequest(model="flash", messages=[router_pb2.Message(role="user", text="burst")],
+                                            stream_options=router_pb2.StreamOptions(include_usage=True))
+
+
+def view(chunk: router_pb2.ChatCompletionChunk) -> tuple:
+    return ([(c.index, c.delta.content, c.finish_reason) for c in chunk.choices],
+            chunk.usage.total_tokens if chunk.HasField("usage") else None)
+
+
+def test_a_burst_travels_in_fewer_messages_with_the_same_chunks(gateway, fake_gemini):
+    burst = events(6)
+    fake_gemini.enqueue(MODEL, {"sse": burst, "burst": True}, {"sse": burst, "burst": True})
+    with grpc.insecure_channel(gateway.router_address) as ch:
+        stub = router_pb2_grpc.RouterServiceStub(ch)
+        batches = list(stub.StreamChatCompletionChunks(request(), metadata=gateway.internal_metadata, timeout=10))
+        singles = list(stub.StreamChatCompletion(request(), metadata=gateway.internal_metadata, timeout=10))
+    batched = [c for b in batches for c in b.chunks]
+    assert all(b.chunks for b in batches)
+    assert len(singles) >= 7  # six deltas and the usage chunk ...
+    assert len(batches) < len(batched)  # ... the burst took fewer messages
+    assert [view(c) for c in batched] == [view(c) for c in singles]
+    assert "".join(c.choices[0].delta.content for c in batched if c.choices) == "".join(f"p{i} " for i in range(6))
+    assert batched[-1].usage.total_tokens == 10
+
+
+def test_events_one_at_a_time_go_one_at_a_time(gateway, fake_gemini):
+    fake_gemini.enqueue(MODEL, {"sse": events(3), "gap": 0.4})
+    arrivals = []
+    with grpc.insecure_channel(gateway.router_address) as ch:
+        stub = router_pb2_grpc.RouterServiceStub(ch)
+        for batch in stub.StreamChatCompletionChunks(request(), metadata=gateway.internal_metadata, timeout=10):
+            arrivals.append((time.monotonic(), "".join(c.choices[0].delta.content for c in batch.chunks if c.choices)))
+    assert [text for _, text in arrivals[:2]] == ["p0 ", "p1 "]  # each event in its own message
+    assert arrivals[-1][0] - arrivals[0][0] > 0.6  # the first chunk did not wait for the later ones
+
+
+def test_facade_writes_a_burst_as_separate_events(gateway, fake_gemini):
+    fake_gemini.enqueue(MODEL, {"sse": events(4), "burst": True})
+    with httpx.stream("POST", f"{gateway.base_url}/v1/chat/completions", timeout=10,
+                      json={"model": "flash", "stream": True, "messages": [{"role": "user", "content": "x"}]}) as r:
+        assert r.status_code == 200
+        body = r.read().decode()
+    frames = [f for f in body.split("\n\n") if f]
+    assert frames[-1] == "data: [DONE]"
+    chunks = [json.loads(f.removeprefix("data: ")) for f in frames[:-1]]
+    assert all(f.startswith("data: {") for f in frames[:-1])
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]) == "p0 p1 p2 p3 "
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+
+
+def test_an_error_after_a_burst_delivers_the_burst_first(gateway, fake_gemini):
+    burst = [*events(3, finish=False), {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}]
+    fake_gemini.enqueue(MODEL, {"sse": burst, "burst": True})
+    with httpx.stream("POST", f"{gateway.base_url}/v1/chat/completions", timeout=10,
+                      json={"model": "flash", "stream": True, "messages": [{"role": "user", "content": "x"}]}) as r:
+        body = r.read().decode()
+    assert body.index("p0 ") < body.index("p1 ") < body.index("p2 ") < body.index("overloaded")
+    assert '"error"' in body and "[DONE]" not in body
+    fake_gemini.enqueue(MODEL, {"sse": burst, "burst": True})
+    with grpc.insecure_channel(gateway.router_address) as ch:
+        got = []
+        call = router_pb2_grpc.RouterServiceStub(ch).StreamChatCompletionChunks(
+            request(), metadata=gateway.internal_metadata, timeout=10)
+        try:
+            for batch in call:
+                got += [c.choices[0].delta.content for c in batch.chunks if c.choices and c.choices[0].delta.content]
+        except grpc.RpcError as exc:
+            assert exc.code() == grpc.StatusCode.UNAVAILABLE and "overloaded" in exc.details()
+        else:
+            raise AssertionError("the stream ended without the upstream's error")
+    assert got == ["p0 ", "p1 ", "p2 "]
