@@ -429,11 +429,10 @@ class Pipeline(Commands):
     def __init__(self, client: Redis, transaction: bool) -> None:
         self.client = client
         self.transaction = transaction
-        self._queued: list[tuple[tuple, Shape]] = []
+        self._queued: list[tuple[bytes, Shape]] = []
 
     def _cmd(self, args: tuple, shape: Shape = None) -> "Pipeline":
-        pack(args)  # a bad argument fails here, where it was queued
-        self._queued.append((args, shape))
+        self._queued.append((pack(args), shape))  # packed now: a bad argument fails where it was queued
         return self
 
     def __len__(self) -> int:
@@ -449,7 +448,7 @@ class Pipeline(Commands):
         queued, self._queued = self._queued, []
         if not queued:
             return []
-        body = b"".join(pack(args) for args, _ in queued)
+        body = b"".join(packed for packed, _ in queued)
         if self.transaction:
             replies = await self.client._round_trip(b"*1\r\n$5\r\nMULTI\r\n" + body + b"*1\r\n$4\r\nEXEC\r\n",
                                                     len(queued) + 2)

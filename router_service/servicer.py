@@ -52,18 +52,26 @@ class RouterServicer(ResponsesRPCs, NativeRPCs, HealthRPCs, router_pb2_grpc.Rout
                                  conv.chat_response_to_proto)
 
     async def StreamChatCompletion(self, request, context: grpc.aio.ServicerContext):
-        async with aclosing(self._chat_stream(request, context, one_by_one)) as protos:
+        async with aclosing(self._chat_stream(request, context, one_by_one, context.send_initial_metadata)) as protos:
             async for batch in protos:
                 yield batch[0]
 
     async def StreamChatCompletionChunks(self, request, context: grpc.aio.ServicerContext):
-        """The chat stream with every chunk at hand in one message (router_service/ready_batches.py)."""
-        async with aclosing(self._chat_stream(request, context, ready_batches)) as protos:
-            async for batch in protos:
-                yield router_pb2.ChatCompletionChunkBatch(chunks=batch)
+        """The chat stream with every chunk at hand in one message (router_service/ready_batches.py),
+        the route facts in the first message (not a separate initial-metadata write)."""
+        route: dict[str, str] = {}
 
-    async def _chat_stream(self, request, context: grpc.aio.ServicerContext, grouped):
-        """A chat stream's proto chunks, in non-empty lists as `grouped` (one_by_one / ready_batches) forms them."""
+        async def keep(pairs) -> None:
+            route.update(pairs)
+
+        async with aclosing(self._chat_stream(request, context, ready_batches, keep)) as protos:
+            async for batch in protos:
+                yield router_pb2.ChatCompletionChunkBatch(chunks=batch, route=route)
+                route = {}
+
+    async def _chat_stream(self, request, context: grpc.aio.ServicerContext, grouped, head):
+        """A chat stream's proto chunks, in non-empty lists as `grouped` (one_by_one / ready_batches)
+        forms them; `head(route metadata)` is awaited once routed, before the first chunk."""
         scope = CallScope(self, context, "chat", stream=True)
         chunks = None
         streamed = StreamedOutput()
@@ -72,7 +80,7 @@ class RouterServicer(ResponsesRPCs, NativeRPCs, HealthRPCs, router_pb2_grpc.Rout
             include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
             await scope.admit(req)
             scope.info, chunks = await self.router.stream(req, scope.guard)
-            await context.send_initial_metadata(scope.metadata())
+            await head(scope.metadata())
             async with aclosing(grouped(chunks)) as groups:  # closed (its task stopped) before chunks is
                 async for group in groups:
                     out = []

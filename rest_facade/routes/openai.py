@@ -77,7 +77,8 @@ async def _stream(stub, proto: router_pb2.ChatCompletionRequest, md) -> Streamin
         first = await call.read()
     except grpc.aio.AioRpcError as exc:
         return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
-    headers = route_headers(await call.initial_metadata())  # read() raised if the RPC failed
+    # the route facts come in the first message (read() raised if the RPC failed before one)
+    headers = route_headers(first.route.items() if first is not grpc.aio.EOF else await call.trailing_metadata())
 
     async def events() -> AsyncIterator[bytes]:
         try:

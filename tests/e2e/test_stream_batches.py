@@ -1,7 +1,8 @@
 """Issue 15: the batched chat stream (RouterService.StreamChatCompletionChunks, used by the REST
 facade): a burst of upstream events travels in fewer gRPC messages with the very chunks the
 one-per-message stream sends; events that come one at a time go one at a time, nothing waits for
-company; an upstream error after a burst still delivers the burst's chunks first."""
+company; an upstream error after a burst still delivers the burst's chunks first; the route facts
+ride on the first message and reach the client as headers."""
 
 from __future__ import annotations
 
@@ -63,6 +64,25 @@ def test_events_one_at_a_time_go_one_at_a_time(gateway, fake_gemini):
             arrivals.append((time.monotonic(), "".join(c.choices[0].delta.content for c in batch.chunks if c.choices)))
     assert [text for _, text in arrivals[:2]] == ["p0 ", "p1 "]  # each event in its own message
     assert arrivals[-1][0] - arrivals[0][0] > 0.6  # the first chunk did not wait for the later ones
+
+
+def test_route_facts_ride_on_the_first_message_and_reach_the_client(gateway, fake_gemini):
+    fake_gemini.enqueue(MODEL, {"sse": events(3), "gap": 0.05})
+    with grpc.insecure_channel(gateway.router_address) as ch:
+        batches = list(router_pb2_grpc.RouterServiceStub(ch).StreamChatCompletionChunks(
+            request(), metadata=(*gateway.internal_metadata, ("x-request-id", "client-rid-1")), timeout=10))
+    assert len(batches) >= 2
+    first = dict(batches[0].route)
+    assert first["x-request-id"] == "client-rid-1" and first["x-gemgate-request-id"]
+    assert first["x-gemgate-model-group"] == "flash" and first["x-gemgate-model-id"]
+    assert all(not b.route for b in batches[1:])
+    fake_gemini.enqueue(MODEL, {"sse": events(2), "burst": True})
+    with httpx.stream("POST", f"{gateway.base_url}/v1/chat/completions", timeout=10, headers={"x-request-id": "client-rid-2"},
+                      json={"model": "flash", "stream": True, "messages": [{"role": "user", "content": "x"}]}) as r:
+        assert r.status_code == 200
+        r.read()
+    assert r.headers["x-request-id"] == "client-rid-2" and r.headers["x-gemgate-model-group"] == "flash"
+    assert r.headers["x-gemgate-model-id"] == first["x-gemgate-model-id"] and r.headers["x-gemgate-request-id"]
 
 
 def test_facade_writes_a_burst_as_separate_events(gateway, fake_gemini):
