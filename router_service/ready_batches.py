@@ -2,9 +2,10 @@
 
 An upstream often delivers several stream events in one read (a fast model, a proxy that buffers, a
 cached answer); sent one gRPC message each, every event costs a round of completion-queue work on
-both sides. `ready_batches(source)` yields lists: the next item plus every item `source` produced
-right after it without waiting on I/O (up to `max_items`). When the upstream sends events one at a
-time, every list holds one item and nothing waits for company.
+both sides. `ready_batches(source)` yields the first item alone (at once: the time to first token
+never waits for a burst's rest), then lists: the next item plus every item `source` produced right
+after it without waiting on I/O (up to `max_items`). When the upstream sends events one at a time,
+every list holds one item and nothing waits for company.
 
 The source runs in its own task, at most `max_items` ahead of the consumer (a reader that stops
 reading stops the upstream read too). Closing the generator (`aclose`, or leaving an `aclosing`
@@ -24,7 +25,13 @@ MAX_ITEMS = 64
 
 async def ready_batches(source: AsyncIterator[T], max_items: int = MAX_ITEMS) -> AsyncIterator[list[T]]:
     """Lists of what `source` yields, in order, each non-empty; its exception after the items
-    produced before it."""
+    produced before it. The first item goes alone, at once (a stream's time to first token does not
+    wait for the rest of a burst); the grouping starts with the second."""
+    try:
+        first = await source.__anext__()
+    except StopAsyncIteration:
+        return
+    yield [first]
     buf: list[T] = []
     state: dict = {"done": False, "error": None}
     ready, room = asyncio.Event(), asyncio.Event()

@@ -26,7 +26,8 @@ async def bursts(*groups, gap: float = 0.01):
 
 def test_bursts_become_batches_and_single_items_stay_alone():
     got = asyncio.run(collect(ready_batches(bursts([1, 2, 3], [4], [5, 6]))))
-    assert got == [[1, 2, 3], [4], [5, 6]]
+    assert got == [[1], [2, 3], [4], [5, 6]]  # the first item alone, at once
+    assert asyncio.run(collect(ready_batches(bursts([])))) == []
     assert asyncio.run(collect(one_by_one(bursts([1, 2], [3])))) == [[1], [2], [3]]
 
 
@@ -40,17 +41,18 @@ def test_read_ahead_is_bounded():
 
     async def main():
         async with aclosing(ready_batches(source(), max_items=4)) as it:
-            first = await it.__anext__()
+            assert await it.__anext__() == [0]
+            second = await it.__anext__()
             await asyncio.sleep(0.01)  # the consumer dawdles: the source must not run far ahead
             ahead = len(produced)
             rest = [b async for b in it]
-        return first, ahead, rest
+        return second, ahead, rest
 
-    first, ahead, rest = asyncio.run(main())
-    assert first == [0, 1, 2, 3]
-    assert ahead <= 8  # the batch taken plus at most max_items more
-    assert [i for b in [first, *rest] for i in b] == list(range(10))
-    assert all(1 <= len(b) <= 4 for b in [first, *rest])
+    second, ahead, rest = asyncio.run(main())
+    assert second == [1, 2, 3, 4]
+    assert ahead <= 9  # the items taken plus at most max_items more
+    assert [i for b in [[0], second, *rest] for i in b] == list(range(10))
+    assert all(1 <= len(b) <= 4 for b in [second, *rest])
 
 
 def test_an_error_comes_after_the_items_before_it():
@@ -66,7 +68,7 @@ def test_an_error_comes_after_the_items_before_it():
                 seen.append(batch)
         return seen
 
-    assert asyncio.run(main()) == [["a", "b"]]
+    assert asyncio.run(main()) == [["a"], ["b"]]
 
 
 def test_closing_stops_the_source_and_its_task():
@@ -86,6 +88,7 @@ def test_closing_stops_the_source_and_its_task():
         source = endless()
         async with aclosing(ready_batches(source)) as it:
             await it.__anext__()
+            await it.__anext__()  # the grouping task is running now
         assert state["closed"]  # cancelled and finished before aclosing returned
         await source.aclose()  # the source can be closed right after: not "already running"
         reads = state["reads"]
