@@ -121,3 +121,13 @@ def test_an_error_after_a_burst_delivers_the_burst_first(gateway, fake_gemini):
         else:
             raise AssertionError("the stream ended without the upstream's error")
     assert got == ["p0 ", "p1 ", "p2 "]
+
+
+def test_a_connection_cut_after_a_burst_delivers_the_burst_then_an_error(gateway, fake_gemini):
+    fake_gemini.enqueue(MODEL, {"sse": events(3, finish=False), "burst": True, "close_early": True})
+    with httpx.stream("POST", f"{gateway.base_url}/v1/chat/completions", timeout=10,
+                      json={"model": "flash", "stream": True, "messages": [{"role": "user", "content": "x"}]}) as r:
+        assert r.status_code == 200
+        body = r.read().decode()
+    assert body.index("p0 ") < body.index("p1 ") < body.index("p2 ") < body.index('"error"')
+    assert "[DONE]" not in body

@@ -6,7 +6,8 @@ Google's error envelope) and answers:
 - by default an echo: text "echo: <last user text>" (unary, or 3 SSE deltas when streaming),
   with usageMetadata;
 - or scripted answers queued per model via `FakeGemini.enqueue(model, *answers)` where an answer is
-  `{"status": int, "body": dict}` (unary JSON), `{"sse": [event dicts], "close_early": bool}` or
+  `{"status": int, "body": dict}` (unary JSON), `{"sse": [event dicts], "close_early": bool}` (the
+  connection then drops after the events, before the body's end) or
   `{"delay": seconds, ...}` combined with either (SSE: `"gap": seconds` between events, or `"burst": True`
   for every event in one write).
 Every request is recorded (`.requests`) so tests can assert what gemgate sent.
@@ -324,10 +325,12 @@ class FakeGemini:
         async def gen():
             if (script or {}).get("burst"):  # every event in one write, as a fast upstream's one read
                 yield b"".join(b"data: " + json.dumps(event).encode() + b"\r\n\r\n" for event in events)
-                return
-            for event in events:
-                yield b"data: " + json.dumps(event).encode() + b"\r\n\r\n"
-                if gap:
-                    await asyncio.sleep(gap)
+            else:
+                for event in events:
+                    yield b"data: " + json.dumps(event).encode() + b"\r\n\r\n"
+                    if gap:
+                        await asyncio.sleep(gap)
+            if (script or {}).get("close_early"):  # the connection drops before the body's end
+                raise ConnectionAbortedError("fake: stream cut before its end")
 
         return StreamingResponse(gen(), media_type="text/event-stream")

@@ -64,3 +64,20 @@ def test_thinking_budget_ranges_per_model(fake_gemini, model, budget, needle):
     for ok in (-1, 128 if "pro" in model else 0, 1024):
         body["generationConfig"]["thinkingConfig"]["thinkingBudget"] = ok
         assert post(fake_gemini, f"{model}:generateContent", body).status_code == 200
+
+
+def test_stream_scripts_burst_and_close_early(fake_gemini):
+    """`burst`: every event in one write; `close_early`: the connection drops before the body's end
+    (a client reading it fails), after the events."""
+    url = f"{fake_gemini.base_url}/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    events = [{"candidates": [{"content": {"role": "model", "parts": [{"text": t}]}}]} for t in ("a", "b")]
+    fake_gemini.enqueue("gemini-2.5-flash", {"sse": events, "burst": True})
+    r = httpx.post(url, json=GOOD, headers={"x-goog-api-key": "test-key"})
+    assert r.status_code == 200 and r.text.count("data: ") == 2
+    fake_gemini.enqueue("gemini-2.5-flash", {"sse": events, "close_early": True})
+    got = b""
+    with pytest.raises(httpx.RemoteProtocolError):
+        with httpx.stream("POST", url, json=GOOD, headers={"x-goog-api-key": "test-key"}) as r:
+            for part in r.iter_bytes():
+                got += part
+    assert got.count(b"data: ") == 2  # the events came before the cut
