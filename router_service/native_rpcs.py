@@ -4,6 +4,8 @@ usage record) with a `NativeCall` routed by `Router.native` / `Router.native_str
 
 from __future__ import annotations
 
+from contextlib import aclosing
+
 import grpc
 
 from gemgate import anthropic_proto as aconv
@@ -14,6 +16,7 @@ from gemgate.grpc_errors import abort
 from gemgate.errors import invalid
 from gemgate.v1 import anthropic_pb2, gemini_native_pb2, router_pb2
 from router_service.native.call import AnthropicCall, GeminiCall, NativeCall, split_gateway_keys
+from router_service.ready_batches import RouteHead, one_by_one, ready_batches
 from router_service.usage.tracking import mark_first_token
 
 
@@ -119,7 +122,10 @@ class NativeRPCs:
         finally:
             scope.close()
 
-    async def _native_stream(self, context: grpc.aio.ServicerContext, call_type: str, make_call, to_proto):
+    async def _native_stream(self, context: grpc.aio.ServicerContext, call_type: str, make_call, to_proto,
+                             grouped=one_by_one, head=None):
+        """The stream's protos in non-empty lists as `grouped` (router_service/ready_batches.py) forms
+        them; `head(route metadata)` is awaited once routed (default: sent as initial metadata)."""
         core = _core()
         scope = core.CallScope(self, context, call_type, stream=True)
         items = None
@@ -130,16 +136,21 @@ class NativeRPCs:
             await scope.admit(req)
             call.group = req["model"]
             scope.info, items = await self.router.native_stream(call, scope.guard)
-            await context.send_initial_metadata(scope.metadata())
-            async for item in items:
-                if "event" not in item:
-                    scope.usage = item.get("usage")
-                    continue
-                chars = produced_chars(item["event"])
-                if chars and not streamed.chars:
-                    mark_first_token(scope.record)
-                streamed.chars += chars
-                yield to_proto(item["event"])
+            await (head or context.send_initial_metadata)(scope.metadata())
+            async with aclosing(grouped(items)) as groups:  # closed (its task stopped) before items is
+                async for group in groups:
+                    out = []
+                    for item in group:
+                        if "event" not in item:
+                            scope.usage = item.get("usage")
+                            continue
+                        chars = produced_chars(item["event"])
+                        if chars and not streamed.chars:
+                            mark_first_token(scope.record)
+                        streamed.chars += chars
+                        out.append(to_proto(item["event"]))
+                    if out:
+                        yield out
             scope.ok = True
             scope.settle()
             context.set_trailing_metadata(scope.metadata())
@@ -168,9 +179,21 @@ class NativeRPCs:
                                         lambda: anthropic_call(request, self.router.config), aconv.message_to_proto)
 
     async def StreamAnthropicMessages(self, request, context):
-        async for event in self._native_stream(context, "anthropic_messages",
-                                               lambda: anthropic_call(request, self.router.config), aconv.event_to_proto):
-            yield event
+        async with aclosing(self._native_stream(context, "anthropic_messages",
+                                                lambda: anthropic_call(request, self.router.config),
+                                                aconv.event_to_proto)) as lists:
+            async for events in lists:
+                for event in events:
+                    yield event
+
+    async def StreamAnthropicMessagesBatched(self, request, context):
+        """StreamAnthropicMessages with every event at hand in one message, the route facts in the first."""
+        head = RouteHead()
+        async with aclosing(self._native_stream(context, "anthropic_messages",
+                                                lambda: anthropic_call(request, self.router.config),
+                                                aconv.event_to_proto, ready_batches, head)) as lists:
+            async for events in lists:
+                yield anthropic_pb2.AnthropicStreamEventBatch(events=events, route=head.take())
 
     async def AnthropicCountTokens(self, request, context):
         body = await self._count(context, lambda: anthropic_call(request, self.router.config, op="count_tokens"))
@@ -182,10 +205,12 @@ class NativeRPCs:
                                         lambda: gemini_call(request, self.router.config), gconv.response_to_proto)
 
     async def StreamGeminiGenerateContent(self, request, context):
-        async for event in self._native_stream(context, "gemini_generate_content",
-                                               lambda: gemini_call(request, self.router.config, stream=True),
-                                               gconv.response_to_proto):
-            yield event
+        async with aclosing(self._native_stream(context, "gemini_generate_content",
+                                                lambda: gemini_call(request, self.router.config, stream=True),
+                                                gconv.response_to_proto)) as lists:
+            async for events in lists:
+                for event in events:
+                    yield event
 
     async def GeminiCountTokens(self, request, context):
         body = await self._count(context, lambda: gemini_call(request.generate_content_request, self.router.config,

@@ -79,3 +79,18 @@ async def one_by_one(source: AsyncIterator[T]) -> AsyncIterator[list[T]]:
     """`ready_batches`' shape with one item per list, no task (for one-message-per-item streams)."""
     async for item in source:
         yield [item]
+
+
+class RouteHead:
+    """A batched stream's route facts: kept when the request is routed (awaited as the stream's
+    `head`), then `take()`n once for the first message (later messages carry none)."""
+
+    def __init__(self) -> None:
+        self._pairs: dict[str, str] = {}
+
+    async def __call__(self, pairs) -> None:
+        self._pairs = dict(pairs)
+
+    def take(self) -> dict[str, str]:
+        pairs, self._pairs = self._pairs, {}
+        return pairs

@@ -25,7 +25,7 @@ from router_service.call_scope import (  # noqa: F401  (re-exported for RPC hand
 )
 from router_service.deployment_health import HealthRPCs
 from router_service.native_rpcs import NativeRPCs
-from router_service.ready_batches import one_by_one, ready_batches
+from router_service.ready_batches import RouteHead, one_by_one, ready_batches
 from router_service.responses.rpc import ResponsesRPCs
 from router_service.responses.store import MemoryResponseStore
 from router_service.router import Router
@@ -59,15 +59,10 @@ class RouterServicer(ResponsesRPCs, NativeRPCs, HealthRPCs, router_pb2_grpc.Rout
     async def StreamChatCompletionChunks(self, request, context: grpc.aio.ServicerContext):
         """The chat stream with every chunk at hand in one message (router_service/ready_batches.py),
         the route facts in the first message (not a separate initial-metadata write)."""
-        route: dict[str, str] = {}
-
-        async def keep(pairs) -> None:
-            route.update(pairs)
-
-        async with aclosing(self._chat_stream(request, context, ready_batches, keep)) as protos:
+        head = RouteHead()
+        async with aclosing(self._chat_stream(request, context, ready_batches, head)) as protos:
             async for batch in protos:
-                yield router_pb2.ChatCompletionChunkBatch(chunks=batch, route=route)
-                route = {}
+                yield router_pb2.ChatCompletionChunkBatch(chunks=batch, route=head.take())
 
     async def _chat_stream(self, request, context: grpc.aio.ServicerContext, grouped, head):
         """A chat stream's proto chunks, in non-empty lists as `grouped` (one_by_one / ready_batches)

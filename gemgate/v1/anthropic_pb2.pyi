@@ -95,6 +95,21 @@ class AnthropicStreamEvent(_message.Message):
     data: _struct_pb2.Struct
     def __init__(self, type: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
+class AnthropicStreamEventBatch(_message.Message):
+    __slots__ = ("events", "route")
+    class RouteEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[AnthropicStreamEvent]
+    route: _containers.ScalarMap[str, str]
+    def __init__(self, events: _Optional[_Iterable[_Union[AnthropicStreamEvent, _Mapping]]] = ..., route: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
 class AnthropicCountTokensResponse(_message.Message):
     __slots__ = ("input_tokens",)
     INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]

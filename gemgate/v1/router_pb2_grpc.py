@@ -77,6 +77,11 @@ class RouterServiceStub(object):
                 request_serializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesRequest.SerializeToString,
                 response_deserializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicStreamEvent.FromString,
                 _registered_method=True)
+        self.StreamAnthropicMessagesBatched = channel.unary_stream(
+                '/gemgate.v1.RouterService/StreamAnthropicMessagesBatched',
+                request_serializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicStreamEventBatch.FromString,
+                _registered_method=True)
         self.AnthropicCountTokens = channel.unary_unary(
                 '/gemgate.v1.RouterService/AnthropicCountTokens',
                 request_serializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesRequest.SerializeToString,
@@ -186,6 +191,13 @@ class RouterServiceServicer(object):
 
     def StreamAnthropicMessages(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamAnthropicMessagesBatched(self, request, context):
+        """The same stream batched as StreamChatCompletionChunks is (the REST facade uses it)
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -301,6 +313,11 @@ def add_RouterServiceServicer_to_server(servicer, server):
                     servicer.StreamAnthropicMessages,
                     request_deserializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesRequest.FromString,
                     response_serializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicStreamEvent.SerializeToString,
+            ),
+            'StreamAnthropicMessagesBatched': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamAnthropicMessagesBatched,
+                    request_deserializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_anthropic__pb2.AnthropicStreamEventBatch.SerializeToString,
             ),
             'AnthropicCountTokens': grpc.unary_unary_rpc_method_handler(
                     servicer.AnthropicCountTokens,
@@ -574,6 +591,33 @@ class RouterService(object):
             '/gemgate.v1.RouterService/StreamAnthropicMessages',
             gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesRequest.SerializeToString,
             gemgate_dot_v1_dot_anthropic__pb2.AnthropicStreamEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamAnthropicMessagesBatched(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/gemgate.v1.RouterService/StreamAnthropicMessagesBatched',
+            gemgate_dot_v1_dot_anthropic__pb2.AnthropicMessagesRequest.SerializeToString,
+            gemgate_dot_v1_dot_anthropic__pb2.AnthropicStreamEventBatch.FromString,
             options,
             channel_credentials,
             insecure,

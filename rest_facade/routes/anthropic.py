@@ -102,18 +102,19 @@ async def _messages(request: Request, proto):
         except grpc.aio.AioRpcError as exc:
             return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
         return JSONResponse(conv.message_to_dict(resp), headers=route_headers(await call.trailing_metadata()))
-    call = stub.StreamAnthropicMessages(proto, metadata=md)
+    # batched: every event the router had at hand in one message (one write here), the route facts in the first
+    call = stub.StreamAnthropicMessagesBatched(proto, metadata=md)
     try:
         first = await call.read()
     except grpc.aio.AioRpcError as exc:
         return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
-    headers = route_headers(await call.initial_metadata())
+    headers = route_headers(first.route.items() if first is not grpc.aio.EOF else await call.trailing_metadata())
 
     async def events() -> AsyncIterator[bytes]:
         try:
             msg = first
             while msg is not grpc.aio.EOF:
-                yield _sse(conv.event_to_dict(msg))
+                yield b"".join(_sse(conv.event_to_dict(e)) for e in msg.events)
                 msg = await call.read()
         except grpc.aio.AioRpcError as exc:
             yield _sse(error_body(from_rpc_error(exc)))

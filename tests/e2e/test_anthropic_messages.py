@@ -8,9 +8,12 @@ import json
 import time
 
 import anthropic
+import grpc
 import httpx
 import pytest
 
+from gemgate.anthropic_proto import messages_request_to_proto
+from gemgate.v1 import router_pb2_grpc
 from tests.e2e.conftest import TEST_KEY
 from tests.e2e.gateway import start_gateway, write_config
 from tests.fakes.oauth import FakeOAuth, make_service_account, write_service_account
@@ -76,6 +79,7 @@ def fake_claude(claude_fake):
     claude_fake.claude_response = lambda body: claude_message()
     from tests.fakes.vertex_claude import claude_text_events
     claude_fake.claude_events = lambda body: claude_text_events()
+    claude_fake.claude_burst = False
 
 
 def spend(gw, key, above=0.0, timeout=5.0):
@@ -125,6 +129,32 @@ def test_claude_raw_sse_has_ping_and_message_delta_usage(gw, key, fake_claude):
         lines = [line for line in r.iter_lines() if line.startswith("event: ")]
     names = [line[7:] for line in lines]
     assert names[0] == "message_start" and "ping" in names and names[-2:] == ["message_delta", "message_stop"]
+
+
+def test_batched_stream_carries_the_same_events_in_fewer_messages(gw, key, fake_claude):
+    """The facade's StreamAnthropicMessagesBatched: a burst of upstream events in fewer gRPC messages,
+    the very events of StreamAnthropicMessages in order, the route facts on the first message only."""
+    fake_claude.claude_burst = True
+    req = messages_request_to_proto({"model": "claude", "max_tokens": 50, "stream": True,
+                                     "messages": [{"role": "user", "content": "Hi"}]})
+    md = (*gw.internal_metadata, ("authorization", f"Bearer {key}"))
+    with grpc.insecure_channel(gw.router_address) as ch:
+        stub = router_pb2_grpc.RouterServiceStub(ch)
+        batches = list(stub.StreamAnthropicMessagesBatched(req, metadata=md, timeout=30))
+        singles = list(stub.StreamAnthropicMessages(req, metadata=md, timeout=30))
+    events = [e for b in batches for e in b.events]
+    assert all(b.events for b in batches) and len(batches) < len(events)
+    assert [e.type for e in events] == [e.type for e in singles] and events[0].type == "message_start"
+    assert [e.data for e in events[1:]] == [e.data for e in singles[1:]]  # message_start differs in its id only
+    route = dict(batches[0].route)
+    assert route["x-gemgate-model-group"] == "claude" and route["x-gemgate-request-id"]
+    assert all(not b.route for b in batches[1:])
+    with httpx.stream("POST", f"{gw.base_url}/v1/messages", headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
+                      json={"model": "claude", "max_tokens": 50, "stream": True,
+                            "messages": [{"role": "user", "content": "Hi"}]}, timeout=30) as r:
+        assert r.status_code == 200 and r.headers["x-gemgate-model-group"] == "claude"
+        names = [line[7:] for line in r.iter_lines() if line.startswith("event: ")]
+    assert names == [e.type for e in singles]
 
 
 def test_tool_loop_with_thinking_like_claude_code(client, fake_claude):

@@ -58,6 +58,7 @@ class FakeVertex:
         self.requests: list[dict] = []  # {"path", "op", "model", "auth", "body"}
         self.claude_response: Callable[[dict], dict] = lambda body: claude_message()
         self.claude_events: Callable[[dict], list[tuple[str, dict]]] = lambda body: claude_text_events()
+        self.claude_burst = False  # True: every stream event in one write, as a fast upstream's one read
         self.app = Starlette(routes=[Route(PREFIX, self._handle, methods=["POST"])])
 
     async def _handle(self, request: Request) -> Response:
@@ -93,8 +94,12 @@ class FakeVertex:
             events = self.claude_events(body)
 
             async def gen():
-                for name, data in events:
-                    yield f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+                frames = [f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events]
+                if self.claude_burst:
+                    yield b"".join(frames)
+                    return
+                for frame in frames:
+                    yield frame
 
             return StreamingResponse(gen(), media_type="text/event-stream")
         if op == "generateContent":
