@@ -83,13 +83,7 @@ def _specific(err: ResponseError) -> ResponseError:
 
 # ---- wire format ----
 def _arg(a: Any) -> bytes:
-    kind = type(a)
-    if kind is str:
-        return a.encode()
-    if kind is bytes:
-        return a
-    if kind is int or kind is float:
-        return repr(a).encode()
+    """An argument of a type `pack` does not encode inline (exactly str, int, bytes or float go there)."""
     if isinstance(a, bool) or a is None:
         raise DataError(f"invalid argument {a!r} for a Redis command: convert it to a string or number first")
     if isinstance(a, int):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grpc
 from fastapi import Request
 
 from gemgate.forward_headers import to_metadata
@@ -20,6 +21,12 @@ def route_headers(metadata) -> dict[str, str]:
     """The response headers a reply carries from the router's metadata: `x-gemgate-*` route facts
     and the client's `x-request-id` echoed back (and LiteLLM's `x-litellm-cache-key` on cache hits)."""
     return {k: v for k, v in (metadata or ()) if k.startswith("x-gemgate-") or k in ("x-request-id", "x-litellm-cache-key")}
+
+
+async def batch_route_headers(call, first) -> dict[str, str]:
+    """The response headers of a batched stream (StreamChatCompletionChunks, StreamAnthropicMessagesBatched):
+    the route facts its first message carries, or its trailing metadata when it ended without one."""
+    return route_headers(first.route.items() if first is not grpc.aio.EOF else await call.trailing_metadata())
 
 
 def grpc_metadata(request: Request) -> tuple[tuple[str, str], ...]:

@@ -18,7 +18,7 @@ from gemgate import anthropic_proto as conv
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import from_rpc_error
 from rest_facade import errors
-from rest_facade.auth import caller_key, grpc_metadata, route_headers
+from rest_facade.auth import batch_route_headers, caller_key, grpc_metadata, route_headers
 from rest_facade.body import json_body
 
 router = APIRouter()
@@ -108,7 +108,7 @@ async def _messages(request: Request, proto):
         first = await call.read()
     except grpc.aio.AioRpcError as exc:
         return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
-    headers = route_headers(first.route.items() if first is not grpc.aio.EOF else await call.trailing_metadata())
+    headers = await batch_route_headers(call, first)
 
     async def events() -> AsyncIterator[bytes]:
         try:

@@ -18,7 +18,7 @@ from gemgate.errors import ErrorKind, GatewayError, invalid
 from gemgate.grpc_errors import from_rpc_error
 from gemgate.v1 import router_pb2
 from rest_facade import openapi_doc as docs
-from rest_facade.auth import grpc_metadata, route_headers
+from rest_facade.auth import batch_route_headers, grpc_metadata, route_headers
 from rest_facade.body import json_body, off_loop
 from rest_facade.errors import error_response, sse_error
 
@@ -78,7 +78,7 @@ async def _stream(stub, proto: router_pb2.ChatCompletionRequest, md) -> Streamin
     except grpc.aio.AioRpcError as exc:
         return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
     # the route facts come in the first message (read() raised if the RPC failed before one)
-    headers = route_headers(first.route.items() if first is not grpc.aio.EOF else await call.trailing_metadata())
+    headers = await batch_route_headers(call, first)
 
     async def events() -> AsyncIterator[bytes]:
         try:
