@@ -9,9 +9,10 @@ Under load, one round trip carries many items; at low load, each item goes alone
 `send_batch` returns, in order, one result or exception instance per item; if it raises, every
 item of the batch gets that exception.
 
-With `linger`, a batch waits that long for company before it goes, and another batch may `take`
-the waiting items to carry them (then `deliver` their results): settlements ride on the next
-admissions' round trip instead of taking one of their own.
+With `linger`, an item waits up to that long (counted from its own submission) for company before
+it goes, and another batch may `take` the waiting items to carry them (then `deliver` their
+results): settlements ride on the next admissions' round trip instead of taking one of their own.
+When the oldest waiting item is due, everything waiting goes with it.
 """
 
 from __future__ import annotations
@@ -29,13 +30,17 @@ class Coalescer:
         self._send = send_batch
         self.max_batch, self.max_in_flight, self.linger = max_batch, max_in_flight, linger
         self._queue: list[tuple[Any, asyncio.Future]] = []
+        self._since: list[float] = []  # with linger: when each queued item was submitted (loop time)
         self._in_flight = 0
         self._scheduled = False
         self._tasks: set[asyncio.Task] = set()
 
     async def submit(self, item: Any) -> Any:
-        fut = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
         self._queue.append((item, fut))
+        if self.linger > 0:
+            self._since.append(loop.time())
         self._kick()
         return await fut
 
@@ -43,19 +48,26 @@ class Coalescer:
         if self._queue and not self._scheduled and self._in_flight < self.max_in_flight:
             self._scheduled = True
             if self.linger > 0:
-                asyncio.get_running_loop().call_later(self.linger, self._flush)
+                loop = asyncio.get_running_loop()
+                loop.call_at(self._since[0] + self.linger, self._flush)
             else:
                 asyncio.get_running_loop().call_soon(self._flush)
 
     def take(self, limit: int = MAX_BATCH) -> list[tuple[Any, asyncio.Future]]:
         """Remove up to `limit` waiting items, to be sent by someone else, who must `deliver` them."""
         taken, self._queue = self._queue[:limit], self._queue[limit:]
+        del self._since[:limit]
         return taken
 
     def _flush(self) -> None:
         self._scheduled = False
+        if self._since and self._since[0] + self.linger - 1e-4 > asyncio.get_running_loop().time():
+            # the items that were due have been taken meanwhile: wait for the oldest one left
+            self._kick()
+            return
         while self._queue and self._in_flight < self.max_in_flight:
             batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
+            del self._since[:self.max_batch]
             self._in_flight += 1
             task = asyncio.get_running_loop().create_task(self._run(batch))
             self._tasks.add(task)

@@ -268,6 +268,30 @@ async def test_sequential_client_settlement_rides_on_its_next_admission(harness)
         await gate.close()
 
 
+async def test_linger_counts_from_each_settlement_not_from_the_first(harness):
+    """A steady client whose requests come well within the linger, for longer than the linger: every
+    settlement still rides on the next admission. (Counting the linger from the first settlement
+    queued would send a lone SettleBatch once per linger period, whatever arrived just before.)"""
+    stub = harness.stub()
+    key = await new_key(stub, max_budget=0.01)
+    gate, sent = counting_gate(harness, linger=0.3)
+    try:
+        for i in range(14):  # 14 requests 0.05 s apart: 0.65 s, two lingers long
+            adm = await gate.admit(key, f"steady{i}", REQ, started=True)
+            asyncio.ensure_future(gate.settle(adm, usage=USAGE, route=None, success=True, cost_micros=100))
+            await asyncio.sleep(0.05)
+        assert not sent["SettleBatch"], "a settlement went alone although the next admission came in time"
+        assert [len(r.settles) for r in sent["ReserveBatch"]] == [0] + [1] * 13
+        for _ in range(200):  # the last one goes alone, once its own linger is over
+            await asyncio.sleep(0.01)
+            if gate.pending == 0:
+                break
+        assert gate.pending == 0 and len(sent["SettleBatch"]) == 1
+        assert await key_spend(harness, key) == 1400
+    finally:
+        await gate.close()
+
+
 async def test_settlements_still_applied_by_a_budget_service_that_ignores_carried_ones(harness):
     """An older budget_service drops the unknown `settles` field: the router notices (no outcomes
     for them), sends those settlements again on their own and stops carrying them."""
