@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 
 from gemgate import anthropic_proto as conv
 from gemgate.errors import ErrorKind, GatewayError
@@ -20,6 +20,7 @@ from gemgate.grpc_errors import from_rpc_error
 from rest_facade import errors
 from rest_facade.auth import batch_route_headers, caller_key, grpc_metadata, route_headers
 from rest_facade.body import json_body
+from rest_facade.event_stream import EventStream
 
 router = APIRouter()
 
@@ -122,7 +123,7 @@ async def _messages(request: Request, proto):
             call.cancel()  # no-op when finished; on client disconnect it tells the router
 
     headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    return EventStream(events(), call.cancel, media_type="text/event-stream", headers=headers)
 
 
 @router.post("/v1/messages/count_tokens")

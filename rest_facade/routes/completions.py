@@ -8,15 +8,16 @@ from collections.abc import AsyncIterator
 
 import grpc
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 
 from gemgate import legacy_completions as legacy
 from gemgate import openai_proto as conv
 from gemgate.errors import invalid
 from gemgate.grpc_errors import from_rpc_error
-from rest_facade.auth import grpc_metadata, route_headers
+from rest_facade.auth import batch_route_headers, grpc_metadata, route_headers
 from rest_facade.body import json_body
 from rest_facade.errors import error_response, sse_error
+from rest_facade.event_stream import EventStream
 
 router = APIRouter()
 
@@ -42,20 +43,25 @@ async def completions(request: Request):
             return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
         return JSONResponse(legacy.from_chat(conv.chat_response_to_dict(resp)),
                             headers=route_headers(await call.trailing_metadata()))
-    call = stub.StreamChatCompletion(proto, metadata=md)
+    # the batched chat stream, as /v1/chat/completions uses it: every chunk at hand in one message
+    call = stub.StreamChatCompletionChunks(proto, metadata=md)
     try:
         first = await call.read()
     except grpc.aio.AioRpcError as exc:
         return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
-    headers = route_headers(await call.initial_metadata())
+    headers = await batch_route_headers(call, first)
+
+    def sse(batch) -> bytes:
+        out = (legacy.chunk_from_chat(conv.chat_chunk_to_dict(c)) for c in batch.chunks)
+        return b"".join(_event(o) for o in out if o is not None)
 
     async def events() -> AsyncIterator[bytes]:
         msg = first
         try:
             while msg is not grpc.aio.EOF:
-                out = legacy.chunk_from_chat(conv.chat_chunk_to_dict(msg))
-                if out is not None:
-                    yield _event(out)
+                data = sse(msg)
+                if data:
+                    yield data
                 msg = await call.read()
             yield b"data: [DONE]\n\n"
         except grpc.aio.AioRpcError as exc:
@@ -64,4 +70,4 @@ async def completions(request: Request):
             call.cancel()
 
     headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    return EventStream(events(), call.cancel, media_type="text/event-stream", headers=headers)

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 
 from gemgate import gemini_proto as conv
 from gemgate.errors import ErrorKind, GatewayError
@@ -29,6 +29,7 @@ from gemgate.v1 import gemini_native_pb2 as pb
 from rest_facade import errors
 from rest_facade.auth import caller_key, grpc_metadata, route_headers
 from rest_facade.body import json_body
+from rest_facade.event_stream import EventStream
 
 router = APIRouter()
 
@@ -101,7 +102,7 @@ async def _stream(stub, proto, md, sse: bool):
             yield b"[]" if sep == "[" else b"]"
 
     headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
-    return StreamingResponse(events(), media_type="text/event-stream" if sse else "application/json", headers=headers)
+    return EventStream(events(), call.cancel, media_type="text/event-stream" if sse else "application/json", headers=headers)
 
 
 async def _operate(request: Request, group: str, op: str, api: str):

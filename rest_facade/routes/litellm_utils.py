@@ -12,7 +12,6 @@ import asyncio
 import hmac
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 from gemgate.errors import ErrorKind, GatewayError, invalid
 from gemgate.v1 import router_pb2

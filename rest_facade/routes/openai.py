@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import struct
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import grpc
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 
 from gemgate import openai_proto as conv
 from gemgate.errors import ErrorKind, GatewayError, invalid
@@ -21,6 +20,7 @@ from rest_facade import openapi_doc as docs
 from rest_facade.auth import batch_route_headers, grpc_metadata, route_headers
 from rest_facade.body import json_body, off_loop
 from rest_facade.errors import error_response, sse_error
+from rest_facade.event_stream import EventStream
 
 router = APIRouter()
 log = logging.getLogger("gemgate.facade")
@@ -70,7 +70,7 @@ def _sse(batch: router_pb2.ChatCompletionChunkBatch) -> bytes:
     return b"".join(b"data: " + _dumps(conv.chat_chunk_to_dict(c)) + b"\n\n" for c in batch.chunks)
 
 
-async def _stream(stub, proto: router_pb2.ChatCompletionRequest, md) -> StreamingResponse | JSONResponse:
+async def _stream(stub, proto: router_pb2.ChatCompletionRequest, md) -> EventStream | JSONResponse:
     # the batched stream: every chunk the router had at hand in one message, and here in one write
     call = stub.StreamChatCompletionChunks(proto, metadata=md)
     try:
@@ -99,43 +99,7 @@ async def _stream(stub, proto: router_pb2.ChatCompletionRequest, md) -> Streamin
             call.cancel()  # no-op when finished; on client disconnect it tells the router
 
     headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
-    return ChatEventStream(events(), call.cancel, media_type="text/event-stream", headers=headers)
-
-
-class ChatEventStream(StreamingResponse):
-    """A StreamingResponse without Starlette's per-stream task group (for ASGI servers below spec 2.4,
-    such as uvicorn, it runs the body in a second task beside a disconnect listener): the events go
-    out from the request's own task, the first one at once; one plain task, started after the first
-    event, waits for the client's disconnect and then cancels the gRPC call (`on_disconnect`), which
-    tells the router and ends the event loop here with CancelledError (answered by returning, as
-    Starlette's cancelled body task would)."""
-
-    def __init__(self, content, on_disconnect: Callable[[], object], **kwargs) -> None:
-        super().__init__(content, **kwargs)
-        self._on_disconnect = on_disconnect
-        self._disconnected = False
-
-    async def _watch(self, receive) -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        self._disconnected = True
-        self._on_disconnect()
-
-    async def __call__(self, scope, receive, send) -> None:
-        watcher = None
-        try:
-            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-            async for chunk in self.body_iterator:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                if watcher is None:
-                    watcher = asyncio.get_running_loop().create_task(self._watch(receive))
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except asyncio.CancelledError:
-            if not self._disconnected:
-                raise
-        finally:
-            if watcher is not None:
-                watcher.cancel()
+    return EventStream(events(), call.cancel, media_type="text/event-stream", headers=headers)
 
 
 _EMBED_DOC = dict(openapi_extra=docs.body_doc("EmbeddingsRequest"),

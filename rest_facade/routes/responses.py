@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 
 from gemgate.errors import invalid
 from gemgate.grpc_errors import from_rpc_error
@@ -18,6 +18,7 @@ from gemgate.v1 import responses_pb2 as rpb
 from rest_facade.auth import grpc_metadata, route_headers
 from rest_facade.body import json_body
 from rest_facade.errors import error_response
+from rest_facade.event_stream import EventStream
 
 router = APIRouter()
 
@@ -46,7 +47,7 @@ async def create_response(request: Request):
     return await _stream(stub, proto, md)
 
 
-async def _stream(stub, proto: rpb.CreateResponseRequest, md) -> StreamingResponse | JSONResponse:
+async def _stream(stub, proto: rpb.CreateResponseRequest, md) -> EventStream | JSONResponse:
     call = stub.StreamResponse(proto, metadata=md)
     try:
         first = await call.read()
@@ -72,7 +73,7 @@ async def _stream(stub, proto: rpb.CreateResponseRequest, md) -> StreamingRespon
             call.cancel()  # no-op when finished; on client disconnect it tells the router
 
     headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    return EventStream(events(), call.cancel, media_type="text/event-stream", headers=headers)
 
 
 async def _call(rpc, message, request: Request):

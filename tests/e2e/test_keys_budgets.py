@@ -162,6 +162,31 @@ def test_cancelled_stream_releases_parallel_slot(gw, fake_gemini):
     assert settled_spend(gw, key) > 0  # the cut-short stream was charged for what it produced
 
 
+@pytest.mark.parametrize("path, body", [
+    ("/v1/completions", {"model": "flash", "prompt": "hello budget", "max_tokens": 10, "stream": True}),
+    ("/gemini/v1beta/models/flash:streamGenerateContent?alt=sse",
+     {"contents": [{"role": "user", "parts": [{"text": "hello budget"}]}], "generationConfig": {"maxOutputTokens": 10}}),
+], ids=["legacy-completions", "gemini-native"])
+def test_other_cancelled_streams_release_the_parallel_slot(gw, fake_gemini, path, body):
+    """The same promise for the other streamed endpoints, which share the facade's stream response."""
+    key = new_key(gw, max_parallel_requests=1, max_budget=1.0)
+    # 30 s of events: only a cancellation reaching the router frees the slot within the 10 s below
+    slow = [{"candidates": [{"content": {"role": "model", "parts": [{"text": f"part{i} "}]}}]} for i in range(150)]
+    slow.append({"candidates": [{"content": {"role": "model", "parts": [{"text": "end"}]}, "finishReason": "STOP"}]})
+    fake_gemini.enqueue("gemini-2.5-flash", {"sse": slow, "gap": 0.2})
+    with httpx.stream("POST", f"{gw.base_url}{path}", json=body, headers={"Authorization": f"Bearer {key}"},
+                      timeout=30) as r:
+        assert r.status_code == 200
+        lines = r.iter_lines()  # kept: a dropped iterator would close the stream here
+        next(l for l in lines if "part0" in l)
+        assert chat(gw, key).status_code == 429  # the one slot is taken by the stream
+    deadline = time.monotonic() + 10
+    while chat(gw, key).status_code != 200:
+        assert time.monotonic() < deadline, "parallel slot not released after the client went away"
+        time.sleep(0.2)
+    assert settled_spend(gw, key) > 0
+
+
 def test_global_spend_views(gw, fake_gemini):
     key = new_key(gw, key_alias="viewer", max_budget=1.0)
     assert chat(gw, key).status_code == 200

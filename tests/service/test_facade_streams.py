@@ -1,0 +1,86 @@
+"""Issue 15: the REST facade's streamed endpoints read the router's batched streams (several events per
+gRPC message) and write every event of a message, in order, as the client's own format expects.
+
+The router here is a strict stand-in on a real gRPC port: it serves only the batched RPCs (the
+one-event-per-message ones answer UNIMPLEMENTED, as RouterServiceServicer's defaults do), sends the
+events of a burst in one message and the route facts on the first message only."""
+
+from __future__ import annotations
+
+import json
+
+import grpc
+import httpx
+import pytest
+
+from gemgate import openai_proto
+from gemgate.v1 import router_pb2, router_pb2_grpc
+from rest_facade.app import FacadeSettings, create_app
+
+ROUTE = {"x-gemgate-model-group": "flash", "x-gemgate-request-id": "gg-test"}
+
+
+def chat_chunk(i: int, text: str, finish: str = "") -> router_pb2.ChatCompletionChunk:
+    return openai_proto.chat_chunk_to_proto({
+        "id": "chatcmpl-b1", "object": "chat.completion.chunk", "created": 1, "model": "flash",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": finish or None}]})
+
+
+class BatchedOnlyRouter(router_pb2_grpc.RouterServiceServicer):
+    """Serves the batched chat stream; every other method is the generated UNIMPLEMENTED default."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def StreamChatCompletionChunks(self, request, context):
+        self.calls.append("StreamChatCompletionChunks")
+        yield router_pb2.ChatCompletionChunkBatch(chunks=[chat_chunk(0, "p0 ")], route=ROUTE)
+        # a burst: three chunks in one message
+        yield router_pb2.ChatCompletionChunkBatch(chunks=[chat_chunk(1, "p1 "), chat_chunk(2, "p2 "),
+                                                          chat_chunk(3, "", "stop")])
+
+
+@pytest.fixture
+async def facade():
+    servicer = BatchedOnlyRouter()
+    server = grpc.aio.server()
+    router_pb2_grpc.add_RouterServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    app = create_app(FacadeSettings(router_address=f"127.0.0.1:{port}"))
+    try:
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://facade") as client:
+                yield client, servicer
+    finally:
+        await server.stop(None)
+
+
+def frames(body: str) -> list[str]:
+    return [f.removeprefix("data: ") for f in body.split("\n\n") if f]
+
+
+async def test_legacy_completions_stream_reads_the_batched_chat_stream(facade):
+    client, router = facade
+    r = await client.post("/v1/completions", json={"model": "flash", "prompt": "x", "stream": True})
+    assert r.status_code == 200, r.text
+    got = frames(r.text)
+    assert got[-1] == "[DONE]"
+    chunks = [json.loads(f) for f in got[:-1]]
+    assert all(c["object"] == "text_completion" for c in chunks)
+    assert [c["choices"][0]["text"] for c in chunks] == ["p0 ", "p1 ", "p2 ", ""]  # every chunk of the burst
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert r.headers["x-gemgate-model-group"] == "flash" and r.headers["x-gemgate-request-id"] == "gg-test"
+    assert router.calls == ["StreamChatCompletionChunks"]
+
+
+async def test_chat_stream_reads_the_batched_chat_stream(facade):
+    client, router = facade
+    r = await client.post("/v1/chat/completions", json={"model": "flash", "stream": True,
+                                                        "messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 200, r.text
+    got = frames(r.text)
+    assert got[-1] == "[DONE]"
+    assert [json.loads(f)["choices"][0]["delta"].get("content") for f in got[:-1]] == ["p0 ", "p1 ", "p2 ", ""]
+    assert r.headers["x-gemgate-model-group"] == "flash"
+    assert router.calls == ["StreamChatCompletionChunks"]
