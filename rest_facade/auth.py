@@ -24,7 +24,7 @@ def route_headers(metadata) -> dict[str, str]:
 
 
 async def batch_route_headers(call, first) -> dict[str, str]:
-    """The response headers of a batched stream (StreamChatCompletionChunks, StreamAnthropicMessagesBatched):
+    """The response headers of a batched stream (StreamChatCompletionChunks and the other *Batched streams):
     the route facts its first message carries, or its trailing metadata when it ended without one."""
     return route_headers(first.route.items() if first is not grpc.aio.EOF else await call.trailing_metadata())
 

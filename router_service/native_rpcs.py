@@ -212,6 +212,15 @@ class NativeRPCs:
                 for event in events:
                     yield event
 
+    async def StreamGeminiGenerateContentBatched(self, request, context):
+        """StreamGeminiGenerateContent with every response at hand in one message, the route facts in the first."""
+        head = RouteHead()
+        async with aclosing(self._native_stream(context, "gemini_generate_content",
+                                                lambda: gemini_call(request, self.router.config, stream=True),
+                                                gconv.response_to_proto, ready_batches, head)) as lists:
+            async for responses in lists:
+                yield gemini_native_pb2.GeminiGenerateResponseBatch(responses=responses, route=head.take())
+
     async def GeminiCountTokens(self, request, context):
         body = await self._count(context, lambda: gemini_call(request.generate_content_request, self.router.config,
                                                               op="count_tokens"))

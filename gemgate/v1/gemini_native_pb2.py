@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1egemgate/v1/gemini_native.proto\x12\ngemgate.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xfd\x03\n\x15GeminiGenerateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12)\n\x08\x63ontents\x18\x02 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x33\n\x12system_instruction\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12&\n\x05tools\x18\x04 \x03(\x0b\x32\x17.google.protobuf.Struct\x12,\n\x0btool_config\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x30\n\x0fsafety_settings\x18\x06 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x32\n\x11generation_config\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x16\n\x0e\x63\x61\x63hed_content\x18\x08 \x01(\t\x12=\n\x06labels\x18\t \x03(\x0b\x32-.gemgate.v1.GeminiGenerateRequest.LabelsEntry\x12&\n\x05\x65xtra\x18\n \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0b\n\x03\x61pi\x18\x0b \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"?\n\x16GeminiGenerateResponse\x12%\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x99\x01\n\x18GeminiCountTokensRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12)\n\x08\x63ontents\x18\x02 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x43\n\x18generate_content_request\x18\x03 \x01(\x0b\x32!.gemgate.v1.GeminiGenerateRequest\"Y\n\x19GeminiCountTokensResponse\x12\x14\n\x0ctotal_tokens\x18\x01 \x01(\x03\x12&\n\x05\x65xtra\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xad\x01\n\x12GeminiEmbedRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12(\n\x07\x63ontent\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\ttask_type\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\"\n\x15output_dimensionality\x18\x05 \x01(\x03H\x00\x88\x01\x01\x42\x18\n\x16_output_dimensionality\"Z\n\x17GeminiBatchEmbedRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x30\n\x08requests\x18\x02 \x03(\x0b\x32\x1e.gemgate.v1.GeminiEmbedRequest\"!\n\x0fGeminiEmbedding\x12\x0e\n\x06values\x18\x01 \x03(\x02\"F\n\x13GeminiEmbedResponse\x12/\n\nembeddings\x18\x01 \x03(\x0b\x32\x1b.gemgate.v1.GeminiEmbedding\"\"\n\x12GeminiModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xb6\x01\n\x0bGeminiModel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rbase_model_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x19\n\x11input_token_limit\x18\x05 \x01(\x03\x12\x1a\n\x12output_token_limit\x18\x06 \x01(\x03\x12$\n\x1csupported_generation_methods\x18\x07 \x03(\t\":\n\x0fGeminiModelList\x12\'\n\x06models\x18\x01 \x03(\x0b\x32\x17.gemgate.v1.GeminiModelb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1egemgate/v1/gemini_native.proto\x12\ngemgate.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xfd\x03\n\x15GeminiGenerateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12)\n\x08\x63ontents\x18\x02 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x33\n\x12system_instruction\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12&\n\x05tools\x18\x04 \x03(\x0b\x32\x17.google.protobuf.Struct\x12,\n\x0btool_config\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x30\n\x0fsafety_settings\x18\x06 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x32\n\x11generation_config\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x16\n\x0e\x63\x61\x63hed_content\x18\x08 \x01(\t\x12=\n\x06labels\x18\t \x03(\x0b\x32-.gemgate.v1.GeminiGenerateRequest.LabelsEntry\x12&\n\x05\x65xtra\x18\n \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0b\n\x03\x61pi\x18\x0b \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"?\n\x16GeminiGenerateResponse\x12%\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xc5\x01\n\x1bGeminiGenerateResponseBatch\x12\x35\n\tresponses\x18\x01 \x03(\x0b\x32\".gemgate.v1.GeminiGenerateResponse\x12\x41\n\x05route\x18\x02 \x03(\x0b\x32\x32.gemgate.v1.GeminiGenerateResponseBatch.RouteEntry\x1a,\n\nRouteEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x99\x01\n\x18GeminiCountTokensRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12)\n\x08\x63ontents\x18\x02 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x43\n\x18generate_content_request\x18\x03 \x01(\x0b\x32!.gemgate.v1.GeminiGenerateRequest\"Y\n\x19GeminiCountTokensResponse\x12\x14\n\x0ctotal_tokens\x18\x01 \x01(\x03\x12&\n\x05\x65xtra\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xad\x01\n\x12GeminiEmbedRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12(\n\x07\x63ontent\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\ttask_type\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\"\n\x15output_dimensionality\x18\x05 \x01(\x03H\x00\x88\x01\x01\x42\x18\n\x16_output_dimensionality\"Z\n\x17GeminiBatchEmbedRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x30\n\x08requests\x18\x02 \x03(\x0b\x32\x1e.gemgate.v1.GeminiEmbedRequest\"!\n\x0fGeminiEmbedding\x12\x0e\n\x06values\x18\x01 \x03(\x02\"F\n\x13GeminiEmbedResponse\x12/\n\nembeddings\x18\x01 \x03(\x0b\x32\x1b.gemgate.v1.GeminiEmbedding\"\"\n\x12GeminiModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xb6\x01\n\x0bGeminiModel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rbase_model_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x19\n\x11input_token_limit\x18\x05 \x01(\x03\x12\x1a\n\x12output_token_limit\x18\x06 \x01(\x03\x12$\n\x1csupported_generation_methods\x18\x07 \x03(\t\":\n\x0fGeminiModelList\x12\'\n\x06models\x18\x01 \x03(\x0b\x32\x17.gemgate.v1.GeminiModelb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,28 +34,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_GEMINIGENERATEREQUEST_LABELSENTRY']._loaded_options = None
   _globals['_GEMINIGENERATEREQUEST_LABELSENTRY']._serialized_options = b'8\001'
+  _globals['_GEMINIGENERATERESPONSEBATCH_ROUTEENTRY']._loaded_options = None
+  _globals['_GEMINIGENERATERESPONSEBATCH_ROUTEENTRY']._serialized_options = b'8\001'
   _globals['_GEMINIGENERATEREQUEST']._serialized_start=77
   _globals['_GEMINIGENERATEREQUEST']._serialized_end=586
   _globals['_GEMINIGENERATEREQUEST_LABELSENTRY']._serialized_start=541
   _globals['_GEMINIGENERATEREQUEST_LABELSENTRY']._serialized_end=586
   _globals['_GEMINIGENERATERESPONSE']._serialized_start=588
   _globals['_GEMINIGENERATERESPONSE']._serialized_end=651
-  _globals['_GEMINICOUNTTOKENSREQUEST']._serialized_start=654
-  _globals['_GEMINICOUNTTOKENSREQUEST']._serialized_end=807
-  _globals['_GEMINICOUNTTOKENSRESPONSE']._serialized_start=809
-  _globals['_GEMINICOUNTTOKENSRESPONSE']._serialized_end=898
-  _globals['_GEMINIEMBEDREQUEST']._serialized_start=901
-  _globals['_GEMINIEMBEDREQUEST']._serialized_end=1074
-  _globals['_GEMINIBATCHEMBEDREQUEST']._serialized_start=1076
-  _globals['_GEMINIBATCHEMBEDREQUEST']._serialized_end=1166
-  _globals['_GEMINIEMBEDDING']._serialized_start=1168
-  _globals['_GEMINIEMBEDDING']._serialized_end=1201
-  _globals['_GEMINIEMBEDRESPONSE']._serialized_start=1203
-  _globals['_GEMINIEMBEDRESPONSE']._serialized_end=1273
-  _globals['_GEMINIMODELREQUEST']._serialized_start=1275
-  _globals['_GEMINIMODELREQUEST']._serialized_end=1309
-  _globals['_GEMINIMODEL']._serialized_start=1312
-  _globals['_GEMINIMODEL']._serialized_end=1494
-  _globals['_GEMINIMODELLIST']._serialized_start=1496
-  _globals['_GEMINIMODELLIST']._serialized_end=1554
+  _globals['_GEMINIGENERATERESPONSEBATCH']._serialized_start=654
+  _globals['_GEMINIGENERATERESPONSEBATCH']._serialized_end=851
+  _globals['_GEMINIGENERATERESPONSEBATCH_ROUTEENTRY']._serialized_start=807
+  _globals['_GEMINIGENERATERESPONSEBATCH_ROUTEENTRY']._serialized_end=851
+  _globals['_GEMINICOUNTTOKENSREQUEST']._serialized_start=854
+  _globals['_GEMINICOUNTTOKENSREQUEST']._serialized_end=1007
+  _globals['_GEMINICOUNTTOKENSRESPONSE']._serialized_start=1009
+  _globals['_GEMINICOUNTTOKENSRESPONSE']._serialized_end=1098
+  _globals['_GEMINIEMBEDREQUEST']._serialized_start=1101
+  _globals['_GEMINIEMBEDREQUEST']._serialized_end=1274
+  _globals['_GEMINIBATCHEMBEDREQUEST']._serialized_start=1276
+  _globals['_GEMINIBATCHEMBEDREQUEST']._serialized_end=1366
+  _globals['_GEMINIEMBEDDING']._serialized_start=1368
+  _globals['_GEMINIEMBEDDING']._serialized_end=1401
+  _globals['_GEMINIEMBEDRESPONSE']._serialized_start=1403
+  _globals['_GEMINIEMBEDRESPONSE']._serialized_end=1473
+  _globals['_GEMINIMODELREQUEST']._serialized_start=1475
+  _globals['_GEMINIMODELREQUEST']._serialized_end=1509
+  _globals['_GEMINIMODEL']._serialized_start=1512
+  _globals['_GEMINIMODEL']._serialized_end=1694
+  _globals['_GEMINIMODELLIST']._serialized_start=1696
+  _globals['_GEMINIMODELLIST']._serialized_end=1754
 # @@protoc_insertion_point(module_scope)

@@ -46,6 +46,21 @@ class GeminiGenerateResponse(_message.Message):
     body: _struct_pb2.Struct
     def __init__(self, body: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
+class GeminiGenerateResponseBatch(_message.Message):
+    __slots__ = ("responses", "route")
+    class RouteEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    RESPONSES_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    responses: _containers.RepeatedCompositeFieldContainer[GeminiGenerateResponse]
+    route: _containers.ScalarMap[str, str]
+    def __init__(self, responses: _Optional[_Iterable[_Union[GeminiGenerateResponse, _Mapping]]] = ..., route: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
 class GeminiCountTokensRequest(_message.Message):
     __slots__ = ("model", "contents", "generate_content_request")
     MODEL_FIELD_NUMBER: _ClassVar[int]

@@ -97,6 +97,11 @@ class RouterServiceStub(object):
                 request_serializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateRequest.SerializeToString,
                 response_deserializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateResponse.FromString,
                 _registered_method=True)
+        self.StreamGeminiGenerateContentBatched = channel.unary_stream(
+                '/gemgate.v1.RouterService/StreamGeminiGenerateContentBatched',
+                request_serializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateResponseBatch.FromString,
+                _registered_method=True)
         self.GeminiCountTokens = channel.unary_unary(
                 '/gemgate.v1.RouterService/GeminiCountTokens',
                 request_serializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiCountTokensRequest.SerializeToString,
@@ -221,6 +226,13 @@ class RouterServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamGeminiGenerateContentBatched(self, request, context):
+        """The same stream batched as StreamChatCompletionChunks is (the REST facade uses it)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GeminiCountTokens(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -333,6 +345,11 @@ def add_RouterServiceServicer_to_server(servicer, server):
                     servicer.StreamGeminiGenerateContent,
                     request_deserializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateRequest.FromString,
                     response_serializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateResponse.SerializeToString,
+            ),
+            'StreamGeminiGenerateContentBatched': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamGeminiGenerateContentBatched,
+                    request_deserializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateResponseBatch.SerializeToString,
             ),
             'GeminiCountTokens': grpc.unary_unary_rpc_method_handler(
                     servicer.GeminiCountTokens,
@@ -699,6 +716,33 @@ class RouterService(object):
             '/gemgate.v1.RouterService/StreamGeminiGenerateContent',
             gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateRequest.SerializeToString,
             gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamGeminiGenerateContentBatched(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/gemgate.v1.RouterService/StreamGeminiGenerateContentBatched',
+            gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateRequest.SerializeToString,
+            gemgate_dot_v1_dot_gemini__native__pb2.GeminiGenerateResponseBatch.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,7 +27,7 @@ from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import from_rpc_error
 from gemgate.v1 import gemini_native_pb2 as pb
 from rest_facade import errors
-from rest_facade.auth import caller_key, grpc_metadata, route_headers
+from rest_facade.auth import batch_route_headers, caller_key, grpc_metadata, route_headers
 from rest_facade.body import json_body
 from rest_facade.event_stream import EventStream
 
@@ -73,24 +73,29 @@ async def _unary(rpc, proto, md, to_dict):
 
 
 async def _stream(stub, proto, md, sse: bool):
-    call = stub.StreamGeminiGenerateContent(proto, metadata=md)
+    # batched: every response the router had at hand in one message (one write here), the route facts in the first
+    call = stub.StreamGeminiGenerateContentBatched(proto, metadata=md)
     try:
         first = await call.read()
     except grpc.aio.AioRpcError as exc:
         return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
-    headers = route_headers(await call.initial_metadata())
+    headers = await batch_route_headers(call, first)
 
     def dumps(obj: dict) -> str:
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
     async def events() -> AsyncIterator[bytes]:
+        # SSE: one event per response; otherwise one JSON array of them, written as they come
         sep = "[" if not sse else ""
         try:
             msg = first
             while msg is not grpc.aio.EOF:
-                text = dumps(conv.response_to_dict(msg))
-                yield (f"data: {text}\r\n\r\n" if sse else f"{sep}{text}").encode()
-                sep = ",\r\n"
+                parts = []
+                for resp in msg.responses:
+                    text = dumps(conv.response_to_dict(resp))
+                    parts.append(f"data: {text}\r\n\r\n" if sse else f"{sep}{text}")
+                    sep = ",\r\n"
+                yield "".join(parts).encode()
                 msg = await call.read()
         except grpc.aio.AioRpcError as exc:
             text = dumps(error_body(from_rpc_error(exc)))

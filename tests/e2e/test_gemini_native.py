@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 
+import grpc
 import httpx
 import pytest
 from google import genai
@@ -15,6 +16,8 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from google.oauth2.credentials import Credentials
 
+from gemgate.gemini_proto import generate_request_to_proto, response_to_dict
+from gemgate.v1 import router_pb2_grpc
 from tests.e2e.conftest import TEST_KEY
 from tests.e2e.gateway import start_gateway, write_config
 from tests.fakes.oauth import FakeOAuth, make_service_account, write_service_account
@@ -211,3 +214,37 @@ def test_keys_and_google_errors(gw, key, fake_gemini):
                              "messages": [{"role": "user", "content": "hi"}]}, headers={"Authorization": f"Bearer {key}"})
     assert other.status_code in (403, 404)  # `x` is no model group: not an open proxy
     assert not any(r["path"].endswith("x:rawPredict") for r in fake_gemini.requests)
+
+
+def test_batched_stream_carries_the_same_responses_in_fewer_messages(gw, key, fake_gemini):
+    """The facade's StreamGeminiGenerateContentBatched: a burst of upstream events in fewer gRPC
+    messages, the very responses of StreamGeminiGenerateContent in order, the route facts on the first
+    message only; both stream forms of the REST route write every one of them."""
+    burst = [{"candidates": [{"content": {"role": "model", "parts": [{"text": f"b{i} "}]}}],
+              "modelVersion": "gemini-2.5-flash"} for i in range(5)]
+    burst[-1]["candidates"][0]["finishReason"] = "STOP"
+    fake_gemini.enqueue("gemini-2.5-flash", *({"sse": burst, "burst": True} for _ in range(4)))
+    req = generate_request_to_proto({"contents": [{"role": "user", "parts": [{"text": "burst"}]}]},
+                                    model="studio", api="gemini")
+    md = (*gw.internal_metadata, ("authorization", f"Bearer {key}"))
+    with grpc.insecure_channel(gw.router_address) as ch:
+        stub = router_pb2_grpc.RouterServiceStub(ch)
+        batches = list(stub.StreamGeminiGenerateContentBatched(req, metadata=md, timeout=30))
+        singles = list(stub.StreamGeminiGenerateContent(req, metadata=md, timeout=30))
+    batched = [r for b in batches for r in b.responses]
+    assert all(b.responses for b in batches) and len(batches) < len(batched)
+    assert [response_to_dict(r) for r in batched] == [response_to_dict(r) for r in singles]
+    assert "".join(r["candidates"][0]["content"]["parts"][0]["text"] for r in map(response_to_dict, batched)) \
+        == "b0 b1 b2 b3 b4 "
+    route = dict(batches[0].route)
+    assert route["x-gemgate-model-group"] == "studio" and route["x-gemgate-request-id"]
+    assert all(not b.route for b in batches[1:])
+    url = f"{gw.base_url}/gemini/v1beta/models/studio:streamGenerateContent"
+    body = {"contents": [{"role": "user", "parts": [{"text": "burst"}]}]}
+    r = httpx.post(url, params={"key": key, "alt": "sse"}, json=body, timeout=30)
+    assert r.status_code == 200 and r.headers["x-gemgate-model-group"] == "studio"
+    events = [json.loads(f.removeprefix("data: ")) for f in r.text.split("\r\n\r\n") if f]
+    assert [e["candidates"][0]["content"]["parts"][0]["text"] for e in events] == [f"b{i} " for i in range(5)]
+    r = httpx.post(url, params={"key": key}, json=body, timeout=30)  # the JSON array form
+    assert r.status_code == 200 and r.headers["x-gemgate-model-group"] == "studio"
+    assert [e["candidates"][0]["content"]["parts"][0]["text"] for e in json.loads(r.text)] == [f"b{i} " for i in range(5)]

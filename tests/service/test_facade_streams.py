@@ -13,8 +13,10 @@ import grpc
 import httpx
 import pytest
 
-from gemgate import openai_proto
-from gemgate.v1 import router_pb2, router_pb2_grpc
+from gemgate import gemini_proto, openai_proto
+from gemgate.errors import ErrorKind, GatewayError
+from gemgate.grpc_errors import abort
+from gemgate.v1 import gemini_native_pb2, router_pb2, router_pb2_grpc
 from rest_facade.app import FacadeSettings, create_app
 
 ROUTE = {"x-gemgate-model-group": "flash", "x-gemgate-request-id": "gg-test"}
@@ -26,8 +28,15 @@ def chat_chunk(i: int, text: str, finish: str = "") -> router_pb2.ChatCompletion
         "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": finish or None}]})
 
 
+def gemini_response(text: str, finish: str = "") -> gemini_native_pb2.GeminiGenerateResponse:
+    cand: dict = {"content": {"role": "model", "parts": [{"text": text}]}}
+    if finish:
+        cand["finishReason"] = finish
+    return gemini_proto.response_to_proto({"candidates": [cand], "modelVersion": "gemini-2.5-flash"})
+
+
 class BatchedOnlyRouter(router_pb2_grpc.RouterServiceServicer):
-    """Serves the batched chat stream; every other method is the generated UNIMPLEMENTED default."""
+    """Serves the batched streams; every other method is the generated UNIMPLEMENTED default."""
 
     def __init__(self) -> None:
         self.calls: list[str] = []
@@ -38,6 +47,15 @@ class BatchedOnlyRouter(router_pb2_grpc.RouterServiceServicer):
         # a burst: three chunks in one message
         yield router_pb2.ChatCompletionChunkBatch(chunks=[chat_chunk(1, "p1 "), chat_chunk(2, "p2 "),
                                                           chat_chunk(3, "", "stop")])
+
+
+    async def StreamGeminiGenerateContentBatched(self, request, context):
+        self.calls.append("StreamGeminiGenerateContentBatched")
+        yield gemini_native_pb2.GeminiGenerateResponseBatch(responses=[gemini_response("g0 ")], route=ROUTE)
+        yield gemini_native_pb2.GeminiGenerateResponseBatch(responses=[gemini_response("g1 "), gemini_response("g2 ")])
+        if request.model == "broken":  # an upstream failure after a burst
+            await abort(context, GatewayError(ErrorKind.UNAVAILABLE, "The model is overloaded."))
+        yield gemini_native_pb2.GeminiGenerateResponseBatch(responses=[gemini_response("", "STOP")])
 
 
 @pytest.fixture
@@ -84,3 +102,32 @@ async def test_chat_stream_reads_the_batched_chat_stream(facade):
     assert [json.loads(f)["choices"][0]["delta"].get("content") for f in got[:-1]] == ["p0 ", "p1 ", "p2 ", ""]
     assert r.headers["x-gemgate-model-group"] == "flash"
     assert router.calls == ["StreamChatCompletionChunks"]
+
+
+def texts(events: list[dict]) -> list[str]:
+    return [p.get("text", "") for e in events if "candidates" in e for p in e["candidates"][0]["content"]["parts"]]
+
+
+GEMINI_BODY = {"contents": [{"role": "user", "parts": [{"text": "x"}]}]}
+
+
+async def test_gemini_sse_stream_reads_the_batched_stream(facade):
+    client, router = facade
+    r = await client.post("/gemini/v1beta/models/flash:streamGenerateContent?alt=sse", json=GEMINI_BODY)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/event-stream") and r.headers["x-gemgate-model-group"] == "flash"
+    events = [json.loads(f.removeprefix("data: ")) for f in r.text.split("\r\n\r\n") if f]
+    assert texts(events) == ["g0 ", "g1 ", "g2 ", ""]
+    assert events[-1]["candidates"][0]["finishReason"] == "STOP"
+    assert router.calls == ["StreamGeminiGenerateContentBatched"]
+
+
+async def test_gemini_array_stream_reads_the_batched_stream_and_ends_with_the_error(facade):
+    client, _ = facade
+    r = await client.post("/gemini/v1beta/models/flash:streamGenerateContent", json=GEMINI_BODY)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    assert texts(json.loads(r.text)) == ["g0 ", "g1 ", "g2 ", ""]  # one valid JSON array
+    r = await client.post("/gemini/v1beta/models/broken:streamGenerateContent", json=GEMINI_BODY)
+    events = json.loads(r.text)  # still one valid JSON array: the burst, then the error object
+    assert texts(events) == ["g0 ", "g1 ", "g2 "]
+    assert events[-1]["error"]["status"] == "UNAVAILABLE" and "overloaded" in events[-1]["error"]["message"]
