@@ -283,6 +283,21 @@ class ResponseStreamEvent(_message.Message):
     param: str
     def __init__(self, type: _Optional[str] = ..., sequence_number: _Optional[int] = ..., response: _Optional[_Union[Response, _Mapping]] = ..., output_index: _Optional[int] = ..., item: _Optional[_Union[ResponseItem, _Mapping]] = ..., item_id: _Optional[str] = ..., content_index: _Optional[int] = ..., part: _Optional[_Union[ResponseContentPart, _Mapping]] = ..., delta: _Optional[str] = ..., text: _Optional[str] = ..., arguments: _Optional[str] = ..., summary_index: _Optional[int] = ..., name: _Optional[str] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., param: _Optional[str] = ...) -> None: ...
 
+class ResponseStreamEventBatch(_message.Message):
+    __slots__ = ("events", "route")
+    class RouteEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[ResponseStreamEvent]
+    route: _containers.ScalarMap[str, str]
+    def __init__(self, events: _Optional[_Iterable[_Union[ResponseStreamEvent, _Mapping]]] = ..., route: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
 class GetResponseRequest(_message.Message):
     __slots__ = ("response_id",)
     RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]

@@ -127,6 +127,11 @@ class RouterServiceStub(object):
                 request_serializer=gemgate_dot_v1_dot_responses__pb2.CreateResponseRequest.SerializeToString,
                 response_deserializer=gemgate_dot_v1_dot_responses__pb2.ResponseStreamEvent.FromString,
                 _registered_method=True)
+        self.StreamResponseBatched = channel.unary_stream(
+                '/gemgate.v1.RouterService/StreamResponseBatched',
+                request_serializer=gemgate_dot_v1_dot_responses__pb2.CreateResponseRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_responses__pb2.ResponseStreamEventBatch.FromString,
+                _registered_method=True)
         self.GetResponse = channel.unary_unary(
                 '/gemgate.v1.RouterService/GetResponse',
                 request_serializer=gemgate_dot_v1_dot_responses__pb2.GetResponseRequest.SerializeToString,
@@ -265,6 +270,13 @@ class RouterServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamResponseBatched(self, request, context):
+        """The same stream batched as StreamChatCompletionChunks is (the REST facade uses it)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetResponse(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -375,6 +387,11 @@ def add_RouterServiceServicer_to_server(servicer, server):
                     servicer.StreamResponse,
                     request_deserializer=gemgate_dot_v1_dot_responses__pb2.CreateResponseRequest.FromString,
                     response_serializer=gemgate_dot_v1_dot_responses__pb2.ResponseStreamEvent.SerializeToString,
+            ),
+            'StreamResponseBatched': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamResponseBatched,
+                    request_deserializer=gemgate_dot_v1_dot_responses__pb2.CreateResponseRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_responses__pb2.ResponseStreamEventBatch.SerializeToString,
             ),
             'GetResponse': grpc.unary_unary_rpc_method_handler(
                     servicer.GetResponse,
@@ -878,6 +895,33 @@ class RouterService(object):
             '/gemgate.v1.RouterService/StreamResponse',
             gemgate_dot_v1_dot_responses__pb2.CreateResponseRequest.SerializeToString,
             gemgate_dot_v1_dot_responses__pb2.ResponseStreamEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamResponseBatched(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/gemgate.v1.RouterService/StreamResponseBatched',
+            gemgate_dot_v1_dot_responses__pb2.CreateResponseRequest.SerializeToString,
+            gemgate_dot_v1_dot_responses__pb2.ResponseStreamEventBatch.FromString,
             options,
             channel_credentials,
             insecure,

@@ -15,7 +15,7 @@ from gemgate.errors import invalid
 from gemgate.grpc_errors import from_rpc_error
 from gemgate.responses import convert
 from gemgate.v1 import responses_pb2 as rpb
-from rest_facade.auth import grpc_metadata, route_headers
+from rest_facade.auth import batch_route_headers, grpc_metadata, route_headers
 from rest_facade.body import json_body
 from rest_facade.errors import error_response
 from rest_facade.event_stream import EventStream
@@ -48,21 +48,25 @@ async def create_response(request: Request):
 
 
 async def _stream(stub, proto: rpb.CreateResponseRequest, md) -> EventStream | JSONResponse:
-    call = stub.StreamResponse(proto, metadata=md)
+    # batched: every event the router had at hand in one message (one write here), the route facts in the first
+    call = stub.StreamResponseBatched(proto, metadata=md)
     try:
         first = await call.read()
     except grpc.aio.AioRpcError as exc:  # failed before the response was created: a plain HTTP error
         return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
-    headers = route_headers(await call.initial_metadata())
+    headers = await batch_route_headers(call, first)
 
     async def events() -> AsyncIterator[bytes]:
         last_type, seq = "", -1
         try:
             msg = first
             while msg is not grpc.aio.EOF:
-                ev = convert.event_to_dict(msg)
-                last_type, seq = ev["type"], ev["sequence_number"]
-                yield _sse(ev)
+                out = []
+                for event in msg.events:
+                    ev = convert.event_to_dict(event)
+                    last_type, seq = ev["type"], ev["sequence_number"]
+                    out.append(_sse(ev))
+                yield b"".join(out)
                 msg = await call.read()
         except grpc.aio.AioRpcError as exc:
             if last_type != "response.failed":  # the router reports failures as response.failed

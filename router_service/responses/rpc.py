@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from contextlib import aclosing
 
 import grpc
 
@@ -21,6 +22,7 @@ from gemgate.responses.ids import new_id
 from gemgate.responses.stream import StreamTranslator
 from gemgate.responses.to_chat import ChatPlan, to_chat
 from gemgate.v1 import responses_pb2 as rpb
+from router_service.ready_batches import RouteHead, one_by_one, ready_batches
 from router_service.responses.store import owner_of
 
 log = logging.getLogger("gemgate.router.responses")
@@ -90,6 +92,23 @@ class ResponsesRPCs:
             scope.close()
 
     async def StreamResponse(self, request, context: grpc.aio.ServicerContext):
+        async with aclosing(self._response_stream(request, context, one_by_one,
+                                                  context.send_initial_metadata)) as lists:
+            async for events in lists:
+                for event in events:
+                    yield event
+
+    async def StreamResponseBatched(self, request, context: grpc.aio.ServicerContext):
+        """StreamResponse with every event at hand in one message, the route facts in the first."""
+        head = RouteHead()
+        async with aclosing(self._response_stream(request, context, ready_batches, head)) as lists:
+            async for events in lists:
+                yield rpb.ResponseStreamEventBatch(events=events, route=head.take())
+
+    async def _response_stream(self, request, context: grpc.aio.ServicerContext, grouped, head):
+        """A streamed response's proto events in non-empty lists: the opening events alone, then
+        those of each group of chat chunks as `grouped` (one_by_one / ready_batches) forms them, then
+        the closing ones; `head(route metadata)` is awaited once routed, before the first event."""
         from router_service.servicer import CallScope, StreamedOutput
         from router_service.usage.tracking import mark_first_token
 
@@ -101,34 +120,40 @@ class ResponsesRPCs:
             body = convert.request_to_dict(request)
             plan = await self._plan(scope, body)
             scope.info, chunks = await self.router.stream(plan.chat, scope.guard)
-            await context.send_initial_metadata(scope.metadata())
+            await head(scope.metadata())
             translator = StreamTranslator(body, new_id("resp"), int(time.time()), plan.summary)
-            for ev in translator.start():
-                yield convert.event_from_dict(ev)
-            async for chunk in chunks:
-                if not chunk.get("choices") and chunk.get("usage") is not None:
-                    scope.usage = chunk["usage"]
-                elif not streamed.chars:
-                    mark_first_token(scope.record)
-                streamed.add(chunk)
-                for ev in translator.feed(chunk):
-                    yield convert.event_from_dict(ev)
+            opening = [convert.event_from_dict(ev) for ev in translator.start()]
+            if opening:
+                yield opening
+            async with aclosing(grouped(chunks)) as groups:  # closed (its task stopped) before chunks is
+                async for group in groups:
+                    out = []
+                    for chunk in group:
+                        if not chunk.get("choices") and chunk.get("usage") is not None:
+                            scope.usage = chunk["usage"]
+                        elif not streamed.chars:
+                            mark_first_token(scope.record)
+                        streamed.add(chunk)
+                        out.extend(convert.event_from_dict(ev) for ev in translator.feed(chunk))
+                    if out:
+                        yield out
             scope.ok = True
             scope.settle()
             final = translator.finish()
             # stored before response.completed leaves, so the client can continue from it at once
             await self._store(scope, body, plan, translator.response)
             context.set_trailing_metadata(scope.metadata())
-            for ev in final:
-                yield convert.event_from_dict(ev)
+            if final:
+                yield [convert.event_from_dict(ev) for ev in final]
         except Exception as exc:
             if translator is not None and not isinstance(exc, GeneratorExit):
                 err = exc if isinstance(exc, GatewayError) else None
                 code = err.code if err is not None else "server_error"
                 message = err.message if err is not None else "internal error in router_service"
                 try:
-                    for ev in translator.fail(code, message):
-                        yield convert.event_from_dict(ev)
+                    failed = [convert.event_from_dict(ev) for ev in translator.fail(code, message)]
+                    if failed:
+                        yield failed
                 except Exception:  # the client is gone; the status below still ends the call
                     pass
             await scope.fail(exc)

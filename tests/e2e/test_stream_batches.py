@@ -2,7 +2,8 @@
 facade): a burst of upstream events travels in fewer gRPC messages with the very chunks the
 one-per-message stream sends; events that come one at a time go one at a time, nothing waits for
 company; an upstream error after a burst still delivers the burst's chunks first; the route facts
-ride on the first message and reach the client as headers."""
+ride on the first message and reach the client as headers. The Responses API's stream
+(StreamResponseBatched) is checked the same way at the end."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 import grpc
 import httpx
 
+from gemgate.responses import convert as responses_convert
 from gemgate.v1 import router_pb2, router_pb2_grpc
 
 MODEL = "gemini-2.5-flash"
@@ -131,3 +133,43 @@ def test_a_connection_cut_after_a_burst_delivers_the_burst_then_an_error(gateway
         body = r.read().decode()
     assert body.index("p0 ") < body.index("p1 ") < body.index("p2 ") < body.index('"error"')
     assert "[DONE]" not in body
+
+
+def test_responses_burst_travels_in_fewer_messages_with_the_same_events(gateway, fake_gemini):
+    """StreamResponseBatched (the facade's /v1/responses stream): the very events of StreamResponse,
+    in order and numbered alike, in fewer messages; the route facts on the first message only."""
+    burst = events(6)
+    fake_gemini.enqueue(MODEL, {"sse": burst, "burst": True}, {"sse": burst, "burst": True})
+    req = responses_convert.request_to_proto({"model": "flash", "input": "burst", "store": False})
+    with grpc.insecure_channel(gateway.router_address) as ch:
+        stub = router_pb2_grpc.RouterServiceStub(ch)
+        batches = list(stub.StreamResponseBatched(req, metadata=gateway.internal_metadata, timeout=10))
+        singles = list(stub.StreamResponse(req, metadata=gateway.internal_metadata, timeout=10))
+    batched = [e for b in batches for e in b.events]
+    assert all(b.events for b in batches) and len(batches) < len(batched)
+    # the burst's six deltas, not only the opening events, share messages
+    assert sum(any(e.type == "response.output_text.delta" for e in b.events) for b in batches) < 6
+
+    def view(e):
+        return e.type, e.sequence_number, e.delta if e.HasField("delta") else None
+
+    assert [view(e) for e in batched] == [view(e) for e in singles]
+    assert batched[0].type == "response.created" and batched[-1].type == "response.completed"
+    assert "".join(e.delta for e in batched if e.type == "response.output_text.delta") == "".join(
+        f"p{i} " for i in range(6))
+    route = dict(batches[0].route)
+    assert route["x-gemgate-model-group"] == "flash" and route["x-gemgate-request-id"]
+    assert all(not b.route for b in batches[1:])
+
+
+def test_responses_error_after_a_burst_delivers_the_burst_then_response_failed(gateway, fake_gemini):
+    burst = [*events(3, finish=False), {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}]
+    fake_gemini.enqueue(MODEL, {"sse": burst, "burst": True})
+    with httpx.stream("POST", f"{gateway.base_url}/v1/responses", timeout=10,
+                      json={"model": "flash", "stream": True, "input": "x", "store": False}) as r:
+        assert r.status_code == 200 and r.headers["x-gemgate-model-group"] == "flash"
+        body = r.read().decode()
+    got = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
+    assert [e["sequence_number"] for e in got] == list(range(len(got)))
+    assert [e["delta"] for e in got if e["type"] == "response.output_text.delta"] == ["p0 ", "p1 ", "p2 "]
+    assert got[-1]["type"] == "response.failed" and "overloaded" in got[-1]["response"]["error"]["message"]

@@ -16,7 +16,8 @@ import pytest
 from gemgate import gemini_proto, openai_proto
 from gemgate.errors import ErrorKind, GatewayError
 from gemgate.grpc_errors import abort
-from gemgate.v1 import gemini_native_pb2, router_pb2, router_pb2_grpc
+from gemgate.responses import convert as responses_convert
+from gemgate.v1 import gemini_native_pb2, responses_pb2, router_pb2, router_pb2_grpc
 from rest_facade.app import FacadeSettings, create_app
 
 ROUTE = {"x-gemgate-model-group": "flash", "x-gemgate-request-id": "gg-test"}
@@ -56,6 +57,19 @@ class BatchedOnlyRouter(router_pb2_grpc.RouterServiceServicer):
         if request.model == "broken":  # an upstream failure after a burst
             await abort(context, GatewayError(ErrorKind.UNAVAILABLE, "The model is overloaded."))
         yield gemini_native_pb2.GeminiGenerateResponseBatch(responses=[gemini_response("", "STOP")])
+
+
+    async def StreamResponseBatched(self, request, context):
+        self.calls.append("StreamResponseBatched")
+
+        def delta(n: int):
+            return responses_convert.event_from_dict({"type": "response.output_text.delta", "sequence_number": n,
+                                                      "item_id": "msg_1", "output_index": 0, "content_index": 0,
+                                                      "delta": f"r{n} "})
+
+        yield responses_pb2.ResponseStreamEventBatch(events=[delta(0)], route=ROUTE)
+        yield responses_pb2.ResponseStreamEventBatch(events=[delta(1), delta(2), delta(3)])
+        await abort(context, GatewayError(ErrorKind.UNAVAILABLE, "The model is overloaded."))
 
 
 @pytest.fixture
@@ -131,3 +145,15 @@ async def test_gemini_array_stream_reads_the_batched_stream_and_ends_with_the_er
     events = json.loads(r.text)  # still one valid JSON array: the burst, then the error object
     assert texts(events) == ["g0 ", "g1 ", "g2 "]
     assert events[-1]["error"]["status"] == "UNAVAILABLE" and "overloaded" in events[-1]["error"]["message"]
+
+
+async def test_responses_stream_reads_the_batched_stream_and_numbers_the_error_next(facade):
+    client, router = facade
+    r = await client.post("/v1/responses", json={"model": "flash", "input": "x", "stream": True})
+    assert r.status_code == 200, r.text
+    assert r.headers["x-gemgate-model-group"] == "flash"
+    events = [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith("data: ")]
+    assert [e.get("delta") for e in events[:-1]] == ["r0 ", "r1 ", "r2 ", "r3 "]  # every event of the burst
+    assert events[-1]["type"] == "error" and events[-1]["sequence_number"] == 4  # right after the last one
+    assert "overloaded" in events[-1]["message"]
+    assert router.calls == ["StreamResponseBatched"]
