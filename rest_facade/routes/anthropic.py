@@ -7,10 +7,10 @@ with the matching HTTP status; after a stream has started, an `event: error`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
 import grpc
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -48,8 +48,7 @@ def metadata(request: Request) -> tuple[tuple[str, str], ...]:
 
 
 def _sse(event: dict) -> bytes:
-    data = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
-    return f"event: {event.get('type', 'message')}\ndata: {data}\n\n".encode()
+    return f"event: {event.get('type', 'message')}\ndata: ".encode() + orjson.dumps(event) + b"\n\n"
 
 
 async def _proto(request: Request, *, vertex_model: str | None = None, stream: bool | None = None):

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
 import grpc
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -23,7 +23,7 @@ router = APIRouter()
 
 
 def _event(obj: dict) -> bytes:
-    return b"data: " + json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+    return b"data: " + orjson.dumps(obj) + b"\n\n"
 
 
 @router.post("/v1/completions")

@@ -15,10 +15,10 @@ Vertex SDK sends with an access token). Errors are Google's envelope
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
 import grpc
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -81,30 +81,28 @@ async def _stream(stub, proto, md, sse: bool):
         return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
     headers = await batch_route_headers(call, first)
 
-    def dumps(obj: dict) -> str:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-
     async def events() -> AsyncIterator[bytes]:
         # SSE: one event per response; otherwise one JSON array of them, written as they come
-        sep = "[" if not sse else ""
+        sep = b"[" if not sse else b""
+
+        def item(obj: dict) -> bytes:
+            nonlocal sep
+            text = orjson.dumps(obj)
+            out = b"data: " + text + b"\r\n\r\n" if sse else sep + text
+            sep = b",\r\n"
+            return out
+
         try:
             msg = first
             while msg is not grpc.aio.EOF:
-                parts = []
-                for resp in msg.responses:
-                    text = dumps(conv.response_to_dict(resp))
-                    parts.append(f"data: {text}\r\n\r\n" if sse else f"{sep}{text}")
-                    sep = ",\r\n"
-                yield "".join(parts).encode()
+                yield b"".join([item(conv.response_to_dict(resp)) for resp in msg.responses])
                 msg = await call.read()
         except grpc.aio.AioRpcError as exc:
-            text = dumps(error_body(from_rpc_error(exc)))
-            yield (f"data: {text}\r\n\r\n" if sse else f"{sep}{text}").encode()
-            sep = ",\r\n"
+            yield item(error_body(from_rpc_error(exc)))
         finally:
             call.cancel()
         if not sse:
-            yield b"[]" if sep == "[" else b"]"
+            yield b"[]" if sep == b"[" else b"]"
 
     headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
     return EventStream(events(), call.cancel, media_type="text/event-stream" if sse else "application/json", headers=headers)

@@ -4,10 +4,10 @@ router does the rest (RouterService Responses RPCs), so gRPC callers get the sam
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
 import grpc
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -24,8 +24,7 @@ router = APIRouter()
 
 
 def _sse(event: dict) -> bytes:
-    data = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
-    return f"event: {event['type']}\ndata: {data}\n\n".encode()
+    return f"event: {event['type']}\ndata: ".encode() + orjson.dumps(event) + b"\n\n"
 
 
 @router.post("/v1/responses")
