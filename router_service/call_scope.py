@@ -36,7 +36,7 @@ from router_service.providers import upstream_extras
 from router_service.router import RouteInfo
 from router_service.spend_entry import spend_entry
 from router_service.usage.record import new_record
-from router_service.usage.tracking import track
+from router_service.usage.tracking import mark_first_token, track
 
 log = logging.getLogger("gemgate.router")
 UNKNOWN_MODEL = "unknown"
@@ -97,6 +97,17 @@ class StreamedOutput:
             for call in delta.get("tool_calls") or ():
                 fn = call.get("function") or {}
                 self.chars += len((fn.get("name") or "").encode()) + len((fn.get("arguments") or "").encode())
+
+    def note(self, scope: "CallScope", chunk: dict) -> bool:
+        """Account one chat chunk of `scope`'s stream: the usage-only chunk sets the request's usage
+        (returns True), any other counts its output (the first one marks the time to first token)."""
+        if not chunk.get("choices") and chunk.get("usage") is not None:
+            scope.usage = chunk["usage"]
+            return True
+        if not self.chars:
+            mark_first_token(scope.record)
+        self.add(chunk)
+        return False
 
     def estimated_usage(self, request: dict) -> dict:
         """Upper bounds (what the reservation was made of): the prompt bound, one token per byte out."""

@@ -29,7 +29,6 @@ from router_service.ready_batches import RouteHead, one_by_one, ready_batches
 from router_service.responses.rpc import ResponsesRPCs
 from router_service.responses.store import MemoryResponseStore
 from router_service.router import Router
-from router_service.usage.tracking import mark_first_token
 
 log = logging.getLogger("gemgate.router")
 
@@ -80,14 +79,8 @@ class RouterServicer(ResponsesRPCs, NativeRPCs, HealthRPCs, router_pb2_grpc.Rout
                 async for group in groups:
                     out = []
                     for chunk in group:
-                        if not chunk.get("choices") and chunk.get("usage") is not None:
-                            scope.usage = chunk["usage"]
-                            if not include_usage:
-                                continue
-                        else:
-                            if not streamed.chars:
-                                mark_first_token(scope.record)
-                            streamed.add(chunk)
+                        if streamed.note(scope, chunk) and not include_usage:
+                            continue  # the usage-only chunk, not asked for
                         out.append(conv.chat_chunk_to_proto(chunk))
                     if out:
                         yield out

@@ -110,7 +110,6 @@ class ResponsesRPCs:
         those of each group of chat chunks as `grouped` (one_by_one / ready_batches) forms them, then
         the closing ones; `head(route metadata)` is awaited once routed, before the first event."""
         from router_service.servicer import CallScope, StreamedOutput
-        from router_service.usage.tracking import mark_first_token
 
         scope = CallScope(self, context, "chat", stream=True)
         chunks = None
@@ -129,11 +128,7 @@ class ResponsesRPCs:
                 async for group in groups:
                     out = []
                     for chunk in group:
-                        if not chunk.get("choices") and chunk.get("usage") is not None:
-                            scope.usage = chunk["usage"]
-                        elif not streamed.chars:
-                            mark_first_token(scope.record)
-                        streamed.add(chunk)
+                        streamed.note(scope, chunk)
                         out.extend(convert.event_from_dict(ev) for ev in translator.feed(chunk))
                     if out:
                         yield out
