@@ -9,6 +9,9 @@ from collections.abc import Callable
 
 from starlette.responses import StreamingResponse
 
+# what every event stream answers with: no caching, and no buffering by a proxy (nginx) in between
+STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
 
 class EventStream(StreamingResponse):
     """A StreamingResponse without Starlette's per-stream task group (for ASGI servers below spec 2.4,
@@ -16,10 +19,11 @@ class EventStream(StreamingResponse):
     out from the request's own task, the first one at once; one plain task, started after the first
     event, waits for the client's disconnect and then cancels the gRPC call (`on_disconnect`), which
     tells the router and ends the event loop here with CancelledError (answered by returning, as
-    Starlette's cancelled body task would)."""
+    Starlette's cancelled body task would). `headers` get STREAM_HEADERS added."""
 
-    def __init__(self, content, on_disconnect: Callable[[], object], **kwargs) -> None:
-        super().__init__(content, **kwargs)
+    def __init__(self, content, on_disconnect: Callable[[], object], *, headers: dict[str, str] | None = None,
+                 **kwargs) -> None:
+        super().__init__(content, headers={**(headers or {}), **STREAM_HEADERS}, **kwargs)
         self._on_disconnect = on_disconnect
         self._disconnected = False
 

@@ -26,6 +26,13 @@ def _event(obj: dict) -> bytes:
     return b"data: " + orjson.dumps(obj) + b"\n\n"
 
 
+def _sse(batch) -> bytes:
+    """The text_completion events of one batch of chat chunks, as one write (chunks with nothing to
+    send, such as a role-only delta, have none)."""
+    out = (legacy.chunk_from_chat(conv.chat_chunk_to_dict(c)) for c in batch.chunks)
+    return b"".join(_event(o) for o in out if o is not None)
+
+
 @router.post("/v1/completions")
 @router.post("/completions")
 async def completions(request: Request):
@@ -51,15 +58,11 @@ async def completions(request: Request):
         return error_response(from_rpc_error(exc), route_headers(exc.trailing_metadata()))
     headers = await batch_route_headers(call, first)
 
-    def sse(batch) -> bytes:
-        out = (legacy.chunk_from_chat(conv.chat_chunk_to_dict(c)) for c in batch.chunks)
-        return b"".join(_event(o) for o in out if o is not None)
-
     async def events() -> AsyncIterator[bytes]:
         msg = first
         try:
             while msg is not grpc.aio.EOF:
-                data = sse(msg)
+                data = _sse(msg)
                 if data:
                     yield data
                 msg = await call.read()
@@ -69,5 +72,4 @@ async def completions(request: Request):
         finally:
             call.cancel()
 
-    headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
     return EventStream(events(), call.cancel, media_type="text/event-stream", headers=headers)

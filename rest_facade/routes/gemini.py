@@ -104,7 +104,6 @@ async def _stream(stub, proto, md, sse: bool):
         if not sse:
             yield b"[]" if sep == b"[" else b"]"
 
-    headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
     return EventStream(events(), call.cancel, media_type="text/event-stream" if sse else "application/json", headers=headers)
 
 

@@ -98,7 +98,6 @@ async def _stream(stub, proto: router_pb2.ChatCompletionRequest, md) -> EventStr
         finally:
             call.cancel()  # no-op when finished; on client disconnect it tells the router
 
-    headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
     return EventStream(events(), call.cancel, media_type="text/event-stream", headers=headers)
 
 

@@ -88,6 +88,11 @@ async def facade():
         await server.stop(None)
 
 
+def assert_stream_headers(r: httpx.Response) -> None:
+    """What every event stream answers with: not cached, not buffered by a proxy in between."""
+    assert r.headers["cache-control"] == "no-cache" and r.headers["x-accel-buffering"] == "no"
+
+
 def frames(body: str) -> list[str]:
     return [f.removeprefix("data: ") for f in body.split("\n\n") if f]
 
@@ -96,6 +101,7 @@ async def test_legacy_completions_stream_reads_the_batched_chat_stream(facade):
     client, router = facade
     r = await client.post("/v1/completions", json={"model": "flash", "prompt": "x", "stream": True})
     assert r.status_code == 200, r.text
+    assert_stream_headers(r)
     got = frames(r.text)
     assert got[-1] == "[DONE]"
     chunks = [json.loads(f) for f in got[:-1]]
@@ -111,6 +117,7 @@ async def test_chat_stream_reads_the_batched_chat_stream(facade):
     r = await client.post("/v1/chat/completions", json={"model": "flash", "stream": True,
                                                         "messages": [{"role": "user", "content": "x"}]})
     assert r.status_code == 200, r.text
+    assert_stream_headers(r)
     got = frames(r.text)
     assert got[-1] == "[DONE]"
     assert [json.loads(f)["choices"][0]["delta"].get("content") for f in got[:-1]] == ["p0 ", "p1 ", "p2 ", ""]
@@ -129,6 +136,7 @@ async def test_gemini_sse_stream_reads_the_batched_stream(facade):
     client, router = facade
     r = await client.post("/gemini/v1beta/models/flash:streamGenerateContent?alt=sse", json=GEMINI_BODY)
     assert r.status_code == 200, r.text
+    assert_stream_headers(r)
     assert r.headers["content-type"].startswith("text/event-stream") and r.headers["x-gemgate-model-group"] == "flash"
     events = [json.loads(f.removeprefix("data: ")) for f in r.text.split("\r\n\r\n") if f]
     assert texts(events) == ["g0 ", "g1 ", "g2 ", ""]
@@ -140,6 +148,7 @@ async def test_gemini_array_stream_reads_the_batched_stream_and_ends_with_the_er
     client, _ = facade
     r = await client.post("/gemini/v1beta/models/flash:streamGenerateContent", json=GEMINI_BODY)
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    assert_stream_headers(r)
     assert texts(json.loads(r.text)) == ["g0 ", "g1 ", "g2 ", ""]  # one valid JSON array
     r = await client.post("/gemini/v1beta/models/broken:streamGenerateContent", json=GEMINI_BODY)
     events = json.loads(r.text)  # still one valid JSON array: the burst, then the error object
@@ -151,6 +160,7 @@ async def test_responses_stream_reads_the_batched_stream_and_numbers_the_error_n
     client, router = facade
     r = await client.post("/v1/responses", json={"model": "flash", "input": "x", "stream": True})
     assert r.status_code == 200, r.text
+    assert_stream_headers(r)
     assert r.headers["x-gemgate-model-group"] == "flash"
     events = [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith("data: ")]
     assert [e.get("delta") for e in events[:-1]] == ["r0 ", "r1 ", "r2 ", "r3 "]  # every event of the burst
