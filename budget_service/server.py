@@ -164,6 +164,7 @@ async def run(config: GatewayConfig, address: str, *, prefix: str = "gemgate:", 
         register=register,
         service_names=[SERVICE_NAME, RECORD_SERVICE_NAME],
         on_stop=on_stop,
+        on_stopping=servicer.end_streams,
         internal_secret=secret,
         probe=redis_reachable if config.general_settings.master_key else None,
     )

@@ -45,6 +45,8 @@ async def _item(handle, item):
 class BudgetServicer(budget_pb2_grpc.BudgetServiceServicer):
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
+        self._idle_streams: set[asyncio.Task] = set()  # ReserveStream handlers waiting for a message
+        self._closing = False
 
     async def _key_info(self, doc: dict) -> budget_pb2.KeyInfo:
         spend = await self.ledger.period_spend("key", key_id(doc), doc)
@@ -77,6 +79,45 @@ class BudgetServicer(budget_pb2_grpc.BudgetServiceServicer):
 
     @_rpc
     async def ReserveBatch(self, request):
+        return await self._reserve_batch(request)
+
+    async def ReserveStream(self, requests, context):
+        """ReserveBatch over one long-lived call: each message answered in order, as ReserveBatch
+        answers it; an error ends the stream with ReserveBatch's status."""
+        task = asyncio.current_task()
+        try:
+            while not self._closing:
+                self._idle_streams.add(task)
+                try:
+                    request = await anext(requests)
+                except StopAsyncIteration:
+                    return
+                except asyncio.CancelledError:
+                    if self._closing:  # end_streams(): end this idle stream with OK
+                        return
+                    raise
+                finally:
+                    self._idle_streams.discard(task)
+                try:
+                    response = await self._reserve_batch(request)
+                except GatewayError as err:
+                    await abort(context, err)
+                except Exception as exc:  # a bug: log it, end the stream with a clean INTERNAL
+                    log.exception("unexpected error in ReserveStream", exc_info=exc)
+                    await abort(context, GatewayError(ErrorKind.INTERNAL, "internal error in budget_service"))
+                yield response
+        finally:
+            self._idle_streams.discard(task)
+
+    def end_streams(self) -> None:
+        """Shutting down: end the ReserveStream calls that wait for their next message (with OK) and
+        the others once their current batch is answered, so the server's stop needs no grace period
+        for them. Their routers open new streams, which then end at once."""
+        self._closing = True
+        for task in list(self._idle_streams):
+            task.cancel()
+
+    async def _reserve_batch(self, request) -> budget_pb2.ReserveBatchResponse:
         staged = await self._stage_logs(request.settles)
         todo = [i for i, err in enumerate(staged) if not isinstance(err, bytes)]
         settled, results = await self.ledger.exchange(_settle_items(request.settles, todo), [dict(

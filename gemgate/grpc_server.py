@@ -34,6 +34,7 @@ async def serve(
     register: Callable[[grpc.aio.Server], None],
     service_names: Iterable[str],
     on_stop: Callable[[], Awaitable[None]] | None = None,
+    on_stopping: Callable[[], None] | None = None,
     ready: Callable[[], Awaitable[None]] | None = None,
     internal_secret: str | None = None,
     probe: Callable[[], Awaitable[bool]] | None = None,
@@ -43,6 +44,8 @@ async def serve(
     """`local_address`: a local socket to listen on as well (gemgate/local_sockets.py), for gemgate's
     own processes on this machine; the same servicers, the same internal secret.
     `internal_secret`: refuse RPCs without it (gemgate.internal_auth; health stays open).
+    `on_stopping`: called when a stop begins, before in-flight RPCs get their grace period;
+    `on_stop`: awaited once the server has stopped.
     `probe`: polled every `probe_interval` s; health is NOT_SERVING while it returns False (e.g.
     budget_service without Redis), so readiness checks see what requests will meet."""
     interceptors = [ServerAuth(internal_secret)] if internal_secret else []
@@ -78,6 +81,8 @@ async def serve(
     if prober is not None:
         prober.cancel()
     await health_servicer.enter_graceful_shutdown()
+    if on_stopping is not None:  # e.g. end long-lived idle streams, which would hold the grace period
+        on_stopping()
     await server.stop(GRACE_SECONDS)
     if on_stop is not None:
         await on_stop()

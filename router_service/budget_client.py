@@ -43,6 +43,7 @@ from gemgate.v1 import budget_pb2, budget_pb2_grpc
 from router_service import cost
 from router_service.background import BackgroundTasks
 from router_service.coalesce import Coalescer
+from router_service.reserve_stream import ReserveStream, StreamEnded, StreamTimeout
 from router_service.router_lease import RouterLease
 
 _log = logging.getLogger("gemgate.router.budget")
@@ -189,11 +190,15 @@ def _outcomes(outcomes) -> list:
     return [o.ok if o.WhichOneof("result") == "ok" else from_status_bytes(o.error) for o in outcomes]
 
 
+def not_in_time() -> GatewayError:
+    return GatewayError(ErrorKind.UNAVAILABLE, "budget service did not answer in time; request not admitted",
+                        retry_after=1.0)
+
+
 def rpc_error(exc: grpc.aio.AioRpcError) -> GatewayError:
     """budget_service's own errors keep their kind; no answer in time means unavailable (503)."""
     if exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
-        return GatewayError(ErrorKind.UNAVAILABLE, "budget service did not answer in time; request not admitted",
-                            retry_after=1.0)
+        return not_in_time()
     if exc.code() is grpc.StatusCode.UNAVAILABLE and not exc.trailing_metadata():
         return GatewayError(ErrorKind.UNAVAILABLE, "budget service is unreachable; request not admitted",
                             code="budget_service_unreachable", retry_after=1.0)
@@ -239,6 +244,10 @@ class BudgetGate:
         # a settlement waits up to settle_linger() for the next admissions, whose round trip carries it
         self._settles = Coalescer(self._settle_batch, max_in_flight=2, linger=settle_linger())
         self._carry_settles = True  # off if budget_service answers a ReserveBatch without them
+        # admission batches go on one long-lived ReserveStream call (unary ReserveBatch if the
+        # service lacks it); `reserve_rpc` is called as stub.ReserveBatch is
+        self._stream = ReserveStream(self.stub.ReserveStream)
+        self.reserve_rpc = self._stream
         self._closed = False
 
     async def authorize(self, api_key: str | None) -> budget_pb2.KeyIdentity:
@@ -274,12 +283,22 @@ class BudgetGate:
             request_id=request_id, actual_cost_micros=0, actual_tokens=0, model=model, success=False)))
 
     async def _batch(self, method: str, request):
-        """One ReserveBatch/SettleBatch call (its response)."""
+        """One ReserveBatch/SettleBatch exchange (its response)."""
+        rpc = self.reserve_rpc if method == "ReserveBatch" else self.stub.SettleBatch
         try:
             with metrics.budget_call_timer(method):
-                return await getattr(self.stub, method)(request, timeout=self.timeout)
+                return await rpc(request, timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
+            if rpc is self._stream and not self._stream.supported:  # an older budget_service
+                _log.warning("budget_service has no ReserveStream; admissions go as unary ReserveBatch calls")
+                self.reserve_rpc = self.stub.ReserveBatch
+                return await self._batch(method, request)
             raise rpc_error(exc) from None
+        except StreamTimeout:
+            raise not_in_time() from None
+        except StreamEnded:
+            raise GatewayError(ErrorKind.UNAVAILABLE, "budget service is shutting down; request not admitted",
+                               code="budget_service_unreachable", retry_after=1.0) from None
 
     async def _reserve_batch(self, items: list[budget_pb2.ReserveRequest]) -> list:
         """Admissions, carrying the settlements waiting to go (applied first, budget_service side)."""
@@ -403,4 +422,5 @@ class BudgetGate:
         await self.lease.stop()
         await self._reserves.close()
         await self._settles.close()
+        self._stream.close()
         await self.channel.close()

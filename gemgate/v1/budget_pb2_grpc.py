@@ -64,6 +64,11 @@ class BudgetServiceStub(object):
                 request_serializer=gemgate_dot_v1_dot_budget__pb2.SettleBatchRequest.SerializeToString,
                 response_deserializer=gemgate_dot_v1_dot_budget__pb2.SettleBatchResponse.FromString,
                 _registered_method=True)
+        self.ReserveStream = channel.stream_stream(
+                '/gemgate.v1.BudgetService/ReserveStream',
+                request_serializer=gemgate_dot_v1_dot_budget__pb2.ReserveBatchRequest.SerializeToString,
+                response_deserializer=gemgate_dot_v1_dot_budget__pb2.ReserveBatchResponse.FromString,
+                _registered_method=True)
         self.GenerateKey = channel.unary_unary(
                 '/gemgate.v1.BudgetService/GenerateKey',
                 request_serializer=gemgate_dot_v1_dot_budget__pb2.GenerateKeyRequest.SerializeToString,
@@ -187,6 +192,17 @@ class BudgetServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReserveStream(self, request_iterator, context):
+        """ReserveBatch over one long-lived call (a router keeps one open): each request message is
+        handled exactly as a ReserveBatch call and answered by one response message, in order. A
+        message that ReserveBatch would answer with an error status ends the stream with that status
+        (the caller opens a new stream for its next batch). When budget_service shuts down it ends
+        idle streams with OK and answers nothing more on them: a batch written then was not handled.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GenerateKey(self, request, context):
         """---- management (master key; KeyInfo also accepts the key itself) ----
         """
@@ -304,6 +320,11 @@ def add_BudgetServiceServicer_to_server(servicer, server):
                     servicer.SettleBatch,
                     request_deserializer=gemgate_dot_v1_dot_budget__pb2.SettleBatchRequest.FromString,
                     response_serializer=gemgate_dot_v1_dot_budget__pb2.SettleBatchResponse.SerializeToString,
+            ),
+            'ReserveStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.ReserveStream,
+                    request_deserializer=gemgate_dot_v1_dot_budget__pb2.ReserveBatchRequest.FromString,
+                    response_serializer=gemgate_dot_v1_dot_budget__pb2.ReserveBatchResponse.SerializeToString,
             ),
             'GenerateKey': grpc.unary_unary_rpc_method_handler(
                     servicer.GenerateKey,
@@ -538,6 +559,33 @@ class BudgetService(object):
             '/gemgate.v1.BudgetService/SettleBatch',
             gemgate_dot_v1_dot_budget__pb2.SettleBatchRequest.SerializeToString,
             gemgate_dot_v1_dot_budget__pb2.SettleBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReserveStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/gemgate.v1.BudgetService/ReserveStream',
+            gemgate_dot_v1_dot_budget__pb2.ReserveBatchRequest.SerializeToString,
+            gemgate_dot_v1_dot_budget__pb2.ReserveBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

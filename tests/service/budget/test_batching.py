@@ -55,13 +55,13 @@ async def test_gate_coalesces_concurrent_admissions_and_budgets_stay_exact(harne
     key = await new_key(stub, max_budget=0.010)
     gate = BudgetGate("", deadline=2.0, config=CONFIG, channel=harness.channels[-1])
     sizes: list[int] = []
-    real = gate.stub.ReserveBatch
+    real = gate.reserve_rpc
 
     def counting(req, **kw):
         sizes.append(len(req.items))
         return real(req, **kw)
 
-    gate.stub.ReserveBatch = counting
+    gate.reserve_rpc = counting
     try:
         lone = await gate.admit(key, "lone", {"model": "chat", "messages": [], "max_tokens": 1}, started=True)
         assert sizes == [1] and lone.started  # nothing queued: the item goes at once, alone
@@ -167,13 +167,13 @@ async def test_admission_abandoned_while_its_batch_is_out_is_released(harness):
     stub = harness.stub()
     key = await new_key(stub, max_budget=0.01, max_parallel_requests=1)
     gate = BudgetGate("", deadline=2.0, config=CONFIG, channel=harness.channels[-1])
-    real = gate.stub.ReserveBatch
+    real = gate.reserve_rpc
 
     async def slow(req, **kw):
         await asyncio.sleep(0.3)  # the client goes away meanwhile
         return await real(req, **kw)
 
-    gate.stub.ReserveBatch = slow
+    gate.reserve_rpc = slow
     try:
         task = asyncio.ensure_future(gate.admit(key, "gone", {"model": "chat", "messages": [], "max_tokens": 5},
                                                 started=True))
@@ -181,7 +181,7 @@ async def test_admission_abandoned_while_its_batch_is_out_is_released(harness):
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        gate.stub.ReserveBatch = real
+        gate.reserve_rpc = real
         await asyncio.sleep(0.4)  # the slow batch has landed: "gone" holds the only parallel slot
         for _ in range(50):  # ... until it is released
             await asyncio.sleep(0.05)
@@ -227,14 +227,14 @@ def counting_gate(harness, linger: float = 0.5):
     # client's next request on an idle machine, not on a test machine under load)
     gate._settles.linger = linger
     sent = {"ReserveBatch": [], "SettleBatch": []}
-    for method in sent:
-        real = getattr(gate.stub, method)
+    for method, attr, owner in (("ReserveBatch", "reserve_rpc", gate), ("SettleBatch", "SettleBatch", gate.stub)):
+        real = getattr(owner, attr)
 
         def wrapped(req, *, _real=real, _method=method, **kw):
             sent[_method].append(req)
             return _real(req, **kw)
 
-        setattr(gate.stub, method, wrapped)
+        setattr(owner, attr, wrapped)
     return gate, sent
 
 
@@ -298,14 +298,14 @@ async def test_settlements_still_applied_by_a_budget_service_that_ignores_carrie
     stub = harness.stub()
     key = await new_key(stub, max_budget=0.01)
     gate, sent = counting_gate(harness)
-    carrying = gate.stub.ReserveBatch
+    carrying = gate.reserve_rpc
     carried: list[int] = []
 
     def old_service(req, **kw):
         carried.append(len(req.settles))
         return carrying(budget_pb2.ReserveBatchRequest(items=req.items), **kw)  # settles lost on the way
 
-    gate.stub.ReserveBatch = old_service
+    gate.reserve_rpc = old_service
     try:
         a = await gate.admit(key, "old-a", REQ, started=True)
         settling = asyncio.ensure_future(gate.settle(a, usage=USAGE, route=None, success=True, cost_micros=700))
@@ -323,7 +323,7 @@ async def test_settlements_riding_on_a_failed_batch_are_sent_again(harness):
     stub = harness.stub()
     key = await new_key(stub, max_budget=0.01)
     gate, sent = counting_gate(harness)
-    counted = gate.stub.ReserveBatch
+    counted = gate.reserve_rpc
     fail = {"n": 1}
 
     async def flaky(req, **kw):
@@ -333,7 +333,7 @@ async def test_settlements_riding_on_a_failed_batch_are_sent_again(harness):
             raise GatewayError(ErrorKind.UNAVAILABLE, "budget service is unreachable")
         return await counted(req, **kw)
 
-    gate.stub.ReserveBatch = flaky
+    gate.reserve_rpc = flaky
     try:
         a = await gate.admit(key, "f-a", REQ, started=True)
         settling = asyncio.ensure_future(gate.settle(a, usage=USAGE, route=None, success=True, cost_micros=900))
