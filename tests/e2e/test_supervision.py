@@ -123,3 +123,22 @@ def test_kill_9_of_the_facade_recovers(gw, fake_gemini):
     after = children(gw.proc.pid)
     assert after["rest_facade"] != before["rest_facade"]
     assert after["router_service"] == before["router_service"] and after["budget_service"] == before["budget_service"]
+
+
+def test_sigterm_of_budget_service_is_not_held_by_the_routers_open_admission_stream(gw, fake_gemini):
+    """Each router keeps one ReserveStream call open to budget_service; a stopping budget_service
+    ends it at once instead of waiting out its 10 s grace period for it."""
+    wait_until_served(gw)  # a keyed request: the router's admission stream is open (and idle now)
+    before = children(gw.proc.pid)
+    proc = before["budget_service"]
+    t0 = time.monotonic()
+    os.kill(proc, signal.SIGTERM)
+    while os.path.exists(f"/proc/{proc}") and time.monotonic() - t0 < 15:
+        with open(f"/proc/{proc}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":  # exited, not yet reaped
+                break
+        time.sleep(0.02)
+    took = time.monotonic() - t0
+    assert took < 5, f"budget_service took {took:.1f}s to stop"
+    assert wait_until_served(gw) < 20  # restarted; the router's next admissions go on a new stream
+    assert children(gw.proc.pid)["budget_service"] != proc
