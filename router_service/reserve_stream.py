@@ -78,11 +78,12 @@ class ReserveStream:
         """The batch's answer, or None when the call had ended without handling it."""
         try:
             await call.write(request)
-        except asyncio.InvalidStateError:  # ended with OK before the write: nothing was sent
-            return None
-        except grpc.aio.AioRpcError:  # ended with an error before the write: nothing was sent
-            if fresh:
-                raise
+        except (asyncio.InvalidStateError, grpc.aio.AioRpcError):  # it had ended: nothing was sent
+            if fresh:  # a new call that failed at once: its own status says why
+                code = await call.code()
+                if code is not grpc.StatusCode.OK:
+                    raise grpc.aio.AioRpcError(code, await call.initial_metadata(), await call.trailing_metadata(),
+                                               await call.details()) from None
             return None
         response = await call.read()
         # EOF (OK, no answer): budget_service ended the stream without handling this batch

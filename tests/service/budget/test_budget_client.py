@@ -108,6 +108,7 @@ async def test_budget_service_unreachable_fails_closed_fast():
         with pytest.raises(GatewayError) as ei:
             await gate.admit("sk-x", "r", REQ)
         assert ei.value.kind is ErrorKind.UNAVAILABLE and time.monotonic() - t0 < 2
+        assert ei.value.code == "budget_service_unreachable" and gate.reserve_rpc is gate._stream
     finally:
         await gate.close()
 
