@@ -61,6 +61,7 @@ class Harness:
     def __init__(self, service: Service) -> None:
         self.service = service
         self.channels: list[grpc.aio.Channel] = []
+        self.gates: list[BudgetGate] = []
 
     def stub(self):
         ch = grpc.aio.insecure_channel(self.service.address)
@@ -69,8 +70,12 @@ class Harness:
 
     def gate(self) -> BudgetGate:
         ch = grpc.aio.insecure_channel(self.service.address, options=CHANNEL_OPTIONS)
-        self.channels.append(ch)
-        return BudgetGate("", deadline=2.0, config=CONFIG, channel=ch)
+        self.gates.append(BudgetGate("", deadline=2.0, config=CONFIG, channel=ch))
+        return self.gates[-1]
+
+    async def with_key(self, **spec) -> tuple[str, BudgetGate]:
+        """A new key with `spec` (max_budget 0.01 USD unless given) and a router's gate."""
+        return await new_key(self.stub(), **{"max_budget": 0.01, **spec}), self.gate()
 
 
 @pytest.fixture
@@ -84,6 +89,8 @@ async def make(store):
 
     yield _make
     for h in made:
+        for gate in h.gates:
+            await gate.close()
         for ch in h.channels:
             await ch.close()
         await h.service.server.stop(None)
@@ -97,46 +104,38 @@ async def admit_and_settle(gate, key, rid, cost=100):
 
 async def test_many_batches_ride_one_stream_and_budgets_stay_exact(make):
     h = await make()
-    key = await new_key(h.stub(), max_budget=0.01)  # 10_000 micro-USD
-    gate, other = h.gate(), h.gate()  # two routers (as --num_workers 2)
-    try:
-        for i in range(20):
-            await admit_and_settle(gate, key, f"seq{i}")
-        assert h.service.calls.count.get(STREAM) == 1 and UNARY not in h.service.calls.count
+    key, gate = await h.with_key()  # 10_000 micro-USD
+    other = h.gate()  # a second router (as --num_workers 2)
+    for i in range(20):
+        await admit_and_settle(gate, key, f"seq{i}")
+    assert h.service.calls.count.get(STREAM) == 1 and UNARY not in h.service.calls.count
 
-        async def one(g, rid):
-            try:
-                return await g._reserve(key, rid, "chat", 1000, 10, extend=False)
-            except GatewayError as err:
-                return err
+    async def one(g, rid):
+        try:
+            return await g._reserve(key, rid, "chat", 1000, 10, extend=False)
+        except GatewayError as err:
+            return err
 
-        # 8_000 micro-USD left after 20 x 100, 1_000 reserved per admission: never more than 8
-        gates = [gate, other] * 20
-        results = await asyncio.gather(*(one(g, f"c{i}") for i, g in enumerate(gates)))
-        refused = [r for r in results if isinstance(r, GatewayError)]
-        assert len(refused) == 32 and all(r.kind is ErrorKind.BUDGET_EXCEEDED for r in refused)
-        outs = await asyncio.gather(*(g._settles.submit(budget_pb2.SettleRequest(
-            request_id=f"c{i}", actual_cost_micros=1000, success=True)) for i, g in enumerate(gates)))
-        assert sum(o.applied for o in outs) == 8
-        assert await key_spend(h, key) == 10_000
-        assert h.service.calls.count.get(STREAM) == 2 and UNARY not in h.service.calls.count  # one per router
-    finally:
-        await gate.close()
-        await other.close()
+    # 8_000 micro-USD left after 20 x 100, 1_000 reserved per admission: never more than 8
+    gates = [gate, other] * 20
+    results = await asyncio.gather(*(one(g, f"c{i}") for i, g in enumerate(gates)))
+    refused = [r for r in results if isinstance(r, GatewayError)]
+    assert len(refused) == 32 and all(r.kind is ErrorKind.BUDGET_EXCEEDED for r in refused)
+    outs = await asyncio.gather(*(g._settles.submit(budget_pb2.SettleRequest(
+        request_id=f"c{i}", actual_cost_micros=1000, success=True)) for i, g in enumerate(gates)))
+    assert sum(o.applied for o in outs) == 8
+    assert await key_spend(h, key) == 10_000
+    assert h.service.calls.count.get(STREAM) == 2 and UNARY not in h.service.calls.count  # one per router
 
 
 async def test_an_older_budget_service_without_the_stream_gets_unary_calls(make):
     h = await make(hide=STREAM)
-    key = await new_key(h.stub(), max_budget=0.01)
-    gate = h.gate()
-    try:
-        for i in range(3):
-            await admit_and_settle(gate, key, f"old{i}")
-        assert h.service.calls.count.get(STREAM) == 1  # tried once, UNIMPLEMENTED: not again
-        assert h.service.calls.count.get(UNARY) == 3 and gate.reserve_rpc == gate.stub.ReserveBatch
-        assert await key_spend(h, key) == 300
-    finally:
-        await gate.close()
+    key, gate = await h.with_key()
+    for i in range(3):
+        await admit_and_settle(gate, key, f"old{i}")
+    assert h.service.calls.count.get(STREAM) == 1  # tried once, UNIMPLEMENTED: not again
+    assert h.service.calls.count.get(UNARY) == 3 and gate.reserve_rpc == gate.stub.ReserveBatch
+    assert await key_spend(h, key) == 300
 
 
 class Flaky(BudgetServicer):
@@ -162,104 +161,84 @@ class Flaky(BudgetServicer):
 
 async def test_an_error_status_fails_that_batch_and_the_next_goes_on_a_new_stream(make):
     h = await make(servicer_class=Flaky)
-    key = await new_key(h.stub(), max_budget=0.01)
-    gate = h.gate()
-    try:
-        await admit_and_settle(gate, key, "e0")
-        h.service.servicer.fail = GatewayError(ErrorKind.UNAVAILABLE, "Redis is not reachable", retry_after=1.0)
-        with pytest.raises(GatewayError) as ei:
-            await gate.admit(key, "e1", REQ, started=True)
-        assert ei.value.kind is ErrorKind.UNAVAILABLE and "Redis is not reachable" in ei.value.message
-        await admit_and_settle(gate, key, "e2")
-        assert h.service.calls.count.get(STREAM) == 2
-        assert await key_spend(h, key) == 200
-    finally:
-        await gate.close()
+    key, gate = await h.with_key()
+    await admit_and_settle(gate, key, "e0")
+    h.service.servicer.fail = GatewayError(ErrorKind.UNAVAILABLE, "Redis is not reachable", retry_after=1.0)
+    with pytest.raises(GatewayError) as ei:
+        await gate.admit(key, "e1", REQ, started=True)
+    assert ei.value.kind is ErrorKind.UNAVAILABLE and "Redis is not reachable" in ei.value.message
+    await admit_and_settle(gate, key, "e2")
+    assert h.service.calls.count.get(STREAM) == 2
+    assert await key_spend(h, key) == 200
 
 
 async def test_no_answer_in_time_abandons_the_stream(make):
     h = await make(servicer_class=Flaky)
-    key = await new_key(h.stub(), max_budget=0.01, max_parallel_requests=1)
-    gate = h.gate()
+    key, gate = await h.with_key(max_parallel_requests=1)
     gate.timeout = 0.3
-    try:
-        await admit_and_settle(gate, key, "t0")
-        h.service.servicer.stall = 30.0
-        t0 = time.monotonic()
-        with pytest.raises(GatewayError) as ei:
-            await gate.admit(key, "t1", REQ, started=True)
-        assert ei.value.kind is ErrorKind.UNAVAILABLE and "in time" in ei.value.message
-        assert time.monotonic() - t0 < 2.0
-        for _ in range(100):  # the server's handler learns the stream was given up
-            if h.service.servicer.cancelled:
-                break
-            await asyncio.sleep(0.01)
-        assert h.service.servicer.cancelled == 1
-        await admit_and_settle(gate, key, "t2")  # on a new stream; t1 holds no parallel slot
-        assert h.service.calls.count.get(STREAM) == 2
-        assert await key_spend(h, key) == 200
-    finally:
-        await gate.close()
+    await admit_and_settle(gate, key, "t0")
+    h.service.servicer.stall = 30.0
+    t0 = time.monotonic()
+    with pytest.raises(GatewayError) as ei:
+        await gate.admit(key, "t1", REQ, started=True)
+    assert ei.value.kind is ErrorKind.UNAVAILABLE and "in time" in ei.value.message
+    assert time.monotonic() - t0 < 2.0
+    for _ in range(100):  # the server's handler learns the stream was given up
+        if h.service.servicer.cancelled:
+            break
+        await asyncio.sleep(0.01)
+    assert h.service.servicer.cancelled == 1
+    await admit_and_settle(gate, key, "t2")  # on a new stream; t1 holds no parallel slot
+    assert h.service.calls.count.get(STREAM) == 2
+    assert await key_spend(h, key) == 200
 
 
-async def test_shutdown_ends_idle_streams_at_once_and_answers_nothing_more(make, store):
+async def test_shutdown_ends_idle_streams_at_once_and_answers_nothing_more(make):
     h = await make()
-    key = await new_key(h.stub(), max_budget=0.01, max_parallel_requests=1)
-    gate = h.gate()
-    try:
-        await admit_and_settle(gate, key, "s0")  # the router's stream is open, idle
-        h.service.servicer.end_streams()  # what budget_service does when a stop begins
-        with pytest.raises(GatewayError) as ei:
-            await gate.admit(key, "s1", REQ, started=True)
-        assert ei.value.kind is ErrorKind.UNAVAILABLE and ei.value.retryable and "shutting down" in ei.value.message
-        t0 = time.monotonic()
-        await h.service.server.stop(10)
-        assert time.monotonic() - t0 < 2.0  # no stream held the 10 s grace period
-        # s1 was not handled: its slot is free for a request on another budget_service instance
-        h2 = await make()
-        await admit_and_settle(h2.gate(), key, "s2")
-        assert await key_spend(h2, key) == 200
-    finally:
-        await gate.close()
+    key, gate = await h.with_key(max_parallel_requests=1)
+    await admit_and_settle(gate, key, "s0")  # the router's stream is open, idle
+    h.service.servicer.end_streams()  # what budget_service does when a stop begins
+    with pytest.raises(GatewayError) as ei:
+        await gate.admit(key, "s1", REQ, started=True)
+    assert ei.value.kind is ErrorKind.UNAVAILABLE and ei.value.retryable and "shutting down" in ei.value.message
+    t0 = time.monotonic()
+    await h.service.server.stop(10)
+    assert time.monotonic() - t0 < 2.0  # no stream held the 10 s grace period
+    # s1 was not handled: its slot is free for a request on another budget_service instance
+    h2 = await make()
+    await admit_and_settle(h2.gate(), key, "s2")
+    assert await key_spend(h2, key) == 200
 
 
 async def test_a_busy_stream_answers_its_batch_then_ends(make):
     h = await make(servicer_class=Flaky)
-    key = await new_key(h.stub(), max_budget=0.01)
-    gate = h.gate()
-    try:
-        await admit_and_settle(gate, key, "b0")
-        h.service.servicer.stall = 0.5
-        pending = asyncio.ensure_future(gate.admit(key, "b1", REQ, started=True))
-        await asyncio.sleep(0.2)  # b1's batch is being handled (stalled) when the stop begins
-        h.service.servicer.end_streams()
-        t0 = time.monotonic()
-        stopping = asyncio.ensure_future(h.service.server.stop(10))
-        adm = await pending  # answered, not cut off
-        assert adm.reserved_micros > 0
-        await stopping
-        assert time.monotonic() - t0 < 2.0  # and then the stream ended: no 10 s grace period held
-        assert gate._stream._call is None or gate._stream._call.done()
-    finally:
-        await gate.close()
+    key, gate = await h.with_key()
+    await admit_and_settle(gate, key, "b0")
+    h.service.servicer.stall = 0.5
+    pending = asyncio.ensure_future(gate.admit(key, "b1", REQ, started=True))
+    await asyncio.sleep(0.2)  # b1's batch is being handled (stalled) when the stop begins
+    h.service.servicer.end_streams()
+    t0 = time.monotonic()
+    stopping = asyncio.ensure_future(h.service.server.stop(10))
+    adm = await pending  # answered, not cut off
+    assert adm.reserved_micros > 0
+    await stopping
+    assert time.monotonic() - t0 < 2.0  # and then the stream ended: no 10 s grace period held
+    assert gate._stream._call is None or gate._stream._call.done()
 
 
-async def test_a_budget_service_restarted_while_the_router_was_idle(make, store):
+async def test_a_budget_service_restarted_while_the_router_was_idle(make):
     h = await make()
-    key = await new_key(h.stub(), max_budget=0.01)
-    gate = h.gate()
-    try:
-        await admit_and_settle(gate, key, "r0")
-        for graceful in (True, False):
-            if graceful:
-                h.service.servicer.end_streams()
-                await h.service.server.stop(10)
-            else:
-                await h.service.server.stop(None)
-            await h.service.start()  # the same port, a new process's worth of state
-            await asyncio.wait_for(gate.channel.channel_ready(), 5)
-            await admit_and_settle(gate, key, f"r-{graceful}")  # the first request after it goes through
-            assert h.service.calls.count.get(STREAM) == 1
-        assert await key_spend(h, key) == 300
-    finally:
-        await gate.close()
+    key, gate = await h.with_key()
+    await admit_and_settle(gate, key, "r0")
+    for graceful in (True, False):
+        if graceful:
+            h.service.servicer.end_streams()
+            await h.service.server.stop(10)
+        else:
+            await h.service.server.stop(None)
+        await h.service.start()  # the same port, a new process's worth of state
+        await asyncio.wait_for(gate.channel.channel_ready(), 5)
+        await admit_and_settle(gate, key, f"r-{graceful}")  # the first request after it goes through
+        assert h.service.calls.count.get(STREAM) == 1
+    assert await key_spend(h, key) == 300
