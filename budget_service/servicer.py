@@ -17,16 +17,22 @@ from gemgate.v1 import budget_pb2, budget_pb2_grpc
 log = logging.getLogger("gemgate.budget")
 
 
+async def _answer(context: grpc.aio.ServicerContext, name: str, work):
+    """`await work`; a GatewayError ends the RPC with its status, anything else (a bug) is logged
+    and ends it with a clean INTERNAL."""
+    try:
+        return await work
+    except GatewayError as err:
+        await abort(context, err)
+    except Exception as exc:
+        log.exception("unexpected error in %s", name, exc_info=exc)
+        await abort(context, GatewayError(ErrorKind.INTERNAL, "internal error in budget_service"))
+
+
 def _rpc(fn):
     @functools.wraps(fn)
     async def wrapper(self, request, context: grpc.aio.ServicerContext):
-        try:
-            return await fn(self, request)
-        except GatewayError as err:
-            await abort(context, err)
-        except Exception as exc:  # a bug: log it, answer a clean INTERNAL
-            log.exception("unexpected error in %s", fn.__name__, exc_info=exc)
-            await abort(context, GatewayError(ErrorKind.INTERNAL, "internal error in budget_service"))
+        return await _answer(context, fn.__name__, fn(self, request))
 
     return wrapper
 
@@ -85,29 +91,19 @@ class BudgetServicer(budget_pb2_grpc.BudgetServiceServicer):
         """ReserveBatch over one long-lived call: each message answered in order, as ReserveBatch
         answers it; an error ends the stream with ReserveBatch's status."""
         task = asyncio.current_task()
-        try:
-            while not self._closing:
-                self._idle_streams.add(task)
-                try:
-                    request = await anext(requests)
-                except StopAsyncIteration:
+        while not self._closing:
+            self._idle_streams.add(task)  # only while waiting for the next message
+            try:
+                request = await anext(requests)
+            except StopAsyncIteration:
+                return
+            except asyncio.CancelledError:
+                if self._closing:  # end_streams(): end this idle stream with OK
                     return
-                except asyncio.CancelledError:
-                    if self._closing:  # end_streams(): end this idle stream with OK
-                        return
-                    raise
-                finally:
-                    self._idle_streams.discard(task)
-                try:
-                    response = await self._reserve_batch(request)
-                except GatewayError as err:
-                    await abort(context, err)
-                except Exception as exc:  # a bug: log it, end the stream with a clean INTERNAL
-                    log.exception("unexpected error in ReserveStream", exc_info=exc)
-                    await abort(context, GatewayError(ErrorKind.INTERNAL, "internal error in budget_service"))
-                yield response
-        finally:
-            self._idle_streams.discard(task)
+                raise
+            finally:
+                self._idle_streams.discard(task)
+            yield await _answer(context, "ReserveStream", self._reserve_batch(request))
 
     def end_streams(self) -> None:
         """Shutting down: end the ReserveStream calls that wait for their next message (with OK) and

@@ -67,9 +67,7 @@ class ReserveStream:
             if exc.code() is grpc.StatusCode.UNIMPLEMENTED:
                 self.supported = False
             raise
-        except StreamEnded:
-            raise
-        except BaseException:  # cancelled mid-exchange: the stream's state is unknown
+        except BaseException:  # cancelled mid-exchange: the stream's state is unknown (StreamEnded: no call left)
             self._abandon()
             raise
 
@@ -95,6 +93,4 @@ class ReserveStream:
             call.cancel()
 
     def close(self) -> None:
-        if self._call is not None:
-            self._call.cancel()
-            self._call = None
+        self._abandon()
